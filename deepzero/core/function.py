@@ -1,0 +1,79 @@
+"""``Function``: one differentiable op.
+
+A subclass writes ``forward`` on raw arrays and ``backward`` on Variables,
+side by side. Because ``backward`` is itself written with ops, running it
+with the graph switched on (``create_graph=True``) records the gradient
+computation, which is how higher-order gradients work.
+"""
+import weakref
+
+from .array_module import ARRAY_TYPES, is_scalar
+from .config import config
+from .variable import Variable, as_variable
+
+
+class Function:
+    """Base class of every op.
+
+    ``__call__`` unwraps the inputs, runs ``forward``, wraps the outputs and,
+    when backprop is on and some input requires a gradient, links the outputs
+    to this Function. Instances are used once: per-call state kept for
+    ``backward`` lives on ``self``.
+
+    Subclasses implement:
+        forward(*arrays) -> array or tuple of arrays
+        backward(*grad_variables) -> Variable (or None) per input; inputs
+            whose ``self.needs_input_grad[i]`` is False may get None.
+
+    ``self.inputs`` holds the input Variables and ``self.outputs`` weak
+    references to the outputs, so dropping the last reference to a result
+    frees the graph that made it.
+    """
+
+    def __call__(self, *inputs):
+        inputs = _as_variables(inputs)
+        ys = self.forward(*[x.data for x in inputs])
+        if not isinstance(ys, tuple):
+            ys = (ys,)
+        outputs = [Variable(_as_output(y), requires_grad=False) for y in ys]
+        if config.enable_backprop and any(x.requires_grad for x in inputs):
+            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
+            self.generation = max(x.generation for x in inputs)
+            for y in outputs:
+                if y.data.dtype.kind in 'fc':
+                    y.requires_grad = True
+                    y.set_creator(self)
+            self.inputs = inputs
+            self.outputs = [weakref.ref(y) for y in outputs]
+            self.output_meta = [(y.shape, y.dtype) for y in outputs]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def forward(self, *xs):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, *gys):
+        raise NotImplementedError(f"{type(self).__name__} is not differentiable")
+
+    def __repr__(self):
+        return f'<{type(self).__name__}>'
+
+
+def _as_variables(inputs):
+    """Wrap non-Variable inputs; scalars take the dtype of the first array
+    input so that ``2 * x`` stays float32 when ``x`` is float32."""
+    dtype = None
+    for x in inputs:
+        data = x.data if isinstance(x, Variable) else x
+        if isinstance(data, ARRAY_TYPES):
+            dtype = data.dtype
+            break
+    return [as_variable(x, dtype if is_scalar(x) else None) for x in inputs]
+
+
+def _as_output(y):
+    """NumPy reductions may return a NumPy scalar; keep it a 0-d array of the
+    same dtype."""
+    if isinstance(y, ARRAY_TYPES):
+        return y
+    import numpy as np
+    return np.asarray(y)

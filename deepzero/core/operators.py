@@ -1,0 +1,351 @@
+"""The ops behind Variable's own operators and methods: arithmetic, ``@``,
+indexing, reshape, transpose, sum, and the two broadcasting adjoints
+(``broadcast_to`` / ``sum_to``) that every broadcasting op's backward uses.
+
+They live in ``core`` because ``Variable`` needs them; ``deepzero.functions``
+re-exports them beside every other op.
+"""
+import numpy as np
+
+from .array_module import get_array_module
+from .function import Function
+
+
+# --- broadcasting ------------------------------------------------------------
+def sum_to_array(x, shape):
+    """Sum array ``x`` down to ``shape`` (the adjoint of broadcasting)."""
+    if x.shape == tuple(shape):
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    y = x.sum(axis=axes, keepdims=True)
+    return y.reshape(shape) if lead else y
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        xp = get_array_module(x)
+        try:
+            return xp.broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} "
+                             f"to {self.shape}") from None
+
+    def backward(self, gy):
+        return sum_to(gy, self.x_shape)
+
+
+class SumTo(Function):
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return sum_to_array(x, self.shape)
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.x_shape)
+
+
+def broadcast_to(x, shape):
+    if getattr(x, 'shape', None) == tuple(shape):
+        return as_variable(x)
+    return BroadcastTo(shape)(x)
+
+
+def sum_to(x, shape):
+    if getattr(x, 'shape', None) == tuple(shape):
+        return as_variable(x)
+    return SumTo(shape)(x)
+
+
+# --- arithmetic ----------------------------------------------------------------
+def _broadcasting(name, op, x0, x1):
+    try:
+        return op(x0, x1)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {x0.shape} and {x1.shape} "
+                         "cannot be broadcast together") from None
+
+
+class Add(Function):
+    def forward(self, x0, x1):
+        self.shapes = x0.shape, x1.shape
+        return _broadcasting('add', np.add, x0, x1)
+
+    def backward(self, gy):
+        return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
+
+
+class Sub(Function):
+    def forward(self, x0, x1):
+        self.shapes = x0.shape, x1.shape
+        return _broadcasting('sub', np.subtract, x0, x1)
+
+    def backward(self, gy):
+        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+
+
+class Mul(Function):
+    def forward(self, x0, x1):
+        return _broadcasting('mul', np.multiply, x0, x1)
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        need0, need1 = self.needs_input_grad
+        gx0 = sum_to(gy * x1, x0.shape) if need0 else None
+        gx1 = sum_to(gy * x0, x1.shape) if need1 else None
+        return gx0, gx1
+
+
+class Div(Function):
+    def forward(self, x0, x1):
+        return _broadcasting('div', np.divide, x0, x1)
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        need0, need1 = self.needs_input_grad
+        gx0 = sum_to(gy / x1, x0.shape) if need0 else None
+        gx1 = sum_to(gy * (-x0 / x1 ** 2), x1.shape) if need1 else None
+        return gx0, gx1
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Pow(Function):
+    """``x0 ** x1``; the exponent may be a constant or a Variable."""
+
+    def forward(self, x0, x1):
+        return _broadcasting('pow', np.power, x0, x1)
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        need0, need1 = self.needs_input_grad
+        gx0 = sum_to(gy * x1 * x0 ** (x1 - 1), x0.shape) if need0 else None
+        gx1 = None
+        if need1:
+            y = self.outputs[0]()
+            gx1 = sum_to(gy * y * log(x0), x1.shape)
+        return gx0, gx1
+
+
+class Exp(Function):
+    def forward(self, x):
+        return get_array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.outputs[0]()
+
+
+class Log(Function):
+    def forward(self, x):
+        return get_array_module(x).log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+def add(x0, x1):
+    return Add()(x0, x1)
+
+
+def sub(x0, x1):
+    return Sub()(x0, x1)
+
+
+def mul(x0, x1):
+    return Mul()(x0, x1)
+
+
+def div(x0, x1):
+    return Div()(x0, x1)
+
+
+def neg(x):
+    return Neg()(x)
+
+
+def pow(x0, x1):
+    return Pow()(x0, x1)
+
+
+def exp(x):
+    return Exp()(x)
+
+
+def log(x):
+    return Log()(x)
+
+
+# --- matrix product ------------------------------------------------------------
+class MatMul(Function):
+    """``a @ b`` with NumPy's rules: batched when ndim > 2, 1-d operands
+    promoted to a row (a) or a column (b)."""
+
+    def forward(self, a, b):
+        try:
+            return a @ b
+        except ValueError:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not "
+                             f"aligned ({a.shape[-1]} != "
+                             f"{b.shape[0] if b.ndim == 1 else b.shape[-2]})") from None
+
+    def backward(self, gy):
+        a, b = self.inputs
+        a2 = a if a.ndim > 1 else reshape(a, (1,) + a.shape)
+        b2 = b if b.ndim > 1 else reshape(b, b.shape + (1,))
+        out_shape = (np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+                     + (a2.shape[-2], b2.shape[-1]))
+        gy = reshape(gy, out_shape)
+        need_a, need_b = self.needs_input_grad
+        ga = gb = None
+        if need_a:
+            ga = reshape(sum_to(matmul(gy, _swap_last(b2)), a2.shape), a.shape)
+        if need_b:
+            gb = reshape(sum_to(matmul(_swap_last(a2), gy), b2.shape), b.shape)
+        return ga, gb
+
+
+def _swap_last(x):
+    axes = list(range(x.ndim))
+    axes[-2], axes[-1] = axes[-1], axes[-2]
+    return transpose(x, axes)
+
+
+def matmul(a, b):
+    return MatMul()(a, b)
+
+
+# --- shape -----------------------------------------------------------------------
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} "
+                             f"elements) into {self.shape}") from None
+
+    def backward(self, gy):
+        return reshape(gy, self.x_shape)
+
+
+def reshape(x, shape):
+    shape = tuple(shape)
+    if getattr(x, 'shape', None) == shape:
+        return as_variable(x)
+    return Reshape(shape)(x)
+
+
+class Transpose(Function):
+    def __init__(self, axes=None):
+        self.axes = None if axes is None else tuple(axes)
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        if self.axes is None:
+            return transpose(gy)
+        return transpose(gy, tuple(np.argsort(self.axes)))
+
+
+def transpose(x, axes=None):
+    return Transpose(axes)(x)
+
+
+class GetItem(Function):
+    """``x[index]`` for basic and advanced indexing; the gradient scatters
+    back, adding where an advanced index repeats a position."""
+
+    def __init__(self, index):
+        self.index = _raw_index(index)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x[self.index]
+
+    def backward(self, gy):
+        return GetItemGrad(self.index, self.x_shape)(gy)
+
+
+class GetItemGrad(Function):
+    def __init__(self, index, x_shape):
+        self.index = index
+        self.x_shape = x_shape
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        gx = xp.zeros(self.x_shape, dtype=gy.dtype)
+        if _is_basic(self.index):
+            gx[self.index] = gy  # basic indexing never repeats a position
+        elif xp is np:
+            np.add.at(gx, self.index, gy)
+        else:  # pragma: no cover - GPU only
+            import cupyx
+            cupyx.scatter_add(gx, self.index, gy)
+        return gx
+
+    def backward(self, ggx):
+        return getitem(ggx, self.index)
+
+
+def _raw_index(index):
+    if isinstance(index, tuple):
+        return tuple(getattr(i, 'data', i) for i in index)
+    return getattr(index, 'data', index)
+
+
+def _is_basic(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))
+               for i in items)
+
+
+def getitem(x, index):
+    return GetItem(index)(x)
+
+
+# --- reduction -------------------------------------------------------------------
+class Sum(Function):
+    def __init__(self, axis=None, keepdims=False):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x.sum(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return broadcast_to(reshape(gy, keepdims_shape(self.x_shape, self.axis)),
+                            self.x_shape)
+
+
+def keepdims_shape(shape, axis):
+    """The shape a reduction over ``axis`` has with ``keepdims=True``."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    axes = {a % len(shape) for a in axes}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def sum(x, axis=None, keepdims=False):
+    return Sum(axis, keepdims)(x)
+
+
+from .variable import as_variable  # noqa: E402  (variable.py imports this module)

@@ -1,0 +1,285 @@
+"""``Variable``: a box holding an array, its gradient and the function that made it.
+
+Backprop walks from a Variable to its ``creator`` (a Function), from there to
+the creator's inputs, and so on. Functions are visited latest-generation first
+(a heap), so a Variable used by several functions receives all of its
+gradient before its own creator runs.
+"""
+import heapq
+
+import numpy as np
+
+from .array_module import ARRAY_TYPES, as_array, is_scalar
+from .config import config, using_config
+
+
+class Variable:
+    """An n-d array that remembers how it was computed.
+
+    Args:
+        data: ndarray (NumPy or CuPy), Python scalar or nested list. Python
+            floats and float lists become float32.
+        name: optional label, shown in ``repr`` and graph pictures.
+        requires_grad: whether backprop computes a gradient for this Variable.
+            Defaults to True for floating-point data, False otherwise
+            (labels, indices).
+    """
+    __array_priority__ = 200  # `ndarray + Variable` calls Variable.__radd__
+
+    def __init__(self, data, name=None, requires_grad=None):
+        if data is not None and not isinstance(data, ARRAY_TYPES):
+            if isinstance(data, Variable):
+                raise TypeError("Variable(data): data is already a Variable; "
+                                "use it directly or pass data.data")
+            data = as_array(data)
+        self.data = data
+        self.name = name
+        self.grad = None
+        self.creator = None
+        self.generation = 0
+        if requires_grad is None:
+            requires_grad = data is not None and _is_float(data.dtype)
+        self.requires_grad = requires_grad
+
+    # --- the gradient flag -------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if value and self.data is not None and not _is_float(self.data.dtype):
+            raise TypeError(
+                f"{self._label()} holds {self.data.dtype} data; gradients need "
+                "floating-point data (cast it with .astype('float32'))")
+        self._requires_grad = bool(value)
+
+    # --- array-like properties ---------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def T(self):
+        return transpose(self)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        if self.data is None:
+            return 'variable(None)'
+        body = str(self.data).replace('\n', '\n' + ' ' * 9)
+        name = f", name={self.name!r}" if self.name else ''
+        return f'variable({body}{name})'
+
+    def _label(self):
+        return f"Variable {self.name!r}" if self.name else "Variable"
+
+    # --- graph --------------------------------------------------------------
+    def set_creator(self, func):
+        self.creator = func
+        self.generation = func.generation + 1
+
+    def cleargrad(self):
+        self.grad = None
+
+    def unchain(self):
+        self.creator = None
+
+    def unchain_backward(self):
+        """Cut the graph above this Variable (e.g. truncated backprop)."""
+        funcs = [self.creator] if self.creator is not None else []
+        self.unchain()
+        while funcs:
+            f = funcs.pop()
+            for x in f.inputs:
+                if x.creator is not None:
+                    funcs.append(x.creator)
+                    x.unchain()
+
+    def backward(self, retain_grad=False, create_graph=False):
+        """Accumulate d(self)/d(v) into ``v.grad`` for every Variable ``v``
+        that requires a gradient and that ``self`` depends on.
+
+        Gradients add up across calls until ``cleargrad()``. With
+        ``retain_grad=False`` only leaves (Variables without a creator) keep
+        their ``grad``. With ``create_graph=True`` the backward computation is
+        itself recorded, so ``v.grad.backward()`` gives second derivatives.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                f"{self._label()} does not require a gradient: nothing it depends "
+                "on requires one (computed under no_grad(), or from constants)")
+        if self.grad is None:
+            xp = _xp(self.data)
+            self.grad = Variable(xp.ones_like(self.data), requires_grad=False)
+
+        heap, seen = [], set()
+
+        def push(f):
+            if id(f) not in seen:
+                seen.add(id(f))
+                heapq.heappush(heap, (-f.generation, id(f), f))
+
+        if self.creator is not None:
+            push(self.creator)
+        while heap:
+            f = heapq.heappop(heap)[2]
+            outputs = [ref() for ref in f.outputs]
+            gys = [None if y is None else y.grad for y in outputs]
+            if all(g is None for g in gys):
+                continue
+            if len(gys) > 1:  # an unused output of a multi-output op gets zeros
+                xp = _xp(f.inputs[0].data)
+                gys = [g if g is not None else
+                       Variable(xp.zeros(shape, dtype), requires_grad=False)
+                       for g, (shape, dtype) in zip(gys, f.output_meta)]
+            with using_config('enable_backprop', create_graph):
+                gxs = f.backward(*gys)
+                if not isinstance(gxs, tuple):
+                    gxs = (gxs,)
+                for x, gx in zip(f.inputs, gxs):
+                    if gx is None or not x.requires_grad:
+                        continue
+                    x.grad = gx if x.grad is None else x.grad + gx
+                    if x.creator is not None:
+                        push(x.creator)
+            if not retain_grad:
+                for y in outputs:
+                    if y is not None:
+                        y.grad = None
+
+    # --- operators (the ops live in core/operators.py) ---------------------
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(other, self)
+
+    def __sub__(self, other):
+        return sub(self, other)
+
+    def __rsub__(self, other):
+        return sub(other, self)
+
+    def __mul__(self, other):
+        return mul(self, other)
+
+    def __rmul__(self, other):
+        return mul(other, self)
+
+    def __truediv__(self, other):
+        return div(self, other)
+
+    def __rtruediv__(self, other):
+        return div(other, self)
+
+    def __neg__(self):
+        return neg(self)
+
+    def __pow__(self, other):
+        return pow(self, other)
+
+    def __rpow__(self, other):
+        return pow(other, self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __getitem__(self, index):
+        return getitem(self, index)
+
+    # Ordering comparisons give plain boolean arrays (no gradient). `==` and
+    # `!=` stay identity comparisons so Variables can sit in sets and lists.
+    def __lt__(self, other):
+        return self.data < _raw(other)
+
+    def __le__(self, other):
+        return self.data <= _raw(other)
+
+    def __gt__(self, other):
+        return self.data > _raw(other)
+
+    def __ge__(self, other):
+        return self.data >= _raw(other)
+
+    __hash__ = object.__hash__
+
+    # --- methods mirroring NumPy -------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return reshape(self, tuple(shape))
+
+    def transpose(self, *axes):
+        if len(axes) == 0:
+            axes = None
+        elif len(axes) == 1 and (isinstance(axes[0], (tuple, list)) or axes[0] is None):
+            axes = axes[0]
+        return transpose(self, axes)
+
+    def sum(self, axis=None, keepdims=False):
+        return sum(self, axis, keepdims)
+
+    def astype(self, dtype):
+        """A new leaf Variable with the data cast (no gradient link)."""
+        return Variable(self.data.astype(dtype), name=self.name)
+
+    def numpy(self):
+        return self.data
+
+    def to_cpu(self):
+        if not isinstance(self.data, np.ndarray):
+            self.data = self.data.get()
+        return self
+
+    def to_gpu(self):
+        import cupy  # optional extra: pip install deepzero[gpu]
+        self.data = cupy.asarray(self.data)
+        return self
+
+
+class Parameter(Variable):
+    """A Variable that a layer owns and an optimizer updates."""
+
+
+def as_variable(obj, dtype=None):
+    """Wrap ``obj`` in a Variable; arrays and scalars become constants
+    (``requires_grad=False``) and scalars take ``dtype``."""
+    if isinstance(obj, Variable):
+        return obj
+    return Variable(as_array(obj, dtype), requires_grad=False)
+
+
+def _is_float(dtype):
+    return np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Variable) else x
+
+
+def _xp(data):
+    from .array_module import get_array_module
+    return get_array_module(data)
+
+
+# The operators above call these; imported last because they build on Variable.
+from .operators import (add, sub, mul, div, neg, pow, matmul, getitem,  # noqa: E402
+                        reshape, transpose, sum)
