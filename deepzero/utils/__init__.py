@@ -1,2 +1,3 @@
 """Helpers that sit beside the engine: gradient checks and graph pictures."""
+from .dot_graph import get_dot_graph, plot_dot_graph
 from .gradient_check import check_gradients, check_second_order, numerical_grad
