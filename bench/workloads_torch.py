@@ -1,0 +1,72 @@
+"""The same workloads in PyTorch, NCHW and channels_last, for side-by-side timing."""
+import torch
+from torch import nn
+
+VGG16_BLOCKS = [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]
+
+
+def _book_convnet():
+    layers, cin = [], 3
+    for cout in (32, 64, 128, 128):
+        layers += [nn.Conv2d(cin, cout, 3), nn.ReLU(), nn.MaxPool2d(2)]
+        cin = cout
+    layers += [nn.Flatten(), nn.Dropout(0.5), nn.Linear(6272, 512), nn.ReLU(),
+               nn.Linear(512, 1), nn.Sigmoid()]
+    return nn.Sequential(*layers)
+
+
+def _prepare(model, x, channels_last):
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return model, x
+
+
+def w1_train(channels_last=False, batch=32):
+    torch.manual_seed(0)
+    model, x = _prepare(_book_convnet(), torch.rand(batch, 3, 150, 150), channels_last)
+    t = (torch.rand(batch, 1) > 0.5).float()
+    # Keras defaults: rho 0.9, epsilon 1e-7
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-4, alpha=0.9, eps=1e-7)
+    loss_fn = nn.BCELoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def w1_infer(channels_last=False, batch=32):
+    torch.manual_seed(0)
+    model, x = _prepare(_book_convnet().eval(), torch.rand(batch, 3, 150, 150), channels_last)
+
+    def step():
+        with torch.inference_mode():
+            return model(x).sum().item()
+    return step
+
+
+def w2_vgg_forward(channels_last=False, batch=20):
+    torch.manual_seed(0)
+    layers, cin = [], 3
+    for cout, n in VGG16_BLOCKS:
+        for _ in range(n):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU()]
+            cin = cout
+        layers.append(nn.MaxPool2d(2))
+    model, x = _prepare(nn.Sequential(*layers).eval(), torch.rand(batch, 3, 150, 150),
+                        channels_last)
+
+    def step():
+        with torch.inference_mode():
+            return model(x).sum().item()
+    return step
+
+
+def workloads(channels_last):
+    return {'W1_train': (lambda: w1_train(channels_last), 32),
+            'W1_infer': (lambda: w1_infer(channels_last), 32),
+            'W2_vgg_fwd': (lambda: w2_vgg_forward(channels_last), 20)}
