@@ -1,2 +1,147 @@
-"""(being written)"""
-__all__ = []
+"""Batch normalisation with Keras semantics (BatchNormalization layer).
+
+Per channel c on ``axis``::
+
+    y = gamma[c] * (x - mean[c]) / sqrt(var[c] + epsilon) + beta[c]
+
+Training uses the batch's mean and biased variance over every other axis and
+moves the running statistics towards them (``m = m * momentum + batch * (1 -
+momentum)``, Keras's convention: momentum 0.99 keeps 99% of the old value;
+PyTorch's ``momentum`` is ``1 - this``). Inference uses the running statistics.
+"""
+from ..core import Function, Variable, as_variable, config, get_array_module
+from ..core.operators import reshape, sum
+
+__all__ = ['BatchNorm', 'batch_norm']
+
+
+class BatchNorm(Function):
+    """Inputs: x, gamma, beta (gamma and beta as per-channel vectors).
+
+    The forward pass folds the statistics and gamma/beta into a per-channel
+    ``scale`` and ``shift``, so the full-size work is one multiply-add.
+    The backward pass recomputes the normalised ``x_hat`` from ``x`` with
+    differentiable ops instead of keeping it from the forward pass: that
+    costs a few elementwise passes but keeps no activation-sized array alive
+    and makes higher-order gradients exact (the batch statistics depend on x).
+    """
+
+    def __init__(self, moving_mean, moving_variance, momentum, epsilon, axis, training):
+        self.moving_mean = moving_mean
+        self.moving_variance = moving_variance
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.axis = axis
+        self.training = training
+
+    def forward(self, x, gamma, beta):
+        stats_shape = _stats_shape(x.ndim, self.axis, x.shape[self.axis])
+        reduce_axes = _reduce_axes(x.ndim, self.axis)
+        if self.training:
+            mean = x.mean(axis=reduce_axes, keepdims=True)
+            centred = x - mean
+            var = (centred * centred).mean(axis=reduce_axes, keepdims=True)
+            self._update_moving_stats(mean.reshape(-1), var.reshape(-1))
+        else:
+            mean = _data(self.moving_mean).reshape(stats_shape)
+            var = _data(self.moving_variance).reshape(stats_shape)
+        xp = get_array_module(x)
+        scale = gamma.reshape(stats_shape) / xp.sqrt(var + self.epsilon)
+        shift = beta.reshape(stats_shape) - mean * scale
+        y = x * scale
+        y += shift  # in place: y is fresh
+        return y
+
+    def _update_moving_stats(self, batch_mean, batch_var):
+        for moving, batch in ((self.moving_mean, batch_mean),
+                              (self.moving_variance, batch_var)):
+            data = _data(moving)
+            data[...] = data * self.momentum + batch * (1.0 - self.momentum)
+
+    def backward(self, gy):
+        x, gamma, _ = self.inputs
+        need_x, need_gamma, need_beta = self.needs_input_grad
+        stats_shape = _stats_shape(x.ndim, self.axis, x.shape[self.axis])
+        reduce_axes = _reduce_axes(x.ndim, self.axis)
+        if self.training:
+            count = x.size // x.shape[self.axis]
+            mean = sum(x, reduce_axes, keepdims=True) / count
+            centred = x - mean
+            var = sum(centred * centred, reduce_axes, keepdims=True) / count
+            inv_std = (var + self.epsilon) ** -0.5
+        else:
+            mean = _data(self.moving_mean).reshape(stats_shape)
+            centred = x - mean
+            xp = get_array_module(x.data)
+            inv_std = 1.0 / xp.sqrt(_data(self.moving_variance).reshape(stats_shape)
+                                    + self.epsilon)
+        x_hat = centred * inv_std
+        gx = None
+        if need_x:
+            g_x_hat = gy * reshape(gamma, stats_shape)
+            if self.training:
+                # the batch statistics depend on x: project out the mean and
+                # the x_hat direction of the gradient
+                g_x_hat = (g_x_hat - sum(g_x_hat, reduce_axes, keepdims=True) / count
+                           - x_hat * (sum(g_x_hat * x_hat, reduce_axes, keepdims=True)
+                                      / count))
+            gx = g_x_hat * inv_std
+        g_gamma = sum(gy * x_hat, reduce_axes) if need_gamma else None
+        g_beta = sum(gy, reduce_axes) if need_beta else None
+        return gx, g_gamma, g_beta
+
+
+def _reduce_axes(ndim, axis):
+    return tuple(i for i in range(ndim) if i != axis % ndim)
+
+
+def _stats_shape(ndim, axis, channels):
+    """Per-channel vectors reshaped to broadcast against x along ``axis``."""
+    shape = [1] * ndim
+    shape[axis] = channels
+    return tuple(shape)
+
+
+def _data(array_or_variable):
+    if isinstance(array_or_variable, Variable):
+        return array_or_variable.data
+    return array_or_variable
+
+
+def batch_norm(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
+               epsilon=1e-3, axis=-1, training=None):
+    """Batch normalisation over every axis of ``x`` except ``axis``.
+
+    Args:
+        x: Variable or array, e.g. (N, H, W, C) with axis=-1 (channels_last)
+            or (N, C, H, W) with axis=1 (channels_first).
+        gamma, beta: (C,) scale and offset, or None for 1 / 0 (Keras's
+            ``scale=False`` / ``center=False``).
+        moving_mean, moving_variance: (C,) arrays or Variables; in training
+            they are updated in place (their ``.data`` for Variables).
+        momentum: weight of the old running value (Keras default 0.99).
+        epsilon: added to the variance (Keras default 1e-3).
+        axis: the channel axis.
+        training: True for batch statistics (and running-stat updates),
+            False for the running statistics; None follows ``config.train``.
+
+    Returns:
+        Variable of x's shape and dtype.
+    """
+    x = as_variable(x)
+    if not isinstance(axis, int) or not -x.ndim <= axis < x.ndim or x.ndim < 2:
+        raise ValueError(f"batch_norm: axis {axis!r} is not a channel axis of x "
+                         f"{x.shape} (x needs a batch axis and a channel axis)")
+    if training is None:
+        training = config.train
+    channels = x.shape[axis]
+    xp = get_array_module(x.data)
+    gamma = xp.ones(channels, x.dtype) if gamma is None else gamma
+    beta = xp.zeros(channels, x.dtype) if beta is None else beta
+    for name, vector in (('gamma', gamma), ('beta', beta), ('moving_mean', moving_mean),
+                         ('moving_variance', moving_variance)):
+        if _data(vector).shape != (channels,):
+            raise ValueError(f"batch_norm: x has {channels} channels on axis {axis} but "
+                             f"{name} has shape {_data(vector).shape} (x {x.shape})")
+    function = BatchNorm(moving_mean, moving_variance, momentum, epsilon, axis, training)
+    return function(x, gamma, beta)

@@ -1,2 +1,67 @@
-"""(being written)"""
-__all__ = []
+"""Inverted dropout: zero a random fraction of units while training."""
+import numbers
+
+import numpy as np
+
+from ..core import Function, as_variable, config, get_array_module
+
+__all__ = ['Dropout', 'dropout']
+
+# Unseeded calls draw from one module-level generator, so consecutive calls
+# get different masks while seeded calls stay reproducible.
+_default_rng = np.random.default_rng()
+
+
+class Dropout(Function):
+    """Multiply ``x`` by a random mask of 0 and ``1 / (1 - rate)``.
+
+    Scaling the kept units while training ("inverted" dropout) keeps the
+    expected activation unchanged, so inference needs no rescaling.
+    """
+
+    def __init__(self, rate, rng):
+        self.rate = rate
+        self.rng = rng
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        # float32 uniforms are plenty to resolve any rate, and half the work
+        # and memory of float64 ones.
+        uniform = xp.asarray(self.rng.random(x.shape, dtype=np.float32))
+        scale = x.dtype.type(1.0 / (1.0 - self.rate))
+        self.mask = xp.multiply(uniform >= self.rate, scale, dtype=x.dtype)
+        return x * self.mask
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+def dropout(x, rate=0.5, seed=None):
+    """Inverted dropout; the identity when ``config.train`` is False.
+
+    Args:
+        x: Variable or array of any shape.
+        rate: fraction of units to drop, in [0, 1).
+        seed: None (a shared module-level generator), an int (a fresh
+            generator seeded with it, so the same seed gives the same mask),
+            or a ``np.random.Generator`` (drawn from, advancing its state).
+
+    Returns:
+        Variable of x's shape and dtype: kept units scaled by 1 / (1 - rate).
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    if not config.train or rate == 0.0:
+        return as_variable(x)
+    return Dropout(rate, _generator(seed))(x)
+
+
+def _generator(seed):
+    if seed is None:
+        return _default_rng
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, numbers.Integral):
+        return np.random.default_rng(int(seed))
+    raise TypeError(f"dropout: seed must be None, an int or a np.random.Generator, "
+                    f"got {type(seed).__name__}")

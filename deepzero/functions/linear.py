@@ -1,2 +1,63 @@
-"""(being written)"""
-__all__ = []
+"""The fully connected layer's op: ``y = x @ W + b``."""
+from ..core import Function
+from ..core.operators import matmul, reshape, sum
+
+__all__ = ['Linear', 'linear']
+
+
+class Linear(Function):
+    """``x @ W + b`` over the last axis of ``x``.
+
+    Leading axes of ``x`` are flattened into one batch axis, so the forward
+    pass is a single GEMM and the backward pass two (one for ``x``, one for
+    ``W``), each skipped when that input needs no gradient.
+    """
+
+    def forward(self, x, W, b=None):
+        _check_shapes(x, W, b)
+        in_features, out_features = W.shape
+        y = x.reshape(-1, in_features) @ W
+        if b is not None:
+            y += b  # in place: y is a fresh GEMM result
+        return y.reshape(x.shape[:-1] + (out_features,))
+
+    def backward(self, gy):
+        x, W = self.inputs[:2]
+        in_features, out_features = W.shape
+        need_x, need_W = self.needs_input_grad[:2]
+        gy_rows = reshape(gy, (-1, out_features))
+        gx = reshape(matmul(gy_rows, W.T), x.shape) if need_x else None
+        gW = matmul(reshape(x, (-1, in_features)).T, gy_rows) if need_W else None
+        if len(self.inputs) == 2:
+            return gx, gW
+        gb = sum(gy_rows, axis=0) if self.needs_input_grad[2] else None
+        return gx, gW, gb
+
+
+def _check_shapes(x, W, b):
+    if W.ndim != 2:
+        raise ValueError(f"linear: W must be 2-d (in_features, out_features), got "
+                         f"shape {W.shape}")
+    if x.ndim == 0 or x.shape[-1] != W.shape[0]:
+        features = x.shape[-1] if x.ndim else 'no'
+        raise ValueError(f"linear: input has {features} features but W expects "
+                         f"{W.shape[0]} (x {x.shape}, W {W.shape})")
+    if b is not None and b.shape != (W.shape[1],):
+        raise ValueError(f"linear: bias must have shape ({W.shape[1]},) to match "
+                         f"W {W.shape}, got {b.shape}")
+
+
+def linear(x, W, b=None):
+    """Fully connected map of the last axis: ``x @ W + b``.
+
+    Args:
+        x: (..., in_features), usually (N, in_features).
+        W: (in_features, out_features), the layout Keras stores Dense kernels in.
+        b: optional (out_features,).
+
+    Returns:
+        Variable of shape (..., out_features).
+    """
+    if b is None:
+        return Linear()(x, W)
+    return Linear()(x, W, b)
