@@ -1,0 +1,61 @@
+"""RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """Keras 3 update (epsilon INSIDE the square root, unlike Keras 2.0.8):
+
+        v = rho * v + (1 - rho) * g**2
+        a = rho * a + (1 - rho) * g                       (centered only)
+        step = learning_rate * g / sqrt(v - a**2 + epsilon)   (centered)
+        step = learning_rate * g / sqrt(v + epsilon)          (otherwise)
+        m = momentum * m + step; w -= m                    (momentum > 0)
+        w -= step                                          (otherwise)
+
+    Slots, in Keras order: all velocities, then momentums, then average
+    gradients.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.centered = centered
+
+    def build_slots(self, variables):
+        self._velocities = self.add_slots(variables, ['velocity'])[0]
+        self._momentums = (self.add_slots(variables, ['momentum'])[0]
+                           if self.momentum > 0 else [])
+        self._average_gradients = (self.add_slots(variables, ['average_gradient'])[0]
+                                   if self.centered else [])
+
+    def update_step(self, gradient, variable, learning_rate, index):
+        cast = variable.dtype.type
+        rho = cast(self.rho)
+        v = self._velocities[index]
+        v *= rho
+        v += cast(1.0 - self.rho) * np.square(gradient)
+        denominator = v + cast(self.epsilon)
+        if self.centered:
+            a = self._average_gradients[index]
+            a *= rho
+            a += cast(1.0 - self.rho) * gradient
+            denominator -= np.square(a)
+        np.sqrt(denominator, out=denominator)
+        step = gradient * learning_rate
+        step /= denominator
+        if self.momentum > 0:
+            m = self._momentums[index]
+            m *= cast(self.momentum)
+            m += step
+            variable -= m
+        else:
+            variable -= step
+
+    def get_config(self):
+        return dict(super().get_config(), rho=self.rho, momentum=self.momentum,
+                    epsilon=self.epsilon, centered=self.centered)
