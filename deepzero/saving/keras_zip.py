@@ -1,0 +1,226 @@
+"""Keras 3's native format: ``model.save('x.keras')`` and ``x.weights.h5``.
+
+A ``.keras`` file is a zip archive (members stored uncompressed) with::
+
+    metadata.json      {"keras_version": ..., "date_saved": ...}
+    config.json        the model's Keras 3 config, plus build_config and
+                       compile_config
+    model.weights.h5   the weights, in the layout below
+
+Weights are addressed by the object tree, not by layer names: the model is
+``/``, its i-th layer ``layers/<class name in snake_case>`` (``conv2d``,
+``conv2d_1``, ... counted per class within one model, in layer order),
+a nested model's layers ``layers/functional/layers/...``, the optimizer
+``optimizer``. Each object's own variables sit in ``<path>/vars/0``,
+``<path>/vars/1``, ... and ``<path>/vars`` carries a ``name`` attribute.
+A ``.weights.h5`` file (``model.save_weights``) is that weights file alone.
+"""
+import datetime
+import io
+import json
+import os
+import re
+import warnings
+import zipfile
+
+import h5py
+
+from . import serialization, weights_io
+from .atomic import atomic_write
+
+CONFIG_FILE = 'config.json'
+METADATA_FILE = 'metadata.json'
+WEIGHTS_FILE = 'model.weights.h5'
+# A member that inflates more than this many times its stored size is
+# refused (a decompression bomb); real weight files barely compress.
+MAX_EXPANSION = 1000
+
+
+def snake_case(class_name):
+    """Keras's to_snake_case: 'Conv2D' -> 'conv2d', 'RMSprop' -> 'rm_sprop'."""
+    name = re.sub(r'\W+', '', class_name)
+    name = re.sub('(.)([A-Z][a-z]+)', r'\1_\2', name)
+    return re.sub('([a-z])([A-Z])', r'\1_\2', name).lower()
+
+
+# --- walking the object tree ------------------------------------------------------
+def _is_model(layer):
+    from ..models import Model
+    return isinstance(layer, Model)
+
+
+def _own_variables(layer):
+    """What Keras stores for one object: a layer's weights (trainable first,
+    then non-trainable); a model stores none of its own."""
+    return [] if _is_model(layer) else list(layer.weights)
+
+
+def _walk(layer, path=''):
+    """Yield ``(path, layer)`` for ``layer`` and, for a model, every layer
+    below it, with Keras's per-class counters."""
+    yield path, layer
+    if not _is_model(layer):
+        return
+    used = {}
+    for child in layer.layers:
+        base = snake_case(serialization.keras_class_name(child))
+        used[base] = used.get(base, -1) + 1
+        name = base if used[base] == 0 else f'{base}_{used[base]}'
+        yield from _walk(child, f'{path}/layers/{name}'.lstrip('/'))
+
+
+def _vars_group_path(path):
+    return f'{path}/vars' if path else 'vars'
+
+
+def write_weights(f, model, include_optimizer=True):
+    """Write ``model``'s weights (and its optimizer's state) into h5 file ``f``."""
+    for path, layer in _walk(model):
+        _write_vars(f, path, layer.name, [weights_io.to_numpy(v) for v in _own_variables(layer)])
+    optimizer = getattr(model, 'optimizer', None)
+    if include_optimizer and optimizer is not None and getattr(optimizer, 'built', False):
+        _write_vars(f, 'optimizer', optimizer.name,
+                    [weights_io.to_numpy(v) for v in optimizer.variables])
+
+
+def _write_vars(f, path, name, arrays):
+    group = f.create_group(_vars_group_path(path))
+    group.attrs['name'] = name
+    for i, array in enumerate(arrays):
+        group.create_dataset(str(i), data=array)
+
+
+def _read_vars(f, path):
+    """The arrays stored for ``path``, in order (empty list if none)."""
+    group = f.get(_vars_group_path(path))
+    if group is None:
+        return []
+    return [group[str(i)][()] for i in range(len(group))]
+
+
+def read_weights(f, model, skip_mismatch=False, label='', load_optimizer=True):
+    """Load ``model``'s weights from h5 file ``f`` (layout of this module)."""
+    for path, layer in _walk(model):
+        variables = _own_variables(layer)
+        values = _read_vars(f, path)
+        owner = f"{label}: layer {layer.name!r} (at '{path or '/'}')"
+        if len(values) != len(variables):
+            message = (f"{owner} has {len(variables)} weight(s) but the file holds "
+                       f"{len(values)}")
+            if skip_mismatch:
+                warnings.warn(f"Skipping {message}", stacklevel=3)
+                continue
+            raise ValueError(message)
+        weights_io.assign(variables, values, owner, skip_mismatch)
+    optimizer = getattr(model, 'optimizer', None)
+    state = _read_vars(f, 'optimizer')
+    if load_optimizer and optimizer is not None and state:
+        weights_io.set_optimizer_state(optimizer, model.trainable_weights, state)
+
+
+# --- .weights.h5 -------------------------------------------------------------------
+def save_weights(model, filepath, overwrite=True):
+    with atomic_write(filepath, overwrite) as tmp_path:
+        with h5py.File(tmp_path, 'w') as f:
+            write_weights(f, model)
+
+
+def load_weights(model, filepath, skip_mismatch=False):
+    from .legacy_h5 import open_h5
+    with open_h5(filepath) as f:
+        read_weights(f, model, skip_mismatch, label=os.fspath(filepath))
+
+
+# --- .keras ----------------------------------------------------------------------------
+def model_file_config(model, include_optimizer=True):
+    """``config.json``: the model's Keras 3 entry with build and compile configs."""
+    config = serialization.model_config(model)
+    config['build_config'] = {'input_shape': _build_input_shape(model)}
+    compile_config = (serialization.get_compile_config(model)
+                      if include_optimizer else None)
+    config['compile_config'] = compile_config or {}
+    return config
+
+
+def _build_input_shape(model):
+    if serialization.keras_class_name(model) != 'Sequential':
+        return None
+    shape = getattr(model, 'input_shape', None)
+    return list(shape) if shape is not None else None
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True):
+    config = model_file_config(model, include_optimizer)
+    metadata = {'keras_version': serialization.KERAS_VERSION,
+                'date_saved': datetime.datetime.now().strftime('%Y-%m-%d@%H:%M:%S')}
+    weights = io.BytesIO()
+    with h5py.File(weights, 'w') as f:
+        write_weights(f, model, include_optimizer)
+    with atomic_write(filepath, overwrite) as tmp_path:
+        with zipfile.ZipFile(tmp_path, 'w', zipfile.ZIP_STORED) as zf:
+            zf.writestr(METADATA_FILE, json.dumps(metadata))
+            zf.writestr(CONFIG_FILE, json.dumps(config))
+            zf.writestr(WEIGHTS_FILE, weights.getvalue())
+
+
+def _open_zip(filepath):
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No such file: {filepath}")
+    try:
+        return zipfile.ZipFile(filepath, 'r')
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"{filepath} is not a readable .keras file (truncated or "
+                         f"corrupt zip archive): {e}") from e
+
+
+def _read_member(zf, name, label):
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise ValueError(f"{label}: the archive has no {name}; not a .keras "
+                         "model file") from None
+    if info.file_size > MAX_EXPANSION * max(info.compress_size, 1 << 20):
+        raise ValueError(f"{label}: member {name} inflates to {info.file_size} "
+                         f"bytes from {info.compress_size}: refusing a possible "
+                         "decompression bomb")
+    try:
+        return zf.read(name)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ValueError(f"{label}: cannot read {name} (truncated or corrupt "
+                         f"archive): {e}") from e
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    label = os.fspath(filepath)
+    with _open_zip(filepath) as zf:
+        try:
+            config = json.loads(_read_member(zf, CONFIG_FILE, label))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{label}: {CONFIG_FILE} is not valid JSON: {e}") from e
+        weights = _read_member(zf, WEIGHTS_FILE, label)
+    model = serialization.model_from_config(config, custom_objects, where=f'{label}: ')
+    compile_config = config.get('compile_config') if compile else None
+    if compile_config:
+        serialization.compile_from_config(model, compile_config, custom_objects)
+    try:
+        f = h5py.File(io.BytesIO(weights), 'r')
+    except OSError as e:
+        raise ValueError(f"{label}: {WEIGHTS_FILE} is not a readable HDF5 file: {e}") from e
+    with f:
+        read_weights(f, model, label=label, load_optimizer=bool(compile_config))
+    return model
+
+
+def load_weights_from_archive(model, filepath, skip_mismatch=False):
+    """``model.load_weights('x.keras')``: the weights member of a .keras file."""
+    label = os.fspath(filepath)
+    with _open_zip(filepath) as zf:
+        weights = _read_member(zf, WEIGHTS_FILE, label)
+    with h5py.File(io.BytesIO(weights), 'r') as f:
+        read_weights(f, model, skip_mismatch, label=label)
+
+
+def is_zip(filepath):
+    return zipfile.is_zipfile(os.fspath(filepath))
+

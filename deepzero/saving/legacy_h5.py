@@ -1,0 +1,213 @@
+"""Keras's legacy HDF5 format: ``model.save('x.h5')`` and ``save_weights('x.h5')``.
+
+Layout (what Keras 3 writes; Keras 1/2 files differ only where noted)::
+
+    /                        attrs: keras_version, backend, model_config (JSON),
+                                    training_config (JSON, if compiled)
+    /model_weights           attrs: layer_names (every layer, in model order),
+                                    backend, keras_version
+    /model_weights/<layer>   attrs: weight_names (possibly empty)
+    /model_weights/<layer>/<weight name>   one dataset per weight
+    /optimizer_weights       attrs: weight_names; one dataset per state array
+
+A weights-only file (``save_weights``, or the keras.applications downloads)
+is the ``model_weights`` group alone, at the root. Weight names contain
+'/', which h5py turns into nested groups (``conv2d/sequential/conv2d/kernel``
+in Keras 3, ``conv2d_1/conv2d_1/kernel:0`` in Keras 2, ``conv1/uniform1``
+in Keras 1): readers follow ``weight_names`` in order and never guess from
+dataset names. Layer names may contain '/' too (Keras-1 SqueezeNet:
+``fire2/squeeze1x1``), so layer groups are also found by path.
+
+Weights load topologically by default: the i-th layer of the model that
+owns weights takes the i-th layer of the file that has any, whatever the
+names. ``by_name=True`` pairs layers by name instead.
+"""
+import os
+import warnings
+
+import h5py
+import numpy as np
+
+from . import h5_attrs, serialization, weights_io
+from .atomic import atomic_write
+
+MODEL_WEIGHTS = 'model_weights'
+OPTIMIZER_WEIGHTS = 'optimizer_weights'
+TOP_LEVEL_WEIGHTS = 'top_level_model_weights'  # Keras 3: the model's own weights
+
+
+# --- opening files ------------------------------------------------------------
+def open_h5(filepath):
+    """Open an HDF5 file for reading; errors name the file."""
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No such file: {filepath}")
+    try:
+        return h5py.File(filepath, 'r')
+    except OSError as e:
+        raise OSError(f"{filepath} is not a readable HDF5 file (truncated or "
+                      f"corrupt?): {e}") from e
+
+
+def is_h5_file(filepath):
+    return h5py.is_hdf5(os.fspath(filepath))
+
+
+# --- the layout, independent of any model -------------------------------------
+def write_named_arrays(group, named_arrays):
+    """Store ``[(name, array), ...]``: attribute ``weight_names`` plus one
+    dataset per array, in order."""
+    h5_attrs.write_str_list(group, 'weight_names', [name for name, _ in named_arrays])
+    for name, value in named_arrays:
+        if name in group:
+            raise ValueError(f"two weights named {name!r} in HDF5 group "
+                             f"{group.name!r}: weight names must be unique per layer")
+        group.create_dataset(name, data=np.asarray(value))
+
+
+def read_named_arrays(group):
+    """``[(name, array), ...]`` in ``weight_names`` order."""
+    named = []
+    for name in h5_attrs.read_str_list(group, 'weight_names'):
+        if name not in group or not isinstance(group[name], h5py.Dataset):
+            raise ValueError(f"{group.file.filename}: weight {name!r} is listed in "
+                             f"{group.name!r} but its dataset is missing")
+        named.append((name, group[name][()]))
+    return named
+
+
+def write_layer_weights(group, layers):
+    """Write the ``model_weights`` layout into ``group``.
+
+    Args:
+        layers: ``[(layer_name, [(weight_name, array), ...]), ...]`` in model
+            order, weightless layers included (they are listed too).
+    """
+    h5_attrs.write_str_list(group, 'layer_names', [name for name, _ in layers])
+    h5_attrs.write_str(group, 'backend', serialization.BACKEND)
+    h5_attrs.write_str(group, 'keras_version', serialization.KERAS_VERSION)
+    # Groups are created in name order, as Keras does, so that a layer name
+    # that is a prefix path of another ('a' and 'a/b') is created first.
+    for layer_name, named_arrays in sorted(layers, key=lambda item: item[0]):
+        if layer_name in group:
+            raise ValueError(f"two layers named {layer_name!r}: layer names must "
+                             "be unique to save in HDF5 format")
+        write_named_arrays(group.create_group(layer_name), named_arrays)
+    write_named_arrays(group.create_group(TOP_LEVEL_WEIGHTS), [])
+
+
+def weights_group(f):
+    """The group holding ``layer_names``: the root of a weights-only file or
+    ``model_weights`` of a full-model file."""
+    if _has_list_attr(f, 'layer_names'):
+        return f
+    if MODEL_WEIGHTS in f and _has_list_attr(f[MODEL_WEIGHTS], 'layer_names'):
+        return f[MODEL_WEIGHTS]
+    if 'nb_layers' in f.attrs:
+        raise ValueError(f"{f.filename}: this is a Keras 0.x weight file "
+                         "(attribute 'nb_layers'); only Keras 1 and later files "
+                         "(attribute 'layer_names') can be read")
+    raise ValueError(f"{f.filename}: no 'layer_names' attribute at the root or in "
+                     "'model_weights': not a Keras HDF5 weight file")
+
+
+def _has_list_attr(group, name):
+    return name in group.attrs or f'{name}0' in group.attrs
+
+
+def read_layer_weights(group):
+    """``[(layer_name, [(weight_name, array), ...]), ...]`` for every layer
+    listed in ``layer_names``, in file order (weightless layers included)."""
+    layers = []
+    for layer_name in h5_attrs.read_str_list(group, 'layer_names'):
+        if layer_name not in group:
+            raise ValueError(f"{group.file.filename}: layer {layer_name!r} is "
+                             "listed in 'layer_names' but has no group")
+        layers.append((layer_name, read_named_arrays(group[layer_name])))
+    top = group.get(TOP_LEVEL_WEIGHTS)
+    if top is not None and h5_attrs.read_str_list(top, 'weight_names'):
+        raise ValueError(f"{group.file.filename}: the model in this file has "
+                         "weights of its own (outside any layer); deepzero models "
+                         "keep all weights in layers")
+    return layers
+
+
+# --- models -------------------------------------------------------------------
+def save_weights(model, filepath, overwrite=True):
+    """Write a weights-only legacy file (the ``model_weights`` layout at the root)."""
+    entries = _model_weight_entries(model)
+    with atomic_write(filepath, overwrite) as tmp_path:
+        with h5py.File(tmp_path, 'w') as f:
+            write_layer_weights(f, entries)
+
+
+def load_weights(model, filepath, by_name=False, skip_mismatch=False):
+    """Load a legacy weight file (weights-only or full model) into ``model``."""
+    with open_h5(filepath) as f:
+        file_layers = read_layer_weights(weights_group(f))
+    label = os.fspath(filepath)
+    if by_name:
+        weights_io.assign_by_name(model, file_layers, skip_mismatch, label)
+    else:
+        weights_io.assign_topologically(model, file_layers, skip_mismatch, label)
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True):
+    """``model.save('x.h5')``: architecture, weights, compile and optimizer state."""
+    config = serialization.model_config(model, legacy=True)
+    training_config = (serialization.training_config(model)
+                       if include_optimizer else None)
+    optimizer = getattr(model, 'optimizer', None)
+    optimizer_state = (weights_io.optimizer_state(optimizer)
+                       if training_config is not None and optimizer.built else [])
+    entries = _model_weight_entries(model)
+    with atomic_write(filepath, overwrite) as tmp_path:
+        with h5py.File(tmp_path, 'w') as f:
+            h5_attrs.write_str(f, 'keras_version', serialization.KERAS_VERSION)
+            h5_attrs.write_str(f, 'backend', serialization.BACKEND)
+            h5_attrs.write_json(f, 'model_config', config)
+            if training_config is not None:
+                h5_attrs.write_json(f, 'training_config', training_config)
+            write_layer_weights(f.create_group(MODEL_WEIGHTS), entries)
+            if optimizer_state:
+                write_named_arrays(f.create_group(OPTIMIZER_WEIGHTS), optimizer_state)
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """Rebuild a model from a full legacy file; with ``compile=True`` also
+    recompile it and restore the optimizer state, so training resumes."""
+    label = os.fspath(filepath)
+    with open_h5(filepath) as f:
+        try:
+            config = h5_attrs.read_json(f, 'model_config')
+            training_config = h5_attrs.read_json(f, 'training_config')
+        except ValueError as e:
+            raise ValueError(f"{label}: unreadable JSON attribute: {e}") from e
+        if config is None:
+            raise ValueError(f"{label}: no 'model_config' attribute; this is a "
+                             "weights-only file: build the model, then call "
+                             "model.load_weights()")
+        model = serialization.model_from_config(config, custom_objects)
+        weights_io.assign_topologically(model, read_layer_weights(weights_group(f)),
+                                        skip_mismatch=False, label=label)
+        optimizer_state = (read_named_arrays(f[OPTIMIZER_WEIGHTS])
+                           if OPTIMIZER_WEIGHTS in f else [])
+    if compile and training_config is not None:
+        serialization.compile_from_config(model, training_config, custom_objects)
+        if optimizer_state:
+            _restore_optimizer(model, optimizer_state, label)
+    return model
+
+
+def _restore_optimizer(model, named_arrays, label):
+    try:
+        weights_io.set_optimizer_state(model.optimizer, model.trainable_weights,
+                                       [value for _, value in named_arrays])
+    except ValueError as e:
+        warnings.warn(f"{label}: could not restore the optimizer state ({e}); "
+                      "the model starts with a fresh optimizer", stacklevel=3)
+
+
+def _model_weight_entries(model):
+    return [(layer.name, weights_io.named_values(weights_io.legacy_weights(layer)))
+            for layer in model.layers]

@@ -1,0 +1,226 @@
+"""Objects <-> Keras 3 config dicts, and the class registry behind loading.
+
+A saved object is ``{"module", "class_name", "config", "registered_name"}``
+(Keras 3 form, as in ``.keras`` files) or ``{"class_name", "config"}``
+(legacy form, as in the ``model_config`` of ``.h5`` files). Loading looks
+``class_name`` up in ``custom_objects`` first, then in deepzero's classes;
+it only ever calls ``from_config`` of a known class with JSON data. Nothing
+from the file is executed: a ``Lambda`` layer (which stores Python code) is
+refused, and an unknown class is an error that names it.
+"""
+import inspect
+
+# The Keras release whose file layouts and config forms deepzero writes;
+# readers (Keras included) use it to decide on conversions, so it names the
+# format, not the library that wrote the file.
+KERAS_VERSION = '3.15.1'
+BACKEND = 'deepzero'
+
+_KERAS_MODULES = {'layer': 'keras.layers', 'optimizer': 'keras.optimizers',
+                  'loss': 'keras.losses', 'metric': 'keras.metrics'}
+
+
+# --- the registry ---------------------------------------------------------------
+def _classes(kind):
+    """``{Keras class name: deepzero class}`` for one kind of object."""
+    if kind == 'layer':
+        from .. import layers, models
+        classes = dict(layers.LAYER_CLASSES)
+        classes.update(Sequential=models.Sequential, Functional=models.Model,
+                       Model=models.Model)
+        return classes
+    if kind == 'optimizer':
+        from .. import optimizers
+        return _subclasses_in(optimizers, optimizers.Optimizer)
+    if kind == 'loss':
+        from .. import losses
+        return _subclasses_in(losses, losses.Loss)
+    if kind == 'metric':
+        from .. import metrics
+        return _subclasses_in(metrics, metrics.Metric)
+    raise ValueError(f"unknown kind of object {kind!r}")
+
+
+def _subclasses_in(module, base):
+    return {name: obj for name, obj in vars(module).items()
+            if inspect.isclass(obj) and issubclass(obj, base)}
+
+
+def keras_class_name(obj):
+    """The class name Keras knows ``obj`` by ('Functional' for a functional Model)."""
+    from .. import models
+    if type(obj) is models.Model and _is_functional(obj):
+        return 'Functional'
+    return type(obj).__name__
+
+
+def _is_functional(model):
+    return bool(getattr(model, 'inputs', None)) and bool(getattr(model, 'outputs', None))
+
+
+def resolve_class(class_name, kind, custom_objects=None, where=''):
+    """The class registered as ``class_name``; a clear error if there is none."""
+    if custom_objects and class_name in custom_objects:
+        return custom_objects[class_name]
+    if class_name == 'Lambda':
+        raise ValueError(f"{where}a Lambda layer stores Python code, and deepzero "
+                         "never runs code from a file: rebuild that layer in code "
+                         "(or replace it with a custom Layer subclass passed in "
+                         "custom_objects)")
+    classes = _classes(kind)
+    if class_name not in classes:
+        raise ValueError(f"{where}unknown {kind} class {class_name!r}. If it is a "
+                         f"custom class, pass it to load_model: "
+                         f"custom_objects={{{class_name!r}: {class_name}}}")
+    return classes[class_name]
+
+
+# --- serialize / deserialize ------------------------------------------------------
+def serialize(obj, kind, legacy=False):
+    """Keras 3 dict of ``obj`` (strings, numbers and None pass through)."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [serialize(item, kind, legacy) for item in obj]
+    if isinstance(obj, dict):
+        return {key: serialize(value, kind, legacy) for key, value in obj.items()}
+    if not hasattr(obj, 'get_config'):
+        raise TypeError(f"cannot save {obj!r}: a {kind} must be a string or an "
+                        "object with get_config()")
+    class_name = keras_class_name(obj)
+    if legacy:
+        return {'class_name': class_name, 'config': obj.get_config()}
+    registered = 'Functional' if class_name == 'Functional' else None
+    return {'module': _module_of(class_name, kind), 'class_name': class_name,
+            'config': obj.get_config(), 'registered_name': registered}
+
+
+def _module_of(class_name, kind):
+    if class_name == 'Sequential':
+        return 'keras'
+    if class_name == 'Functional':
+        return 'keras.src.models.functional'
+    return _KERAS_MODULES[kind]
+
+
+def deserialize(config, kind, custom_objects=None):
+    """Inverse of ``serialize``: dicts become objects, strings stay strings
+    (compile() resolves names such as 'binary_crossentropy' or 'acc')."""
+    if config is None or isinstance(config, (str, int, float, bool)):
+        return config
+    if isinstance(config, list):
+        return [deserialize(item, kind, custom_objects) for item in config]
+    if isinstance(config, dict) and 'class_name' not in config:
+        return {key: deserialize(value, kind, custom_objects)
+                for key, value in config.items()}
+    cls = resolve_class(config['class_name'], kind, custom_objects)
+    return _from_config(cls, config.get('config', {}), custom_objects)
+
+
+def _from_config(cls, config, custom_objects):
+    if 'custom_objects' in inspect.signature(cls.from_config).parameters:
+        return cls.from_config(config, custom_objects=custom_objects)
+    return cls.from_config(config)
+
+
+# --- models -------------------------------------------------------------------------
+_LAYER_ENTRY_KEYS_LEGACY = ('class_name', 'config', 'name', 'inbound_nodes')
+
+
+def model_config(model, legacy=False):
+    """The ``model_config`` of an .h5 file (``legacy=True``: layer entries
+    carry only class_name/config/name/inbound_nodes, as Keras's legacy
+    serializer writes them) or the ``config.json`` body of a .keras file."""
+    config = serialize(model, 'layer', legacy=legacy)
+    return _legacy_entries(config) if legacy else config
+
+
+def _legacy_entries(entry):
+    """Strip the Keras 3 extras (module, registered_name, build_config) from
+    a layer entry and, recursively, from the entries of a model's layers."""
+    entry = {key: value for key, value in entry.items() if key in _LAYER_ENTRY_KEYS_LEGACY}
+    config = entry.get('config')
+    if isinstance(config, dict) and isinstance(config.get('layers'), list):
+        entry['config'] = dict(config, layers=[_legacy_entries(layer)
+                                               for layer in config['layers']])
+    return entry
+
+
+def model_from_config(config, custom_objects=None, where=''):
+    """Rebuild a model (uncompiled, weights not loaded) from ``model_config``
+    in either form; Keras 2.0-2.2.2 Sequential configs (a bare list of layers,
+    ``batch_input_shape`` on the first) are accepted too."""
+    if not isinstance(config, dict) or 'class_name' not in config:
+        raise ValueError(f"{where}not a Keras model config: expected a dict with "
+                         f"'class_name' and 'config', got {str(config)[:200]}")
+    config = _upgrade_keras2_sequential(config)
+    check_classes(config, custom_objects, where)
+    cls = resolve_class(config['class_name'], 'layer', custom_objects, where)
+    return _from_config(cls, config['config'], custom_objects)
+
+
+def check_classes(entry, custom_objects=None, where=''):
+    """Raise, naming the class, if any layer in a model config is unknown,
+    before anything is built."""
+    resolve_class(entry['class_name'], 'layer', custom_objects, where)
+    config = entry.get('config')
+    if isinstance(config, dict):
+        for layer in config.get('layers') or []:
+            check_classes(layer, custom_objects, where)
+
+
+def _upgrade_keras2_sequential(config):
+    if config['class_name'] != 'Sequential':
+        return config
+    body = config['config']
+    if isinstance(body, list):
+        body = {'name': 'sequential', 'layers': body}
+    layers = [dict(layer, config=dict(layer['config'])) for layer in body.get('layers', [])]
+    if layers and 'batch_input_shape' in layers[0]['config']:
+        first = layers[0]['config']
+        shape = first.pop('batch_input_shape')
+        input_layer = {'class_name': 'InputLayer',
+                       'config': {'batch_shape': shape, 'dtype': first.get('dtype', 'float32'),
+                                  'name': first.get('name', 'input') + '_input'}}
+        layers.insert(0, input_layer)
+    return dict(config, config=dict(body, layers=layers))
+
+
+# --- compile state -----------------------------------------------------------------
+def training_config(model):
+    """The ``training_config`` of an .h5 file (None if not compiled): the
+    compile arguments in legacy form plus ``optimizer_config``."""
+    compile_config = get_compile_config(model, legacy=True)
+    if compile_config is None:
+        return None
+    optimizer = compile_config.pop('optimizer')
+    compile_config['optimizer_config'] = optimizer
+    return compile_config
+
+
+def get_compile_config(model, legacy=False):
+    """Keras 3's ``compile_config`` (optimizer, loss, loss_weights, metrics,
+    weighted_metrics, run_eagerly, steps_per_execution, jit_compile), or None
+    if the model was never compiled."""
+    args = getattr(model, 'compile_args', None)
+    optimizer = getattr(model, 'optimizer', None)
+    if args is None or optimizer is None:
+        return None
+    return {'optimizer': serialize(optimizer, 'optimizer', legacy),
+            'loss': serialize(args.get('loss'), 'loss', legacy),
+            'loss_weights': args.get('loss_weights'),
+            'metrics': serialize(args.get('metrics'), 'metric', legacy),
+            'weighted_metrics': serialize(args.get('weighted_metrics'), 'metric', legacy),
+            'run_eagerly': False, 'steps_per_execution': 1, 'jit_compile': False}
+
+
+def compile_from_config(model, compile_config, custom_objects=None):
+    """``model.compile(...)`` from a Keras 3 ``compile_config`` or a legacy
+    ``training_config`` (which names the optimizer ``optimizer_config``)."""
+    optimizer_config = compile_config.get('optimizer', compile_config.get('optimizer_config'))
+    model.compile(
+        optimizer=deserialize(optimizer_config, 'optimizer', custom_objects),
+        loss=deserialize(compile_config.get('loss'), 'loss', custom_objects),
+        metrics=deserialize(compile_config.get('metrics'), 'metric', custom_objects),
+        loss_weights=compile_config.get('loss_weights'))
+
