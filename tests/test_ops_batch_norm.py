@@ -142,3 +142,14 @@ def test_bad_shapes_name_the_op_and_shapes():
         F.batch_norm(x, None, None, np.zeros(4), np.ones(16), axis=1)
     with pytest.raises(ValueError, match=r"batch_norm: axis 4 is not a channel axis"):
         F.batch_norm(x, None, None, np.zeros(16), np.ones(16), axis=4)
+
+
+def test_inference_backward_uses_the_stats_of_its_forward(rng):
+    x = Variable(rng.standard_normal((4, 2)))
+    gamma, beta, mm, mv = stats(2, rng)
+    moving_mean, moving_variance = mm.copy(), mv.copy()
+    y = F.batch_norm(x, gamma, beta, moving_mean, moving_variance, training=False)
+    F.batch_norm(x.data * 5, gamma, beta, moving_mean, moving_variance, training=True)
+    y.backward()  # after the moving stats moved
+    np.testing.assert_allclose(x.grad.data, np.broadcast_to(gamma / np.sqrt(mv + 1e-3),
+                                                            (4, 2)))

@@ -43,8 +43,11 @@ class BatchNorm(Function):
             var = (centred * centred).mean(axis=reduce_axes, keepdims=True)
             self._update_moving_stats(mean.reshape(-1), var.reshape(-1))
         else:
-            mean = _data(self.moving_mean).reshape(stats_shape)
-            var = _data(self.moving_variance).reshape(stats_shape)
+            # copies: a later training call may update the moving stats in
+            # place before this call's backward runs
+            mean = _data(self.moving_mean).reshape(stats_shape).copy()
+            var = _data(self.moving_variance).reshape(stats_shape).copy()
+            self.frozen_stats = mean, var
         xp = get_array_module(x)
         scale = gamma.reshape(stats_shape) / xp.sqrt(var + self.epsilon)
         shift = beta.reshape(stats_shape) - mean * scale
@@ -70,11 +73,9 @@ class BatchNorm(Function):
             var = sum(centred * centred, reduce_axes, keepdims=True) / count
             inv_std = (var + self.epsilon) ** -0.5
         else:
-            mean = _data(self.moving_mean).reshape(stats_shape)
+            mean, var = self.frozen_stats
             centred = x - mean
-            xp = get_array_module(x.data)
-            inv_std = 1.0 / xp.sqrt(_data(self.moving_variance).reshape(stats_shape)
-                                    + self.epsilon)
+            inv_std = 1.0 / get_array_module(var).sqrt(var + self.epsilon)
         x_hat = centred * inv_std
         gx = None
         if need_x:
@@ -143,5 +144,7 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
         if _data(vector).shape != (channels,):
             raise ValueError(f"batch_norm: x has {channels} channels on axis {axis} but "
                              f"{name} has shape {_data(vector).shape} (x {x.shape})")
-    function = BatchNorm(moving_mean, moving_variance, momentum, epsilon, axis, training)
+    # Python floats: NumPy scalars such as np.float64(0.99) would promote float32 data
+    function = BatchNorm(moving_mean, moving_variance, float(momentum), float(epsilon),
+                         axis, training)
     return function(x, gamma, beta)

@@ -208,14 +208,15 @@ def _prepare(name, y_pred, y_true):
         raise ValueError(f"{name}: y_pred needs a batch axis, got a 0-d array")
     if y_pred.dtype.kind != 'f':
         raise TypeError(f"{name}: y_pred must be floating point, got {y_pred.dtype}")
-    labels = match_label_shape(name, y_pred.shape, _label_array(y_true))
+    labels = match_label_shape(name, y_pred.shape, plain_array(y_true))
     return y_pred, labels.astype(y_pred.dtype, copy=False)
 
 
-def _label_array(y_true):
-    """The data of a Variable; arrays as they are; lists as arrays."""
-    labels = y_true.data if isinstance(y_true, Variable) else y_true
-    return labels if isinstance(labels, ARRAY_TYPES) else np.asarray(labels)
+def plain_array(x):
+    """The data of a Variable (labels never take part in the graph); arrays
+    as they are; lists as arrays."""
+    x = x.data if isinstance(x, Variable) else x
+    return x if isinstance(x, ARRAY_TYPES) else np.asarray(x)
 
 
 def _reduce(per_sample, reduction):
@@ -312,7 +313,7 @@ def sparse_categorical_crossentropy(y_pred, y_true, from_logits=False, axis=-1,
     _check_reduction(name, reduction)
     y_pred = as_variable(y_pred)
     axis = _class_axis(name, y_pred.ndim, axis)
-    classes = class_indices(name, y_pred.shape, axis, _label_array(y_true))
+    classes = class_indices(name, y_pred.shape, axis, plain_array(y_true))
     xp = get_array_module(classes)
     one_hot = xp.moveaxis(classes[..., None] == xp.arange(y_pred.shape[axis]), -1, axis)
     return categorical_crossentropy(y_pred, one_hot.astype(y_pred.dtype),

@@ -8,9 +8,8 @@ the units of a multi-output binary classifier), their mean (0-d) with
 """
 import numpy as np
 
-from ..core import Variable, get_array_module
-from ..core.array_module import ARRAY_TYPES
-from .losses import REDUCTIONS, class_indices, match_label_shape
+from ..core import get_array_module
+from .losses import REDUCTIONS, class_indices, match_label_shape, plain_array
 
 __all__ = ['binary_accuracy', 'categorical_accuracy', 'sparse_categorical_accuracy',
            'top_k_categorical_accuracy', 'sparse_top_k_categorical_accuracy']
@@ -20,8 +19,8 @@ def binary_accuracy(y_pred, y_true, threshold=0.5, reduction='mean'):
     """How often ``y_pred > threshold`` equals the 0/1 label (a strict '>'
     as in Keras: a prediction equal to the threshold counts as 0)."""
     name = 'binary_accuracy'
-    y_pred = _array(y_pred)
-    labels = match_label_shape(name, y_pred.shape, _array(y_true))
+    y_pred = plain_array(y_pred)
+    labels = match_label_shape(name, y_pred.shape, plain_array(y_true))
     return _reduce(name, (y_pred > threshold) == labels, reduction)
 
 
@@ -29,8 +28,8 @@ def categorical_accuracy(y_pred, y_true, reduction='mean'):
     """How often the argmax of ``y_pred`` (last axis) is the argmax of the
     one-hot ``y_true``; ties go to the first index."""
     name = 'categorical_accuracy'
-    y_pred = _array(y_pred)
-    labels = match_label_shape(name, y_pred.shape, _array(y_true))
+    y_pred = plain_array(y_pred)
+    labels = match_label_shape(name, y_pred.shape, plain_array(y_true))
     return _reduce(name, y_pred.argmax(axis=-1) == labels.argmax(axis=-1), reduction)
 
 
@@ -46,8 +45,8 @@ def top_k_categorical_accuracy(y_pred, y_true, k=5, reduction='mean'):
     """How often the class of the one-hot ``y_true`` is among the ``k``
     highest scores of ``y_pred``."""
     name = 'top_k_categorical_accuracy'
-    y_pred = _array(y_pred)
-    labels = match_label_shape(name, y_pred.shape, _array(y_true))
+    y_pred = plain_array(y_pred)
+    labels = match_label_shape(name, y_pred.shape, plain_array(y_true))
     return _reduce(name, _in_top_k(y_pred, labels.argmax(axis=-1), k), reduction)
 
 
@@ -61,11 +60,11 @@ def sparse_top_k_categorical_accuracy(y_pred, y_true, k=5, reduction='mean'):
 
 def _scores_and_classes(name, y_pred, y_true):
     """y_pred as an array with classes on the last axis, and the integer labels."""
-    y_pred = _array(y_pred)
+    y_pred = plain_array(y_pred)
     if y_pred.ndim < 2:
         raise ValueError(f"{name}: y_pred needs a batch axis and a class axis, got "
                          f"shape {y_pred.shape}")
-    return y_pred, class_indices(name, y_pred.shape, y_pred.ndim - 1, _array(y_true))
+    return y_pred, class_indices(name, y_pred.shape, y_pred.ndim - 1, plain_array(y_true))
 
 
 def _in_top_k(scores, classes, k):
@@ -75,12 +74,6 @@ def _in_top_k(scores, classes, k):
     xp = get_array_module(scores)
     target = xp.take_along_axis(scores, classes[..., None], axis=-1)
     return (scores > target).sum(axis=-1) < k
-
-
-def _array(x):
-    """The data of a Variable; arrays as they are; lists as arrays."""
-    x = x.data if isinstance(x, Variable) else x
-    return x if isinstance(x, ARRAY_TYPES) else np.asarray(x)
 
 
 def _reduce(name, matches, reduction):
