@@ -1,2 +1,256 @@
-"""(being written)"""
-__all__ = []
+"""2-D pooling: max, average, and their global forms.
+
+Images are channels_last (N, H, W, C) by default, channels_first on request.
+``strides`` defaults to ``pool_size``. Padding follows Keras/TF: max pooling
+pads with -inf (a padded cell never wins), average pooling leaves the padded
+cells out of each window's count.
+
+Windows are strided views of the input (no im2col): a pool walks the KH*KW
+offsets of its window, one vectorised pass over the (N, OH, OW, C) output
+each. Max pooling remembers which offset won (the first maximum, as TF and
+PyTorch do), so its gradient goes to one cell per window. The gradient ops
+come in adjoint pairs, which gives every higher order:
+
+    MaxPool2DGrad (scatter to the winners) <-> MaxPool2DGather (read the winners)
+    AvgPool2DGrad (spread / count)         <-> AvgPool2D
+"""
+import numpy as np
+
+from ..core import config, get_array_module
+from ..core.operators import reshape, sum
+from ..core.function import Function
+from . import workspace
+from .conv_utils import (WindowGeometry, check_data_format, check_image, crop_padding,
+                         from_nhwc, pad_nhwc, padded_zeros, pair, spatial_shape, to_nhwc,
+                         window_slice, window_view)
+
+__all__ = ['max_pool2d', 'avg_pool2d', 'global_average_pool2d', 'global_max_pool2d',
+           'MaxPool2D', 'MaxPool2DGrad', 'MaxPool2DGather', 'AvgPool2D', 'AvgPool2DGrad']
+
+
+class PoolSpec:
+    """The window geometry and data format of one pooling op."""
+
+    def __init__(self, geometry, data_format):
+        self.geometry = geometry
+        self.data_format = data_format
+
+    def offsets(self):
+        """(k, (kh, kw)) for every window offset, row-major."""
+        kh_n, kw_n = self.geometry.window
+        return enumerate((kh, kw) for kh in range(kh_n) for kw in range(kw_n))
+
+    def output(self, x_nhwc):
+        """An uninitialised (N, OH, OW, C) array for a pool of ``x_nhwc``."""
+        xp = get_array_module(x_nhwc)
+        n, c = x_nhwc.shape[0], x_nhwc.shape[3]
+        return workspace.empty((n,) + self.geometry.out_hw + (c,), x_nhwc.dtype, xp)
+
+    def padded_image(self, gy_nhwc):
+        """An (N, Hp, Wp, C) array to scatter window values into."""
+        return padded_zeros(gy_nhwc.shape[0], self.geometry, gy_nhwc.shape[3],
+                            gy_nhwc.dtype, get_array_module(gy_nhwc))
+
+
+# --- max pooling ------------------------------------------------------------------------
+class MaxPool2D(Function):
+    """y[window] = max(x[window]). ``keep_argmax``: record the winning offset
+    of each window (uint8/int32, (N, OH, OW, C)) for backward."""
+
+    def __init__(self, spec, keep_argmax=True):
+        self.spec = spec
+        self.keep_argmax = keep_argmax
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        spec = self.spec
+        x = to_nhwc(x, spec.data_format)
+        windows = window_view(pad_nhwc(x, spec.geometry, _lowest(x.dtype)), spec.geometry)
+        y = spec.output(x)
+        y[...] = windows[:, :, :, 0, 0, :]
+        argmax = mask = None
+        if self.keep_argmax:
+            window_size = np.prod(spec.geometry.window)
+            argmax = workspace.zeros(y.shape, np.uint8 if window_size <= 256 else np.int32, xp)
+            mask = workspace.empty(y.shape, bool, xp)
+        for k, (kh, kw) in spec.offsets():
+            if k == 0:
+                continue
+            candidate = windows[:, :, :, kh, kw, :]
+            if argmax is None:
+                xp.maximum(y, candidate, out=y)
+            else:  # strictly greater: ties keep the first maximum
+                xp.greater(candidate, y, out=mask)
+                xp.copyto(y, candidate, where=mask)
+                xp.copyto(argmax, k, where=mask)
+        self.argmax = argmax
+        return from_nhwc(y, spec.data_format)
+
+    def backward(self, gy):
+        return MaxPool2DGrad(self.spec, self.argmax)(gy)
+
+
+class MaxPool2DGrad(Function):
+    """Scatter: each window's gradient goes to the cell that won its max."""
+
+    def __init__(self, spec, argmax):
+        self.spec = spec
+        self.argmax = argmax
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        spec = self.spec
+        gy = to_nhwc(gy, spec.data_format)
+        image = spec.padded_image(gy)
+        won = workspace.empty(gy.shape, bool, xp)
+        for k, (kh, kw) in spec.offsets():
+            target = image[window_slice(spec.geometry, kh, kw)]
+            xp.equal(self.argmax, k, out=won)
+            if spec.geometry.overlapping:
+                xp.add(target, gy, out=target, where=won)
+            else:  # each cell belongs to one window: write, zeros where it lost
+                xp.multiply(gy, won, out=target)
+        return from_nhwc(crop_padding(image, spec.geometry), spec.data_format)
+
+    def backward(self, ggx):
+        return MaxPool2DGather(self.spec, self.argmax)(ggx)
+
+
+class MaxPool2DGather(Function):
+    """Gather: each window reads the cell that won its max (the adjoint of
+    MaxPool2DGrad)."""
+
+    def __init__(self, spec, argmax):
+        self.spec = spec
+        self.argmax = argmax
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        spec = self.spec
+        x = to_nhwc(x, spec.data_format)
+        windows = window_view(pad_nhwc(x, spec.geometry), spec.geometry)
+        y = spec.output(x)
+        won = workspace.empty(y.shape, bool, xp)
+        for k, (kh, kw) in spec.offsets():
+            xp.equal(self.argmax, k, out=won)
+            xp.copyto(y, windows[:, :, :, kh, kw, :], where=won)
+        return from_nhwc(y, spec.data_format)
+
+    def backward(self, gy):
+        return MaxPool2DGrad(self.spec, self.argmax)(gy)
+
+
+def _lowest(dtype):
+    """The padding value of max pooling: never the maximum of a window."""
+    return -np.inf if dtype.kind == 'f' else np.iinfo(dtype).min
+
+
+# --- average pooling -----------------------------------------------------------------------
+class AvgPool2D(Function):
+    """y[window] = sum(x[window]) / (number of unpadded cells in the window)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        spec = self.spec
+        x = to_nhwc(x, spec.data_format)
+        windows = window_view(pad_nhwc(x, spec.geometry), spec.geometry)
+        y = spec.output(x)
+        for k, (kh, kw) in spec.offsets():
+            if k == 0:
+                y[...] = windows[:, :, :, 0, 0, :]
+            else:
+                xp.add(y, windows[:, :, :, kh, kw, :], out=y)
+        y *= _inverse_counts(spec.geometry, x.dtype, xp)
+        return from_nhwc(y, spec.data_format)
+
+    def backward(self, gy):
+        return AvgPool2DGrad(self.spec)(gy)
+
+
+class AvgPool2DGrad(Function):
+    """Each window spreads gy / count over its cells (the adjoint of AvgPool2D)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        spec = self.spec
+        gy = to_nhwc(gy, spec.data_format)
+        share = spec.output(gy)
+        xp.multiply(gy, _inverse_counts(spec.geometry, gy.dtype, xp), out=share)
+        image = spec.padded_image(gy)
+        for _, (kh, kw) in spec.offsets():
+            target = image[window_slice(spec.geometry, kh, kw)]
+            if spec.geometry.covers_input:
+                target[...] = share
+            else:
+                xp.add(target, share, out=target)
+        return from_nhwc(crop_padding(image, spec.geometry), spec.data_format)
+
+    def backward(self, ggx):
+        return AvgPool2D(self.spec)(ggx)
+
+
+def _inverse_counts(geometry, dtype, xp):
+    """1 / (unpadded cells per window): a Python float without padding, else
+    an (OH, OW, 1) array."""
+    if not geometry.padded:
+        return 1.0 / float(np.prod(geometry.window))
+    counts = []
+    for size, out, window, stride, (before, _) in zip(
+            geometry.in_hw, geometry.out_hw, geometry.window, geometry.strides,
+            geometry.pads):
+        start = np.arange(out) * stride - before
+        counts.append(np.minimum(start + window, size) - np.maximum(start, 0))
+    inverse = 1.0 / np.outer(counts[0], counts[1]).astype(dtype)
+    return xp.asarray(inverse[:, :, None])
+
+
+# --- public functions ------------------------------------------------------------------
+def _pool_spec(op, x, pool_size, strides, padding, data_format):
+    check_data_format(data_format, op)
+    check_image(x, 'x', op, data_format)
+    window = pair(pool_size, 'pool_size', op)
+    strides = window if strides is None else pair(strides, 'strides', op)
+    in_hw, _ = spatial_shape(x.shape, data_format)
+    return PoolSpec(WindowGeometry(op, in_hw, window, strides, (1, 1), padding), data_format)
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding='valid', data_format='channels_last'):
+    """Max pooling. x (N, H, W, C) (or (N, C, H, W)); pool_size and strides
+    are ints or pairs, strides defaults to pool_size; padding 'valid', 'same'
+    (TF rule) or explicit like conv2d's, padded cells hold -inf.
+    Gradient: to the first maximum of each window."""
+    spec = _pool_spec('max_pool2d', x, pool_size, strides, padding, data_format)
+    keep_argmax = config.enable_backprop and getattr(x, 'requires_grad', False)
+    return MaxPool2D(spec, keep_argmax)(x)
+
+
+def avg_pool2d(x, pool_size=2, strides=None, padding='valid', data_format='channels_last'):
+    """Average pooling; arguments as ``max_pool2d``. Padded cells are left out
+    of the average (Keras/TF; PyTorch's count_include_pad=False)."""
+    return AvgPool2D(_pool_spec('avg_pool2d', x, pool_size, strides, padding,
+                                data_format))(x)
+
+
+def global_average_pool2d(x, keepdims=False, data_format='channels_last'):
+    """Mean over H and W: (N, C), or (N, 1, 1, C) / (N, C, 1, 1) with keepdims."""
+    check_data_format(data_format, 'global_average_pool2d')
+    check_image(x, 'x', 'global_average_pool2d', data_format)
+    (h, w), _ = spatial_shape(x.shape, data_format)
+    axes = (1, 2) if data_format == 'channels_last' else (2, 3)
+    return sum(x, axis=axes, keepdims=keepdims) * (1.0 / (h * w))
+
+
+def global_max_pool2d(x, keepdims=False, data_format='channels_last'):
+    """Max over H and W: (N, C), or (N, 1, 1, C) / (N, C, 1, 1) with keepdims.
+    Gradient: to the first maximum."""
+    check_data_format(data_format, 'global_max_pool2d')
+    check_image(x, 'x', 'global_max_pool2d', data_format)
+    (h, w), c = spatial_shape(x.shape, data_format)
+    y = max_pool2d(x, (h, w), data_format=data_format)
+    return y if keepdims else reshape(y, (x.shape[0], c))
