@@ -35,7 +35,8 @@ OPERATOR_CASES = {
     'c - x': (lambda x, c: c - x, lambda x, c: c - x, lambda x, c: -np.ones_like(x)),
     'x * c': (lambda x, c: x * c, lambda x, c: x * c, lambda x, c: np.broadcast_to(c, x.shape)),
     'c * x': (lambda x, c: c * x, lambda x, c: c * x, lambda x, c: np.broadcast_to(c, x.shape)),
-    'x / c': (lambda x, c: x / c, lambda x, c: x / c, lambda x, c: np.broadcast_to(1 / c, x.shape)),
+    'x / c': (lambda x, c: x / c, lambda x, c: x / c,
+              lambda x, c: np.broadcast_to(1 / c, x.shape)),
     'c / x': (lambda x, c: c / x, lambda x, c: c / x, lambda x, c: -c / x ** 2),
     'x ** c': (lambda x, c: x ** c, lambda x, c: x ** c, lambda x, c: c * x ** (c - 1)),
     'c ** x': (lambda x, c: c ** x, lambda x, c: c ** x, lambda x, c: c ** x * np.log(c)),
@@ -293,7 +294,8 @@ def test_core_ops_keep_float32(rng):
 GETITEM_INDEXES = {
     'int': 1, 'slice': (slice(None), slice(1, None, 2)), 'negative': (-1, slice(None, -1)),
     'newaxis_ellipsis': (Ellipsis, None, 0), 'int_array': np.array([2, 0]),
-    'repeated': np.array([1, 1, 2, 1]), 'repeated_pairs': (np.array([0, 0, 2]), np.array([1, 1, 3])),
+    'repeated': np.array([1, 1, 2, 1]),
+    'repeated_pairs': (np.array([0, 0, 2]), np.array([1, 1, 3])),
     'bool_mask': np.array([True, False, True]), 'mixed': (slice(None), np.array([3, 3, 0])),
 }
 

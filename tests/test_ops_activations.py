@@ -27,7 +27,7 @@ ELEMENTWISE = {
     'elu_alpha2': (lambda x: F.elu(x, alpha=2.0), lambda x: TF.elu(x, 2.0), (0.0,), True),
     'softplus': (F.softplus, TF.softplus, (), True),
 }
-SHAPES = [(5,), (2, 3), (2, 1, 3)]
+SHAPES = [(), (5,), (2, 3), (2, 1, 3)]
 
 
 @pytest.mark.parametrize('shape', SHAPES)

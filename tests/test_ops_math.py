@@ -23,7 +23,7 @@ UNARY = {
                       lambda rng, s: away_from(rng, s, kinks=(-0.5,), margin=0.05)),
 }
 CURVED = {'sqrt', 'sin', 'cos', 'tanh'}
-SHAPES = [(5,), (2, 3), (2, 1, 3)]
+SHAPES = [(), (5,), (2, 3), (2, 1, 3)]
 
 
 @pytest.mark.parametrize('shape', SHAPES)
@@ -70,7 +70,7 @@ def test_clip_needs_a_bound():
 
 
 # --- maximum / minimum ----------------------------------------------------------
-BINARY_SHAPES = [((2, 3), (2, 3)), ((2, 3), (3,)), ((3, 1), (1, 4)), ((2, 3), ())]
+BINARY_SHAPES = [((), ()), ((2, 3), (2, 3)), ((2, 3), (3,)), ((3, 1), (1, 4)), ((2, 3), ())]
 
 
 @pytest.mark.parametrize('shapes', BINARY_SHAPES)

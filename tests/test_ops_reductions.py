@@ -13,13 +13,20 @@ from op_checks import check_float32
 from torch_oracle import compare_with_torch
 
 AXES = [(None, False), (0, False), (-1, True), ((0, 2), False), ((1, 2), True)]
+
+
+def all_dims_if_none(torch_reduction):
+    """torch spells "every axis" as a tuple of all dims; NumPy as None."""
+    return lambda x, dim, keepdim: torch_reduction(
+        x, dim=tuple(range(x.ndim)) if dim is None else dim, keepdim=keepdim)
+
+
 # name: (deepzero op, NumPy equivalent, torch equivalent(x, dim, keepdim))
 REDUCTIONS = {
-    'mean': (F.mean, np.mean, lambda x, dim, keepdim: torch.mean(x, dim=dim, keepdim=keepdim)),
-    'max': (F.max, np.max, lambda x, dim, keepdim: torch.amax(x, dim=() if dim is None else dim, keepdim=keepdim)),
-    'min': (F.min, np.min, lambda x, dim, keepdim: torch.amin(x, dim=() if dim is None else dim, keepdim=keepdim)),
-    'logsumexp': (F.logsumexp, None, lambda x, dim, keepdim: torch.logsumexp(
-        x, dim=tuple(range(x.ndim)) if dim is None else dim, keepdim=keepdim)),
+    'mean': (F.mean, np.mean, all_dims_if_none(torch.mean)),
+    'max': (F.max, np.max, all_dims_if_none(torch.amax)),
+    'min': (F.min, np.min, all_dims_if_none(torch.amin)),
+    'logsumexp': (F.logsumexp, None, all_dims_if_none(torch.logsumexp)),
 }
 
 
@@ -84,6 +91,13 @@ def test_ties_share_the_gradient_like_torch_amax(name, axis, dtype):
     v = Variable(x)
     op(v, axis=1).sum().backward()
     np.testing.assert_array_equal(v.grad.data, [[0, 0.5, 0.5], [0.5, 0.5, 0]])
+
+
+@pytest.mark.parametrize('name', REDUCTIONS)
+def test_zero_dimensional_input(name):
+    op = REDUCTIONS[name][0]
+    check_gradients(lambda v: op(v) ** 2, np.array(0.7))
+    check_float32(op, np.array(0.7))
 
 
 def test_max_of_empty_explains():

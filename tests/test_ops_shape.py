@@ -170,3 +170,5 @@ def test_pad_errors():
         F.pad(x, 1.5)
     with pytest.raises(ValueError, match="pad: mode 'mean' is not supported"):
         F.pad(x, 1, mode='mean')
+    with pytest.raises(ValueError, match='pad: x is 0-d'):
+        F.pad(Variable(np.float64(1.0)), 1)

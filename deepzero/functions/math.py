@@ -129,7 +129,7 @@ class Maximum(Function):
     def backward(self, gy):
         a, b = self.inputs
         xp = get_array_module(a.data)
-        share_a = getattr(xp, self.wins)(a.data, b.data).astype(gy.dtype)
+        share_a = xp.asarray(getattr(xp, self.wins)(a.data, b.data), dtype=gy.dtype)
         share_a[a.data == b.data] = 0.5
         need_a, need_b = self.needs_input_grad
         ga = sum_to(gy * share_a, a.shape) if need_a else None

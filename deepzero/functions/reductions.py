@@ -105,7 +105,7 @@ def logsumexp_array(x, axis=None):
     overflow; an all ``-inf`` slice gives ``-inf``."""
     xp = get_array_module(x)
     shift = x.max(axis=axis, keepdims=True)
-    shift[~xp.isfinite(shift)] = 0  # all -inf (or +inf) slices: no shift
+    shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf (or +inf) slices: no shift
     with np.errstate(divide='ignore'):  # log(0) = -inf is right for an all -inf slice
         return xp.log(xp.exp(x - shift).sum(axis=axis, keepdims=True)) + shift
 

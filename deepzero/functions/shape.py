@@ -181,6 +181,8 @@ def pad(x, pad_width, mode='constant', constant_values=0):
 
 def _pad_pairs(pad_width, x_shape):
     """``pad_width`` in any NumPy form -> ((before, after),) * ndim of ints."""
+    if len(x_shape) == 0:
+        raise ValueError("pad: x is 0-d; there is no axis to pad")
     widths = np.asarray(pad_width)
     if widths.dtype.kind not in 'iu':
         raise TypeError(f"pad: pad_width must hold integers, got {pad_width!r}")
