@@ -85,8 +85,10 @@ def serialize(obj, kind, legacy=False):
     if isinstance(obj, dict):
         return {key: serialize(value, kind, legacy) for key, value in obj.items()}
     if not hasattr(obj, 'get_config'):
-        raise TypeError(f"cannot save {obj!r}: a {kind} must be a string or an "
-                        "object with get_config()")
+        if callable(obj) and hasattr(obj, '__name__'):
+            return obj.__name__  # a loss or metric function, saved by name
+        raise TypeError(f"cannot save {obj!r}: a {kind} must be a string, a "
+                        "function or an object with get_config()")
     class_name = keras_class_name(obj)
     if legacy:
         return {'class_name': class_name, 'config': obj.get_config()}
@@ -104,8 +106,11 @@ def _module_of(class_name, kind):
 
 
 def deserialize(config, kind, custom_objects=None):
-    """Inverse of ``serialize``: dicts become objects, strings stay strings
-    (compile() resolves names such as 'binary_crossentropy' or 'acc')."""
+    """Inverse of ``serialize``: dicts become objects; strings stay strings
+    (compile() resolves names such as 'binary_crossentropy' or 'acc') unless
+    ``custom_objects`` maps them to a custom function."""
+    if isinstance(config, str) and custom_objects and config in custom_objects:
+        return custom_objects[config]  # a custom loss or metric function
     if config is None or isinstance(config, (str, int, float, bool)):
         return config
     if isinstance(config, list):
