@@ -1,0 +1,60 @@
+"""``Conv2D``: 2-d convolution (cross-correlation), optionally grouped."""
+from .. import functions as F, initializers, regularizers
+from .arg_utils import check_no_constraint
+from .base_conv import BaseConv
+
+
+class Conv2D(BaseConv):
+    """2-d convolution layer.
+
+    Args:
+        filters: output channels. kernel_size, strides, dilation_rate: int or
+            2 ints. padding: 'valid' (default) or 'same'. data_format:
+            'channels_last' (default, (N, H, W, C)) or 'channels_first'.
+        groups: split input channels into groups convolved separately.
+        activation, use_bias, initializers, regularizers: as in Dense.
+
+    kernel (kh, kw, in_channels // groups, filters), bias (filters,).
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding='valid', data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer='glorot_uniform', bias_initializer='zeros',
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         activation, use_bias, bias_initializer, bias_regularizer,
+                         activity_regularizer, bias_constraint, **kwargs)
+        if not isinstance(groups, int) or groups < 1 or filters % groups:
+            raise ValueError(f"Conv2D '{self.name}': groups must be a positive int dividing "
+                             f"filters ({filters}), got {groups!r}")
+        check_no_constraint(self, kernel_constraint=kernel_constraint)
+        self.groups = groups
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+
+    def build(self, input_shape):
+        channels = self.input_channels(input_shape)
+        if channels % self.groups:
+            raise ValueError(f"Conv2D '{self.name}': input channels ({channels}) must be "
+                             f"divisible by groups ({self.groups}); input shape {input_shape}")
+        self.kernel = self.add_weight(
+            'kernel', self.kernel_size + (channels // self.groups, self.filters),
+            self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.add_bias(self.filters)
+
+    def call(self, inputs, training=None):
+        y = F.conv2d(inputs, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+                     dilation_rate=self.dilation_rate, groups=self.groups,
+                     data_format=self.data_format)
+        return self.activation(y)
+
+    def get_config(self):
+        return {**super().get_config(), 'filters': self.filters, **self.window_config(),
+                'groups': self.groups, **self.activation_and_bias_config(),
+                'kernel_initializer': initializers.serialize(self.kernel_initializer),
+                'bias_initializer': initializers.serialize(self.bias_initializer),
+                'kernel_regularizer': regularizers.serialize(self.kernel_regularizer),
+                'bias_regularizer': regularizers.serialize(self.bias_regularizer),
+                'activity_regularizer': regularizers.serialize(self.activity_regularizer),
+                'kernel_constraint': None, 'bias_constraint': None}

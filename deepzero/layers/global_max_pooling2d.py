@@ -1,0 +1,8 @@
+"""``GlobalMaxPooling2D``: the maximum over height and width."""
+from .. import functions as F
+from .base_global_pooling import BaseGlobalPooling2D
+
+
+class GlobalMaxPooling2D(BaseGlobalPooling2D):
+    """(N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims=True."""
+    pool_function = staticmethod(F.global_max_pool2d)

@@ -1,0 +1,428 @@
+"""``Layer``: the base of every Keras-style layer (and of ``Model``).
+
+A layer owns Parameters (its weights), creates them lazily in ``build`` from
+the first input shape, and computes ``call(inputs, training)`` with deepzero
+ops. ``__call__`` runs in one of two ways:
+
+- on Variables or arrays: eagerly (define-by-run); the result is a Variable
+  whose graph reaches the layer's Parameters, so ``loss.backward()`` works;
+- on KerasTensors (the functional API): nothing is computed; a ``Node`` is
+  recorded and KerasTensors with the output shape are returned.
+"""
+import inspect
+import math
+import re
+
+import numpy as np
+
+from ..core import Parameter, Variable, config
+from .. import initializers as initializers_module
+from .. import regularizers as regularizers_module
+from .node import KerasTensor, Node, flatten, is_shape, map_structure
+
+_name_counts = {}
+
+
+def unique_name(prefix):
+    """Keras-style auto names, unique per process: 'dense', 'dense_1', ..."""
+    count = _name_counts.get(prefix, 0)
+    _name_counts[prefix] = count + 1
+    return prefix if count == 0 else f'{prefix}_{count}'
+
+
+def reset_names():
+    """Restart auto naming (what ``keras.backend.clear_session`` does for names)."""
+    _name_counts.clear()
+
+
+def to_snake_case(name):
+    """'Conv2D' -> 'conv2d', 'BatchNormalization' -> 'batch_normalization',
+    'ReLU' -> 're_lu' (Keras's rule)."""
+    name = re.sub(r'(.)([A-Z][a-z]+)', r'\1_\2', name)
+    return re.sub(r'([a-z])([A-Z])', r'\1_\2', name).lower()
+
+
+def dtype_policy_config(dtype):
+    """Keras 3 writes a layer's dtype as a DTypePolicy dict."""
+    return {'module': 'keras', 'class_name': 'DTypePolicy',
+            'config': {'name': dtype}, 'registered_name': None}
+
+
+def standardize_dtype(dtype):
+    """'float32' from None, a dtype, a name or a DTypePolicy dict."""
+    if dtype is None:
+        return 'float32'
+    if isinstance(dtype, dict):  # {'class_name': 'DTypePolicy', 'config': {'name': ...}}
+        dtype = dtype.get('config', {}).get('name', 'float32')
+    if dtype == 'mixed_float16' or dtype == 'mixed_bfloat16':
+        raise ValueError(f"dtype policy {dtype!r} is not supported; use 'float32'")
+    return np.dtype(dtype).name
+
+
+def format_shape(shape):
+    return '(' + ', '.join(str(d) for d in shape) + (',)' if len(shape) == 1 else ')')
+
+
+class InputSpec:
+    """What a layer accepts: an exact ``ndim`` (or ``min_ndim``) and fixed
+    sizes on some ``axes`` ({axis: size}, e.g. {-1: 6272} after build)."""
+
+    def __init__(self, ndim=None, min_ndim=None, axes=None):
+        self.ndim, self.min_ndim, self.axes = ndim, min_ndim, dict(axes or {})
+
+    def check(self, layer, shape):
+        where = f"Layer '{layer.name}' ({type(layer).__name__})"
+        if self.ndim is not None and len(shape) != self.ndim:
+            raise ValueError(f"{where} expects {self.ndim}-dimensional input, got "
+                             f"{len(shape)} dimensions; input shape {format_shape(shape)}")
+        if self.min_ndim is not None and len(shape) < self.min_ndim:
+            raise ValueError(f"{where} expects input with at least {self.min_ndim} "
+                             f"dimensions; input shape {format_shape(shape)}")
+        for axis, size in self.axes.items():
+            got = shape[axis]
+            if got is not None and size is not None and got != size:
+                which = 'last dimension' if axis == -1 else f'dimension {axis}'
+                raise ValueError(f"Layer '{layer.name}' expects input with {which} {size}, "
+                                 f"got {got}; input shape {format_shape(shape)}")
+
+
+class Layer:
+    """Base layer.
+
+    Args:
+        trainable: whether the layer's weights are trained (settable later;
+            setting it on a layer with sub-layers sets it on all of them).
+        name: unique name; default the snake_case class name plus a counter.
+        dtype: weight and compute dtype, default 'float32'.
+        input_shape / batch_input_shape / batch_size / input_dim: where this
+            is the first layer of a Sequential, the shape of its input
+            (without the batch axis, except ``batch_input_shape``).
+        weights: initial weight values, set right after the layer is built.
+        activity_regularizer: penalty on the layer's output, added to
+            ``losses``.
+    """
+    _INPUT_SHAPE_KWARGS = ('input_shape', 'batch_input_shape', 'batch_size', 'input_dim')
+
+    def __init__(self, trainable=True, name=None, dtype=None, activity_regularizer=None,
+                 **kwargs):
+        unknown = set(kwargs) - set(self._INPUT_SHAPE_KWARGS) - {'weights'}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{sorted(unknown)}")
+        self.__dict__['_sublayers'] = self.__dict__.get('_sublayers', [])
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.dtype = standardize_dtype(dtype)
+        self._trainable = bool(trainable)
+        self.activity_regularizer = regularizers_module.get(activity_regularizer)
+        self.built = False
+        self.input_spec = None
+        self._own_weights = []
+        self._weight_regularizers = []
+        self._losses = []
+        self._inbound_nodes = []
+        self._build_input_shape = None
+        self._initial_weights = kwargs.get('weights')
+        self._batch_input_shape = _batch_input_shape_from(kwargs)
+
+    # --- sub-layer tracking ------------------------------------------------
+    def __setattr__(self, name, value):
+        """Layers assigned as attributes (alone or in a list) become
+        sub-layers: their weights count as this layer's weights."""
+        candidates = value if isinstance(value, (list, tuple)) else [value]
+        sublayers = self.__dict__.setdefault('_sublayers', [])
+        for item in candidates:
+            if isinstance(item, Layer) and item is not self and not any(
+                    item is known for known in sublayers):
+                sublayers.append(item)
+        object.__setattr__(self, name, value)
+
+    # --- weights --------------------------------------------------------------
+    def add_weight(self, name, shape, initializer='glorot_uniform', trainable=True,
+                   regularizer=None, dtype=None):
+        """Create a Parameter of ``shape`` filled by ``initializer``.
+
+        Its ``.name`` is the short name ('kernel'), its ``.path``
+        'layer_name/kernel'. Non-trainable weights (moving statistics) never
+        require a gradient.
+        """
+        initializer = initializers_module.get(initializer)
+        shape = tuple(int(d) for d in shape)
+        value = np.asarray(initializer(shape, dtype=dtype or self.dtype))
+        param = Parameter(value.astype(dtype or self.dtype, copy=False), name=name)
+        param.path = f'{self.name}/{name}'
+        param.created_trainable = bool(trainable)
+        _set_param_trainable(param, bool(trainable) and self._trainable)
+        self._own_weights.append(param)
+        regularizer = regularizers_module.get(regularizer)
+        if regularizer is not None:
+            self._weight_regularizers.append((param, regularizer))
+        return param
+
+    def _all_layers(self):
+        """This layer and its sub-layers, depth first, each once."""
+        seen, ordered = set(), []
+
+        def visit(layer):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            ordered.append(layer)
+            for sub in layer._sublayers:
+                visit(sub)
+
+        visit(self)
+        return ordered
+
+    @property
+    def weights(self):
+        """Keras 3 order: this layer's weights (those created trainable, then
+        the others, each in creation order), then each sub-layer's, each once."""
+        own = ([w for w in self._own_weights if w.created_trainable]
+               + [w for w in self._own_weights if not w.created_trainable])
+        for sub in self._sublayers:
+            own += sub.weights
+        return _unique(own)
+
+    @property
+    def trainable_weights(self):
+        """The weights an optimizer updates; empty when the layer is frozen."""
+        if not self.trainable:
+            return []
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for w in self.weights if not w.trainable]
+
+    @property
+    def variables(self):
+        return self.weights
+
+    def get_weights(self):
+        """Copies of the weight arrays, in ``weights`` order."""
+        return [np.array(w.data) for w in self.weights]
+
+    def set_weights(self, weights):
+        """Assign arrays to ``weights`` in order; counts and shapes must match."""
+        params = self.weights
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer '{self.name}': set_weights got {len(weights)} arrays but the layer "
+                f"has {len(params)} weights ({[w.path for w in params]})")
+        for param, value in zip(params, weights):
+            value = np.asarray(value)
+            if value.shape != param.shape:
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{param.name}' has shape "
+                    f"{param.shape}, but the value given has shape {value.shape}")
+        for param, value in zip(params, weights):
+            param.data[...] = np.asarray(value, dtype=param.dtype)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' is not built yet, so it has no weights "
+                             "to count; call it on an input or build(input_shape) first")
+        return int(sum(math.prod(w.shape) for w in self.weights))
+
+    # --- trainable ------------------------------------------------------------
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Set on this layer and every sub-layer (Keras 3); frozen Parameters
+        stop requiring gradients, so backprop does no work for them."""
+        for layer in self._all_layers():
+            layer._trainable = bool(value)
+            for param in layer._own_weights:
+                if param.created_trainable:
+                    _set_param_trainable(param, bool(value))
+
+    # --- losses ---------------------------------------------------------------
+    @property
+    def losses(self):
+        """Penalties (0-d Variables) of the last eager call: this layer's and
+        its sub-layers'."""
+        losses = []
+        for layer in self._all_layers():
+            losses += layer._losses
+        return losses
+
+    # --- building -------------------------------------------------------------
+    def build(self, input_shape):
+        """Create weights for ``input_shape`` (batch axis included, may be None)."""
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if self.built:
+            return
+        if type(self).build is not Layer.build:  # Keras records build_config only then
+            self._build_input_shape = input_shape
+        self.build(input_shape)
+        self.built = True
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for ``input_shape``; the default keeps it (element-wise layers)."""
+        return input_shape
+
+    def check_input(self, input_shape):
+        """Raise a clear error when ``input_shape`` does not fit this layer."""
+        if self.input_spec is not None:
+            self.input_spec.check(self, input_shape)
+
+    # --- calling --------------------------------------------------------------
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    def __call__(self, inputs, training=None, **kwargs):
+        leaves = flatten(inputs)
+        symbolic = [isinstance(t, KerasTensor) for t in leaves]
+        if any(symbolic):
+            if not all(symbolic):
+                raise ValueError(f"Layer '{self.name}' got a mix of symbolic inputs "
+                                 "(from keras Input) and concrete arrays")
+            return self._call_symbolic(inputs, training, kwargs)
+        return self._call_eager(inputs, training, kwargs)
+
+    def _call_symbolic(self, inputs, training, kwargs):
+        shapes = map_structure(lambda t: t.shape, inputs)
+        self._maybe_build(shapes)
+        self.check_input(shapes)
+        output_shapes = self.compute_output_shape(shapes)
+        outputs = map_structure(lambda s: KerasTensor(s, self.dtype), output_shapes)
+        call_kwargs = dict(kwargs)
+        if training is not None:
+            call_kwargs['training'] = training
+        Node(self, inputs, call_kwargs, flatten(outputs))
+        return outputs
+
+    def _call_eager(self, inputs, training, kwargs):
+        inputs = map_structure(self._as_input_variable, inputs)
+        shapes = map_structure(lambda v: tuple(v.shape), inputs)
+        self._maybe_build(shapes)
+        self.check_input(shapes)
+        if training is None:
+            training = config.train
+        if self._call_takes_training():
+            kwargs['training'] = training
+        outputs = self.call(inputs, **kwargs)
+        self._losses = [regularizer(param) for param, regularizer in self._weight_regularizers]
+        if self.activity_regularizer is not None:
+            for output in flatten(outputs):
+                # Keras divides the activity penalty by the batch size
+                self._losses.append(self.activity_regularizer(output) / float(output.shape[0]))
+        return outputs
+
+    def _as_input_variable(self, x):
+        """Variables pass through; arrays and lists become constants of the
+        layer's dtype (Keras casts float inputs to the compute dtype)."""
+        if isinstance(x, Variable):
+            return x
+        array = np.asarray(x)
+        if array.dtype.kind in 'fiub' and array.dtype != self.dtype:
+            array = array.astype(self.dtype)
+        return Variable(array, requires_grad=False)
+
+    @classmethod
+    def _call_takes_training(cls):
+        if '_takes_training' not in cls.__dict__:
+            params = inspect.signature(cls.call).parameters
+            cls._takes_training = 'training' in params or any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        return cls._takes_training
+
+    # --- config -----------------------------------------------------------------
+    def get_config(self):
+        """Keras 3's config dict: name, trainable, dtype (+ subclass keys)."""
+        config_dict = {'name': self.name, 'trainable': self.trainable,
+                       'dtype': dtype_policy_config(self.dtype)}
+        return config_dict
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def get_build_config(self):
+        """{'input_shape': ...} for layers with their own ``build``, else None."""
+        if self._build_input_shape is None:
+            return None
+        return {'input_shape': _shape_to_json(self._build_input_shape)}
+
+    def build_from_config(self, build_config):
+        if build_config and 'input_shape' in build_config and not self.built:
+            self._maybe_build(_shape_from_json(build_config['input_shape']))
+
+    # --- shapes of the recorded graph ------------------------------------------
+    @property
+    def output(self):
+        return self._single_node_tensors('output', lambda node: node.outputs)
+
+    @property
+    def input(self):
+        return self._single_node_tensors('input', lambda node: node.input_tensors)
+
+    @property
+    def output_shape(self):
+        return map_structure(lambda t: t.shape, self.output)
+
+    @property
+    def input_shape(self):
+        return map_structure(lambda t: t.shape, self.input)
+
+    def _single_node_tensors(self, what, pick):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on a symbolic "
+                                 f"input, so it has no defined {what}")
+        tensors = pick(self._inbound_nodes[0])
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    def __repr__(self):
+        return f'<{type(self).__name__} name={self.name}, built={self.built}>'
+
+
+def _set_param_trainable(param, trainable):
+    """A Parameter's Keras ``trainable`` flag; a frozen one needs no gradient."""
+    param.trainable = trainable
+    param.requires_grad = trainable
+
+
+def _unique(items):
+    seen, out = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out
+
+
+def _batch_input_shape_from(kwargs):
+    """The (None, ...) shape given by input_shape / batch_input_shape /
+    batch_size / input_dim, or None."""
+    if kwargs.get('batch_input_shape') is not None:
+        return tuple(kwargs['batch_input_shape'])
+    shape = kwargs.get('input_shape')
+    if shape is None and kwargs.get('input_dim') is not None:
+        shape = (kwargs['input_dim'],)
+    if shape is None:
+        return None
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return (kwargs.get('batch_size'),) + shape
+
+
+def _shape_to_json(shape):
+    if is_shape(shape):
+        return list(shape)
+    return [_shape_to_json(s) for s in shape]
+
+
+def _shape_from_json(shape):
+    """Lists of ints/None -> tuple; lists of such lists -> list of tuples."""
+    if all(d is None or isinstance(d, int) for d in shape):
+        return tuple(shape)
+    return [_shape_from_json(s) for s in shape]
