@@ -394,3 +394,12 @@ def test_core_errors_name_the_op_and_shapes():
         Variable(np.ones((2, 3))).reshape(4)
     with pytest.raises(ValueError, match=r'broadcast_to: cannot broadcast shape \(2,\) to \(3,\)'):
         F.broadcast_to(Variable(np.ones(2)), (3,))
+
+
+def test_zero_d_arrays_adapt_like_scalars():
+    """A 0-d int64 or float64 array (what NumPy reductions return) must not
+    promote float32 data, on either side of the operator."""
+    x = Variable(np.ones(3, np.float32))
+    for y in (x * np.array(3), np.array(2.0) - x, x / np.array(4, np.int64),
+              np.float64(2.0) - x, x + np.array(1.5)):
+        assert y.dtype == np.float32

@@ -7,7 +7,7 @@ computation, which is how higher-order gradients work.
 """
 import weakref
 
-from .array_module import ARRAY_TYPES, is_scalar
+from .array_module import ARRAY_TYPES, as_array, is_scalar
 from .config import config
 from .variable import Variable, as_variable
 
@@ -59,15 +59,25 @@ class Function:
 
 
 def _as_variables(inputs):
-    """Wrap non-Variable inputs; scalars take the dtype of the first array
-    input so that ``2 * x`` stays float32 when ``x`` is float32."""
-    dtype = None
-    for x in inputs:
-        data = x.data if isinstance(x, Variable) else x
-        if isinstance(data, ARRAY_TYPES):
-            dtype = data.dtype
-            break
-    return [as_variable(x, dtype if is_scalar(x) else None) for x in inputs]
+    """Wrap non-Variable inputs; scalars take the dtype of the first Variable
+    (else the first n-d array), so ``2 * x`` stays float32 when ``x`` is."""
+    arrays = [x.data for x in inputs if isinstance(x, Variable)]
+    arrays += [x for x in inputs if isinstance(x, ARRAY_TYPES) and x.ndim > 0]
+    dtype = arrays[0].dtype if arrays else None
+    return [as_variable(_weak(x, dtype)) for x in inputs]
+
+
+def _weak(x, dtype):
+    """Scalars and 0-d arrays adapt to the data they meet, as Python scalars do
+    under NumPy 2 (an ``np.float64`` scalar or a 0-d int64 array would otherwise
+    promote float32 data to float64)."""
+    if dtype is None or dtype.kind not in 'fc':
+        return x
+    if is_scalar(x):
+        return as_array(x, dtype)
+    if isinstance(x, ARRAY_TYPES) and x.ndim == 0 and x.dtype != dtype:
+        return x.astype(dtype)
+    return x
 
 
 def _as_output(y):
