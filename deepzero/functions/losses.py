@@ -22,7 +22,8 @@ import numpy as np
 
 from ..core import Function, Variable, as_variable, get_array_module
 from ..core.array_module import ARRAY_TYPES
-from ..core.operators import broadcast_to, exp, reshape, sum
+from ..core.operators import broadcast_to, reshape, sum
+from .activations import sigmoid
 
 __all__ = ['MeanSquaredError', 'mean_squared_error',
            'MeanAbsoluteError', 'mean_absolute_error',
@@ -97,7 +98,7 @@ class BinaryCrossentropyFromLogits(ElementwiseLoss):
         return xp.maximum(z, 0.0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
 
     def elementwise_grad(self, z, t):
-        return _sigmoid(z) - t
+        return sigmoid(z) - t
 
 
 class Hinge(ElementwiseLoss):
@@ -174,14 +175,6 @@ def _clip_variable(x, low, high):
     inside = ((x.data >= low) & (x.data <= high)).astype(x.dtype)
     outside_values = xp.clip(x.data, low, high) * (1.0 - inside)
     return x * inside + outside_values, inside
-
-
-def _sigmoid(z):
-    """sigmoid(z) for a Variable, built from exp(-|z|) so it never overflows:
-    1 / (1 + exp(-|z|)) for z >= 0 and 1 minus that for z < 0."""
-    sign = get_array_module(z.data).where(z.data >= 0, 1.0, -1.0).astype(z.dtype)
-    r = 1.0 / (1.0 + exp(-(z * sign)))
-    return r * sign + (1.0 - sign) / 2.0
 
 
 def match_label_shape(name, pred_shape, labels):
