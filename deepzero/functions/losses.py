@@ -22,7 +22,7 @@ import numpy as np
 
 from ..core import Function, Variable, as_variable, get_array_module
 from ..core.array_module import ARRAY_TYPES
-from ..core.operators import broadcast_to, reshape, sum
+from ..core.operators import broadcast_to, exp, reshape, sum
 from .activations import sigmoid
 
 __all__ = ['MeanSquaredError', 'mean_squared_error',
