@@ -68,21 +68,25 @@ class MaxPool2D(Function):
         windows = window_view(pad_nhwc(x, spec.geometry, _lowest(x.dtype)), spec.geometry)
         y = spec.output(x)
         y[...] = windows[:, :, :, 0, 0, :]
-        argmax = mask = None
+        argmax = won = step = None
         if self.keep_argmax:
             window_size = np.prod(spec.geometry.window)
-            argmax = workspace.zeros(y.shape, np.uint8 if window_size <= 256 else np.int32, xp)
-            mask = workspace.empty(y.shape, bool, xp)
+            index_type = np.uint8 if window_size <= 256 else np.int32
+            argmax = workspace.zeros(y.shape, index_type, xp)
+            won = workspace.empty(y.shape, bool, xp)
+            step = workspace.empty(y.shape, index_type, xp)
         for k, (kh, kw) in spec.offsets():
             if k == 0:
                 continue
             candidate = windows[:, :, :, kh, kw, :]
-            if argmax is None:
-                xp.maximum(y, candidate, out=y)
-            else:  # strictly greater: ties keep the first maximum
-                xp.greater(candidate, y, out=mask)
-                xp.copyto(y, candidate, where=mask)
-                xp.copyto(argmax, k, where=mask)
+            if argmax is not None:
+                # The winner is the last offset that beat the running max
+                # (strictly: ties keep the first), i.e. the largest such k.
+                # Arithmetic instead of masked writes, which crawl on random masks.
+                xp.greater(candidate, y, out=won)
+                xp.multiply(won.view(np.uint8), argmax.dtype.type(k), out=step)
+                xp.maximum(argmax, step, out=argmax)
+            xp.maximum(y, candidate, out=y)
         self.argmax = argmax
         return from_nhwc(y, spec.data_format)
 
@@ -103,11 +107,13 @@ class MaxPool2DGrad(Function):
         gy = to_nhwc(gy, spec.data_format)
         image = spec.padded_image(gy)
         won = workspace.empty(gy.shape, bool, xp)
+        share = workspace.empty(gy.shape, gy.dtype, xp)
         for k, (kh, kw) in spec.offsets():
             target = image[window_slice(spec.geometry, kh, kw)]
             xp.equal(self.argmax, k, out=won)
             if spec.geometry.overlapping:
-                xp.add(target, gy, out=target, where=won)
+                xp.multiply(gy, won, out=share)
+                xp.add(target, share, out=target)
             else:  # each cell belongs to one window: write, zeros where it lost
                 xp.multiply(gy, won, out=target)
         return from_nhwc(crop_padding(image, spec.geometry), spec.data_format)
@@ -131,9 +137,12 @@ class MaxPool2DGather(Function):
         windows = window_view(pad_nhwc(x, spec.geometry), spec.geometry)
         y = spec.output(x)
         won = workspace.empty(y.shape, bool, xp)
+        share = workspace.empty(y.shape, y.dtype, xp)
         for k, (kh, kw) in spec.offsets():
             xp.equal(self.argmax, k, out=won)
-            xp.copyto(y, windows[:, :, :, kh, kw, :], where=won)
+            xp.multiply(windows[:, :, :, kh, kw, :], won, out=y if k == 0 else share)
+            if k:
+                xp.add(y, share, out=y)
         return from_nhwc(y, spec.data_format)
 
     def backward(self, gy):

@@ -1,0 +1,287 @@
+"""conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose: finite
+differences (float64), second order, PyTorch forward+backward, Keras for the
+transposed conv's 'same' sizes, dtypes and error messages."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import deepzero.functions as F
+from deepzero import Variable, no_grad
+from deepzero.functions.conv_utils import resolve_padding
+from deepzero.utils import check_gradients, check_second_order
+from torch_oracle import compare_with_torch
+
+
+def nchw(x):
+    return x.permute(0, 3, 1, 2)
+
+
+def nhwc(x):
+    return x.permute(0, 2, 3, 1)
+
+
+def oihw(kernel):  # (KH, KW, I, O) -> (O, I, KH, KW)
+    return kernel.permute(3, 2, 0, 1)
+
+
+def torch_conv(x, kernel, bias=None, strides=1, padding='valid', dilation=1, groups=1):
+    """torch reference on channels_last x and Keras kernels; asymmetric
+    padding through F.pad."""
+    kh, kw = kernel.shape[:2]
+    span = ((kh - 1) * dilation + 1, (kw - 1) * dilation + 1)
+    (top, bottom), (left, right) = resolve_padding(padding, x.shape[1:3], span,
+                                                   (strides, strides), 'torch')
+    xp = TF.pad(nchw(x), (left, right, top, bottom))
+    return nhwc(TF.conv2d(xp, oihw(kernel), bias, stride=strides, dilation=dilation,
+                          groups=groups))
+
+
+CASES = [  # (x shape NHWC, kernel shape, strides, padding, dilation, groups)
+    ((2, 7, 6, 3), (3, 3, 3, 4), 1, 'valid', 1, 1),
+    ((2, 7, 6, 3), (3, 3, 3, 4), 2, 'same', 1, 1),
+    ((1, 8, 7, 2), (3, 2, 2, 3), 2, 'same', 1, 1),
+    ((1, 6, 6, 2), (2, 2, 2, 3), 1, 'same', 1, 1),   # even kernel: odd pad at bottom/right
+    ((2, 6, 7, 2), (3, 3, 2, 2), 1, 1, 1, 1),
+    ((1, 7, 7, 2), (3, 3, 2, 3), (2, 1), ((0, 2), (1, 0)), 1, 1),
+    ((1, 9, 8, 2), (3, 3, 2, 2), 1, 'valid', 2, 1),
+    ((1, 9, 8, 2), (3, 3, 2, 2), 2, 'same', 2, 1),
+    ((2, 6, 6, 4), (3, 3, 2, 6), 1, 'same', 1, 2),
+    ((1, 6, 5, 3), (3, 3, 1, 6), 1, 'valid', 1, 3),   # depthwise as groups
+]
+
+
+@pytest.mark.parametrize('x_shape, k_shape, strides, padding, dilation, groups', CASES)
+def test_conv2d_gradients(rng, x_shape, k_shape, strides, padding, dilation, groups):
+    x, k = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = rng.standard_normal(k_shape[3])
+    check_gradients(lambda x, k, b: F.conv2d(x, k, b, strides, padding, dilation, groups),
+                    x, k, b)
+
+
+@pytest.mark.parametrize('x_shape, k_shape, strides, padding, dilation, groups', CASES)
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_conv2d_matches_torch(rng, x_shape, k_shape, strides, padding, dilation, groups,
+                              dtype):
+    x, k = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = rng.standard_normal(k_shape[3])
+    s = strides if isinstance(strides, int) else strides
+    tstrides = s if isinstance(s, int) else tuple(s)
+
+    def ref(x, k, b):
+        kh, kw = k.shape[:2]
+        span = ((kh - 1) * dilation + 1, (kw - 1) * dilation + 1)
+        st = (tstrides, tstrides) if isinstance(tstrides, int) else tstrides
+        (t, bo), (l, r) = resolve_padding(padding, x.shape[1:3], span, st, 'ref')
+        return nhwc(TF.conv2d(TF.pad(nchw(x), (l, r, t, bo)), oihw(k), b, stride=st,
+                              dilation=dilation, groups=groups))
+    compare_with_torch(lambda x, k, b: F.conv2d(x, k, b, strides, padding, dilation, groups),
+                       ref, x, k, b, dtype=dtype)
+
+
+def test_conv2d_channels_first_matches_channels_last(rng):
+    x, k = rng.standard_normal((2, 7, 6, 4)), rng.standard_normal((3, 3, 2, 6))
+    b = rng.standard_normal(6)
+    y_last = F.conv2d(x, k, b, 2, 'same', groups=2)
+    y_first = F.conv2d(x.transpose(0, 3, 1, 2), k, b, 2, 'same', groups=2,
+                       data_format='channels_first')
+    np.testing.assert_allclose(y_first.data, y_last.data.transpose(0, 3, 1, 2), rtol=1e-12)
+    check_gradients(lambda x, k, b: F.conv2d(x, k, b, 2, 'same', 2, groups=2,
+                                             data_format='channels_first'),
+                    x.transpose(0, 3, 1, 2)[:1, :, :5, :5], k, b)
+
+
+def test_conv2d_channels_first_matches_torch(rng):
+    x, k = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((3, 3, 3, 4))
+    compare_with_torch(lambda x, k: F.conv2d(x, k, strides=2, padding=1,
+                                             data_format='channels_first'),
+                       lambda x, k: TF.conv2d(x, oihw(k), stride=2, padding=1), x, k)
+
+
+@pytest.mark.parametrize('padding', ['valid', 'same', ((1, 0), (0, 1))])
+def test_conv2d_second_order(rng, padding):
+    x, k = rng.standard_normal((1, 5, 4, 2)), rng.standard_normal((2, 3, 2, 3))
+    check_second_order(lambda x, k: F.conv2d(x, k, strides=(1, 2), padding=padding) ** 2,
+                       x, k)
+
+
+def test_conv2d_second_order_groups_channels_first(rng):
+    x, k = rng.standard_normal((1, 4, 4, 5)), rng.standard_normal((2, 2, 2, 4))
+    b = rng.standard_normal(4)
+    check_second_order(lambda x, k, b: F.conv2d(x, k, b, padding='same', groups=2,
+                                                data_format='channels_first') ** 2, x, k, b)
+
+
+def test_conv2d_kernel_gradient_without_input_gradient(rng):
+    x = Variable(rng.standard_normal((2, 5, 5, 3)).astype(np.float32), requires_grad=False)
+    k = Variable(rng.standard_normal((3, 3, 3, 4)).astype(np.float32))
+    F.conv2d(x, k).sum().backward()
+    assert x.grad is None and k.grad.dtype == np.float32
+    # and the same twice through one graph (the saved im2col is used once)
+    k.cleargrad()
+    y = F.conv2d(x, k).sum()
+    y.backward()
+    first = k.grad.data.copy()
+    y.backward()
+    np.testing.assert_allclose(k.grad.data, 2 * first, rtol=1e-5)
+
+
+@pytest.mark.parametrize('dm, strides, padding, dilation', [
+    (1, 1, 'valid', 1), (2, 2, 'same', 1), (3, 1, 'same', 2)])
+def test_depthwise_conv2d(rng, dm, strides, padding, dilation):
+    x, k = rng.standard_normal((2, 7, 6, 3)), rng.standard_normal((3, 3, 3, dm))
+    b = rng.standard_normal(3 * dm)
+    check_gradients(lambda x, k, b: F.depthwise_conv2d(x, k, b, strides, padding, dilation),
+                    x[:1], k, b)
+
+    def ref(x, k, b):  # Keras order: output channel c * dm + m
+        weights = k.permute(2, 3, 0, 1).reshape(3 * dm, 1, 3, 3)
+        st = strides
+        span = 2 * dilation + 1
+        (t, bo), (l, r) = resolve_padding(padding, x.shape[1:3], (span, span), (st, st), 'r')
+        return nhwc(TF.conv2d(TF.pad(nchw(x), (l, r, t, bo)), weights, b, stride=st,
+                              dilation=dilation, groups=3))
+    compare_with_torch(lambda x, k, b: F.depthwise_conv2d(x, k, b, strides, padding,
+                                                          dilation), ref, x, k, b)
+
+
+def test_separable_conv2d(rng):
+    x = rng.standard_normal((2, 6, 6, 3))
+    dk, pk = rng.standard_normal((3, 3, 3, 2)), rng.standard_normal((1, 1, 6, 4))
+    b = rng.standard_normal(4)
+    check_gradients(lambda x, dk, pk, b: F.separable_conv2d(x, dk, pk, b, 1, 'same'),
+                    x[:1], dk, pk, b)
+
+    def ref(x, dk, pk, b):
+        depth = TF.conv2d(TF.pad(nchw(x), (1, 1, 1, 1)),
+                          dk.permute(2, 3, 0, 1).reshape(6, 1, 3, 3), groups=3)
+        return nhwc(TF.conv2d(depth, oihw(pk), b))
+    compare_with_torch(lambda x, dk, pk, b: F.separable_conv2d(x, dk, pk, b, 1, 'same'),
+                       ref, x, dk, pk, b)
+    y = F.separable_conv2d(x.transpose(0, 3, 1, 2), dk, pk, b, 1, 'same',
+                           data_format='channels_first')
+    np.testing.assert_allclose(y.data.transpose(0, 2, 3, 1),
+                               F.separable_conv2d(x, dk, pk, b, 1, 'same').data, rtol=1e-12)
+
+
+TRANSPOSE_CASES = [  # (x shape, kernel (KH, KW, C_out, C_in), strides, output_padding, dilation)
+    ((2, 4, 3, 3), (3, 3, 2, 3), 1, None, 1),
+    ((2, 4, 3, 3), (3, 3, 2, 3), 2, None, 1),
+    ((1, 3, 4, 2), (2, 3, 3, 2), (2, 3), None, 1),   # kernel smaller than stride
+    ((1, 4, 3, 2), (3, 3, 2, 2), 2, 1, 1),
+    ((1, 4, 4, 2), (3, 3, 2, 2), 1, None, 2),
+]
+
+
+@pytest.mark.parametrize('x_shape, k_shape, strides, output_padding, dilation',
+                         TRANSPOSE_CASES)
+def test_conv2d_transpose_valid_gradients_and_torch(rng, x_shape, k_shape, strides,
+                                                    output_padding, dilation):
+    x, k = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = rng.standard_normal(k_shape[2])
+
+    def dz(x, k, b):
+        return F.conv2d_transpose(x, k, b, strides, 'valid', output_padding, dilation)
+    check_gradients(dz, x[:1], k, b)
+    st = (strides, strides) if isinstance(strides, int) else strides
+    span = [(n - 1) * dilation + 1 for n in k_shape[:2]]
+    if output_padding is None:  # Keras: H*s + max(k - s, 0)
+        extra = [max(kk - s, 0) - (kk - s) for kk, s in zip(span, st)]
+    else:
+        extra = [output_padding] * 2
+
+    def ref(x, k, b):
+        y = TF.conv_transpose2d(nchw(x), k.permute(3, 2, 0, 1), b, stride=st,
+                                output_padding=0, dilation=dilation)
+        y = TF.pad(y, (0, extra[1], 0, extra[0]))  # zero rows torch does not emit
+        return nhwc(y + b.reshape(1, -1, 1, 1) * (TF.pad(
+            torch.zeros_like(y[:1, :1, :-extra[0] or None, :-extra[1] or None]),
+            (0, extra[1], 0, extra[0]), value=1.0)))
+    for dtype in (np.float32, np.float64):
+        compare_with_torch(dz, ref, x, k, b, dtype=dtype)
+
+
+@pytest.mark.parametrize('x_shape, k_shape, strides, output_padding', [
+    ((1, 4, 3, 2), (3, 3, 2, 2), 2, None),
+    ((1, 4, 3, 2), (2, 2, 3, 2), 2, None),
+    ((1, 3, 3, 2), (4, 3, 2, 2), 1, None),
+    ((1, 4, 3, 2), (3, 3, 2, 2), 2, 1),
+    ((1, 4, 3, 2), (3, 3, 2, 2), 3, 2),
+])
+def test_conv2d_transpose_same_matches_keras(rng, x_shape, k_shape, strides, output_padding):
+    keras = pytest.importorskip('keras')
+    x, k = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = rng.standard_normal(k_shape[2])
+    layer = keras.layers.Conv2DTranspose(k_shape[2], k_shape[:2], strides, 'same',
+                                         output_padding=output_padding, dtype='float64')
+    layer.build(x_shape)
+    layer.set_weights([k, b])
+    expected = keras.ops.convert_to_numpy(layer(x))
+    y = F.conv2d_transpose(x, k, b, strides, 'same', output_padding)
+    np.testing.assert_allclose(y.data, expected, rtol=1e-10, atol=1e-12)
+    check_gradients(lambda x, k, b: F.conv2d_transpose(x, k, b, strides, 'same',
+                                                       output_padding), x, k, b)
+
+
+def test_conv2d_transpose_channels_first_and_second_order(rng):
+    x, k = rng.standard_normal((1, 2, 3, 3)), rng.standard_normal((3, 3, 2, 2))
+    y = F.conv2d_transpose(x, k, strides=2, padding='same', data_format='channels_first')
+    y_last = F.conv2d_transpose(x.transpose(0, 2, 3, 1), k, strides=2, padding='same')
+    np.testing.assert_allclose(y.data, y_last.data.transpose(0, 3, 1, 2), rtol=1e-12)
+    check_second_order(lambda x, k: F.conv2d_transpose(x, k, strides=2, padding='same',
+                                                       data_format='channels_first') ** 2,
+                       x, k)
+
+
+@pytest.mark.parametrize('fn', [
+    lambda x, k: F.conv2d(x, k, padding='same', strides=2),
+    lambda x, k: F.depthwise_conv2d(x, k[:, :, :, :1], padding='same'),
+    lambda x, k: F.conv2d_transpose(x, k, strides=2),
+])
+def test_dtype_preserved(rng, fn):
+    x = Variable(rng.standard_normal((2, 5, 5, 4)).astype(np.float32))
+    k = Variable(rng.standard_normal((3, 3, 4, 4)).astype(np.float32))
+    y = fn(x, k)
+    assert y.dtype == np.float32
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32 and k.grad.dtype == np.float32
+
+
+def test_no_grad_forward_matches(rng):
+    x = rng.standard_normal((1, 5, 5, 2)).astype(np.float32)
+    k = Variable(rng.standard_normal((3, 3, 2, 3)).astype(np.float32))
+    with no_grad():
+        y = F.conv2d(x, k)
+    np.testing.assert_allclose(y.data, F.conv2d(x, k).data)
+    assert y.creator is None
+
+
+@pytest.mark.parametrize('call, message', [
+    (lambda: F.conv2d(np.zeros((2, 8, 8, 4)), np.zeros((3, 3, 3, 16))),
+     r"conv2d: input has 4 channels but kernel expects 3 \(x \(2, 8, 8, 4\), "
+     r"kernel \(3, 3, 3, 16\)\)"),
+    (lambda: F.conv2d(np.zeros((1, 2, 2, 3)), np.zeros((3, 3, 3, 4))),
+     r"conv2d: window \(3, 3\).*larger than the padded input \(2, 2\)"),
+    (lambda: F.conv2d(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 3, 4)), padding='full'),
+     r"conv2d: padding must be 'valid', 'same'.*'full'"),
+    (lambda: F.conv2d(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 3, 4)), data_format='NHWC'),
+     r"conv2d: data_format must be 'channels_last' or 'channels_first', got 'NHWC'"),
+    (lambda: F.conv2d(np.zeros((1, 5, 5, 4)), np.zeros((3, 3, 2, 3)), groups=2),
+     r"conv2d: 3 output channels are not divisible by groups=2"),
+    (lambda: F.conv2d(np.zeros((5, 5, 3)), np.zeros((3, 3, 3, 4))),
+     r"conv2d: x must be 4-d \(N, H, W, C\), got shape \(5, 5, 3\)"),
+    (lambda: F.conv2d(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 3, 4)), np.zeros(3)),
+     r"conv2d: bias must have shape \(4,\), got \(3,\)"),
+    (lambda: F.conv2d(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 3, 4)), strides=0),
+     r"conv2d: strides must be a positive int"),
+    (lambda: F.conv2d(np.zeros((1, 5, 5, 3), np.float32), np.zeros((3, 3, 3, 4))),
+     r"conv2d: x is float32 but kernel is float64"),
+    (lambda: F.conv2d_transpose(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 4, 2))),
+     r"conv2d_transpose: input has 3 channels but kernel expects 2"),
+    (lambda: F.conv2d_transpose(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 4, 3)), strides=2,
+                                output_padding=2),
+     r"conv2d_transpose: output_padding \(2, 2\) must be smaller than strides \(2, 2\)"),
+])
+def test_errors_name_op_and_shapes(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
