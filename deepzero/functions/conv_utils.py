@@ -143,7 +143,7 @@ class WindowGeometry:
     def covers_input(self):
         """Whether every padded-input cell lies in exactly one window, so that
         col2im needs no zero fill."""
-        return (not self.overlapping and self.dilation == (1, 1) and
+        return (self.dilation == (1, 1) and self.strides == self.window and
                 all(o * s == p for o, s, p in
                     zip(self.out_hw, self.strides, self.padded_hw)))
 
