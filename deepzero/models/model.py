@@ -1,0 +1,127 @@
+"""``Model``: a layer made of layers, with training (``Trainer``) and saving.
+
+``Model(inputs, outputs)`` builds a functional model (``Functional``, a
+graph of layers); subclassing ``Model`` and writing ``call`` gives a
+define-by-run model whose sub-layers are the Layer attributes.
+"""
+import numpy as np
+
+from ..core import no_grad, test_mode
+from ..layers.layer import Layer, unique_name, to_snake_case
+from ..layers.node import flatten
+from .trainer import Trainer
+
+
+class Model(Trainer, Layer):
+    """Base of every model.
+
+    ``Model(inputs, outputs, name=None)`` returns a functional model; a
+    subclass defines its layers in ``__init__`` and the math in ``call``.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or 'inputs' in kwargs or 'outputs' in kwargs):
+            from .functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+        if args:
+            raise TypeError(f"{type(self).__name__}() takes keyword arguments only "
+                            "(name, trainable); use Model(inputs, outputs) for a "
+                            "functional model")
+        Layer.__init__(self, name=name or unique_name(to_snake_case(type(self).__name__)),
+                       trainable=trainable, dtype=dtype, **kwargs)
+        Trainer.__init__(self)
+        self.stop_training = False
+
+    # --- layers -----------------------------------------------------------------
+    @property
+    def layers(self):
+        """The model's layers in order (a functional model includes its InputLayers)."""
+        return list(self._sublayers)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by position ``index`` in ``layers``."""
+        if (name is None) == (index is None):
+            raise ValueError(f"Model '{self.name}': get_layer needs exactly one of name= "
+                             "or index=")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Model '{self.name}': get_layer index {index} is out of "
+                                 f"range; the model has {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in layers]}.")
+
+    # --- building a subclassed model ---------------------------------------------
+    def build(self, input_shape):
+        """Subclassed models build by running once on zeros (batch 1) in
+        inference mode, which creates every sub-layer's weights."""
+        if type(self).call is Model.call:
+            raise ValueError(f"Model '{self.name}' has no call() to build from")
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        zeros = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype)
+                 for s in shapes]
+        with no_grad(), test_mode():
+            self.call(zeros if isinstance(input_shape, list) else zeros[0], training=False)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """For a subclassed model: run once on zeros and read the shapes back."""
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        zeros = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype)
+                 for s in shapes]
+        with no_grad(), test_mode():
+            outputs = self.call(zeros if isinstance(input_shape, list) else zeros[0],
+                                training=False)
+        out_shapes = [(None,) + tuple(o.shape[1:]) for o in flatten(outputs)]
+        return out_shapes if isinstance(outputs, (list, tuple)) else out_shapes[0]
+
+    # --- shapes -------------------------------------------------------------------
+    @property
+    def input_shape(self):
+        return _one_or_list([t.shape for t in self.inputs])
+
+    @property
+    def output_shape(self):
+        return _one_or_list([t.shape for t in self.outputs])
+
+    # --- summary and saving ----------------------------------------------------------
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print Keras 3's summary table (plain text) and parameter totals."""
+        from .summary import print_summary
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        from ..saving import save_model
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        from ..saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, by_name=False, skip_mismatch=False):
+        from ..saving import load_weights
+        return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+
+    # --- config ---------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A functional config (with 'layers' and 'input_layers') rebuilds the
+        graph; otherwise the subclass's constructor gets the config."""
+        if 'input_layers' in config and 'layers' in config:
+            from .functional import Functional
+            return Functional.from_config(config, custom_objects)
+        return cls(**config)
+
+
+def _one_or_list(items):
+    return items[0] if len(items) == 1 else items
