@@ -1,0 +1,5 @@
+"""Data preprocessing: ``deepzero.preprocessing.image`` (Keras's image
+utilities, ``ImageDataGenerator`` and its iterators)."""
+from . import image
+
+__all__ = ['image']

@@ -1,0 +1,233 @@
+"""``Iterator``: the batch stream behind ``flow``, ``flow_from_directory`` and
+``flow_from_dataframe``, with deterministic seeding and background prefetch.
+
+Contract (Keras's):
+- ``len(it)`` is the number of batches in one pass, ``ceil(n / batch_size)``.
+- ``next(it)`` never ends: it walks the batches of a pass in order (the last
+  one is partial), then starts the next pass in a new order (when
+  ``shuffle``). ``for batch in it`` is therefore endless.
+- ``it[i]`` is batch ``i`` of the current pass; ``on_epoch_end()`` moves to the
+  next pass (new order) and rewinds; ``reset()`` rewinds to the start of the
+  current pass.
+
+Determinism: batch ``i`` of pass ``e`` is a pure function of
+``(seed, e, i)``: its sample order comes from ``SeedSequence(seed, (0, e))``
+and its augmentation draws from ``SeedSequence(seed, (1, e, i))``. So a seeded
+iterator yields the same batches on every run and with any number of workers,
+and NumPy's global random state is never used. Without a seed, a fresh random
+seed is drawn once (readable as ``it.seed_entropy``).
+
+Prefetch: with ``workers >= 1``, ``next()`` keeps up to ``max_queue_size``
+upcoming batches in flight in a thread pool (image decoding and OpenCV release
+the GIL). ``it.stats`` counts batches served and the seconds ``next()`` spent
+waiting for them, so a trainer can report its data-wait share. The threads stop
+when the iterator is closed (``close()``, ``with``) or garbage collected.
+A trainer that streams with ``next()`` (e.g. the book's ``steps_per_epoch=100``
+at batch 32 over 2,000 images, which crosses pass boundaries) should not call
+``on_epoch_end()``; one that indexes ``it[i]`` for ``i in range(len(it))``
+calls ``on_epoch_end()`` after each pass.
+"""
+import collections
+import concurrent.futures
+import os
+import threading
+import time
+import weakref
+
+import numpy as np
+
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+_ORDER_STREAM, _AUGMENT_STREAM = 0, 1
+
+
+class PrefetchStats:
+    """Batches served by ``next()`` and the seconds it spent waiting for them."""
+
+    def __init__(self):
+        self.batches = 0
+        self.wait_seconds = 0.0
+
+    def reset(self):
+        self.batches = 0
+        self.wait_seconds = 0.0
+
+    def __repr__(self):
+        return f'PrefetchStats(batches={self.batches}, wait_seconds={self.wait_seconds:.3f})'
+
+
+def _produce_batch(iterator_ref, epoch, index):
+    # Runs in a worker thread; holds the iterator only while working, so dropping
+    # the iterator lets it be collected (which shuts the pool down).
+    iterator = iterator_ref()
+    if iterator is None:
+        return None
+    return iterator._batch(epoch, index)
+
+
+def _shutdown(executor):
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Iterator:
+    """Base class of the image iterators. Subclasses implement
+    ``_get_batches_of_transformed_samples(index_array, rng)``.
+
+    Args:
+        n: number of samples (> 0).
+        batch_size: samples per batch (the last batch of a pass may be smaller).
+        shuffle: draw a new sample order for every pass.
+        seed: None or a non-negative int (see the module docstring).
+        workers: prefetch threads for ``next()``; 0 computes each batch in the
+            calling thread. Default: ``min(4, os.cpu_count())``.
+        max_queue_size: batches kept in flight ahead of ``next()``.
+    """
+
+    white_list_formats = ('png', 'jpg', 'jpeg', 'bmp', 'ppm', 'tif', 'tiff')
+
+    def __init__(self, n, batch_size, shuffle, seed, workers=None, max_queue_size=10):
+        if n <= 0:
+            raise ValueError(f'{type(self).__name__}: there are no samples to iterate over')
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be at least 1, got {batch_size}')
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f'seed must be None or a non-negative int, got {seed!r}')
+        workers = DEFAULT_WORKERS if workers is None else workers
+        if workers < 0 or max_queue_size < 1:
+            raise ValueError(f'workers must be >= 0 and max_queue_size >= 1, '
+                             f'got {workers} and {max_queue_size}')
+        self.n = n
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.seed_entropy = np.random.SeedSequence(seed).entropy
+        self.workers = workers
+        self.max_queue_size = max_queue_size
+        self.epoch = 0
+        self.batch_index = 0
+        self.total_batches_seen = 0
+        self.stats = PrefetchStats()
+        self.lock = threading.Lock()
+        self._orders = {}
+        self._orders_lock = threading.Lock()
+        self._executor = None
+        self._in_flight = collections.deque()  # (epoch, index, future), in stream order
+        self._finalizer = None
+
+    # ------------------------------------------------------------ contract
+    @property
+    def samples(self):
+        """Number of samples (``n``)."""
+        return self.n
+
+    def __len__(self):
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    @property
+    def index_array(self):
+        """Sample order of the current pass."""
+        return self._order(self.epoch)
+
+    def __getitem__(self, idx):
+        if not 0 <= idx < len(self):
+            raise ValueError(f'Asked to retrieve element {idx}, but the Sequence has length '
+                             f'{len(self)}')
+        return self._batch(self.epoch, idx)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self.lock:
+            epoch, index = self.epoch, self.batch_index
+            self._advance()
+            future = self._future_for(epoch, index) if self.workers else None
+        start = time.perf_counter()
+        try:
+            return future.result() if future is not None else self._batch(epoch, index)
+        finally:
+            self.stats.batches += 1
+            self.stats.wait_seconds += time.perf_counter() - start
+
+    def on_epoch_end(self):
+        """Start the next pass: new sample order (if ``shuffle``), first batch."""
+        with self.lock:
+            self.epoch += 1
+            self.batch_index = 0
+
+    def reset(self):
+        """Rewind to the first batch of the current pass (same order)."""
+        with self.lock:
+            self.batch_index = 0
+
+    def close(self):
+        """Stop the prefetch threads (pending batches are dropped). Idempotent;
+        ``next()`` after ``close()`` computes batches in the calling thread."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self.workers = 0
+        self._in_flight.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # ------------------------------------------------------------ internals
+    def _advance(self):
+        self.total_batches_seen += 1
+        self.batch_index += 1
+        if self.batch_index >= len(self):
+            self.epoch += 1
+            self.batch_index = 0
+
+    def _next_key(self, epoch, index):
+        return (epoch, index + 1) if index + 1 < len(self) else (epoch + 1, 0)
+
+    def _order(self, epoch):
+        """Sample order of pass ``epoch`` (cached for the few passes in use)."""
+        if not self.shuffle:
+            return np.arange(self.n)
+        with self._orders_lock:
+            order = self._orders.get(epoch)
+            if order is None:
+                sequence = np.random.SeedSequence(self.seed_entropy,
+                                                  spawn_key=(_ORDER_STREAM, epoch))
+                order = np.random.default_rng(sequence).permutation(self.n)
+                for old in [e for e in self._orders if e < epoch - 1]:
+                    del self._orders[old]
+                self._orders[epoch] = order
+            return order
+
+    def _batch(self, epoch, index):
+        index_array = self._order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+        sequence = np.random.SeedSequence(self.seed_entropy,
+                                          spawn_key=(_AUGMENT_STREAM, epoch, index))
+        return self._get_batches_of_transformed_samples(index_array,
+                                                        np.random.default_rng(sequence))
+
+    def _future_for(self, epoch, index):
+        """The future of batch (epoch, index), keeping the queue topped up (lock held)."""
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                self.workers, thread_name_prefix='deepzero-prefetch')
+            self._finalizer = weakref.finalize(self, _shutdown, self._executor)
+        in_flight = self._in_flight
+        # After reset(), on_epoch_end() or an it[i] detour, queued batches are stale.
+        while in_flight and in_flight[0][:2] != (epoch, index):
+            in_flight.popleft()[2].cancel()
+        if not in_flight:
+            in_flight.append((epoch, index, self._submit(epoch, index)))
+        future = in_flight.popleft()[2]
+        key = self._next_key(*in_flight[-1][:2]) if in_flight else self._next_key(epoch, index)
+        while len(in_flight) < self.max_queue_size:
+            in_flight.append(key + (self._submit(*key),))
+            key = self._next_key(*key)
+        return future
+
+    def _submit(self, epoch, index):
+        return self._executor.submit(_produce_batch, weakref.ref(self), epoch, index)
+
+    def _get_batches_of_transformed_samples(self, index_array, rng):
+        """Build the batch of samples ``index_array`` using ``rng`` for every random draw."""
+        raise NotImplementedError
