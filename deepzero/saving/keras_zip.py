@@ -45,7 +45,7 @@ def snake_case(class_name):
 
 # --- walking the object tree ------------------------------------------------------
 def _is_model(layer):
-    from ..models import Model
+    from ..models.model import Model
     return isinstance(layer, Model)
 
 

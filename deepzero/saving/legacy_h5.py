@@ -187,7 +187,7 @@ def load_model(filepath, custom_objects=None, compile=True):
             raise ValueError(f"{label}: no 'model_config' attribute; this is a "
                              "weights-only file: build the model, then call "
                              "model.load_weights()")
-        model = serialization.model_from_config(config, custom_objects)
+        model = serialization.model_from_config(config, custom_objects, where=f'{label}: ')
         weights_io.assign_topologically(model, read_layer_weights(weights_group(f)),
                                         skip_mismatch=False, label=label)
         optimizer_state = (read_named_arrays(f[OPTIMIZER_WEIGHTS])

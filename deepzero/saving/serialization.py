@@ -9,6 +9,7 @@ from the file is executed: a ``Lambda`` layer (which stores Python code) is
 refused, and an unknown class is an error that names it.
 """
 import inspect
+import warnings
 
 # The Keras release whose file layouts and config forms deepzero writes;
 # readers (Keras included) use it to decide on conversions, so it names the
@@ -24,11 +25,8 @@ _KERAS_MODULES = {'layer': 'keras.layers', 'optimizer': 'keras.optimizers',
 def _classes(kind):
     """``{Keras class name: deepzero class}`` for one kind of object."""
     if kind == 'layer':
-        from .. import layers, models
-        classes = dict(layers.LAYER_CLASSES)
-        classes.update(Sequential=models.Sequential, Functional=models.Model,
-                       Model=models.Model)
-        return classes
+        from ..models.layer_serialization import layer_classes
+        return layer_classes()
     if kind == 'optimizer':
         from .. import optimizers
         return _subclasses_in(optimizers, optimizers.Optimizer)
@@ -47,15 +45,9 @@ def _subclasses_in(module, base):
 
 
 def keras_class_name(obj):
-    """The class name Keras knows ``obj`` by ('Functional' for a functional Model)."""
-    from .. import models
-    if type(obj) is models.Model and _is_functional(obj):
-        return 'Functional'
+    """The class name Keras knows ``obj`` by (a functional model is a
+    ``Functional``, as in Keras)."""
     return type(obj).__name__
-
-
-def _is_functional(model):
-    return bool(getattr(model, 'inputs', None)) and bool(getattr(model, 'outputs', None))
 
 
 def resolve_class(class_name, kind, custom_objects=None, where=''):
@@ -153,12 +145,10 @@ def _legacy_entries(entry):
 
 def model_from_config(config, custom_objects=None, where=''):
     """Rebuild a model (uncompiled, weights not loaded) from ``model_config``
-    in either form; Keras 2.0-2.2.2 Sequential configs (a bare list of layers,
-    ``batch_input_shape`` on the first) are accepted too."""
+    in either form (the models read Keras 2 forms too)."""
     if not isinstance(config, dict) or 'class_name' not in config:
         raise ValueError(f"{where}not a Keras model config: expected a dict with "
                          f"'class_name' and 'config', got {str(config)[:200]}")
-    config = _upgrade_keras2_sequential(config)
     check_classes(config, custom_objects, where)
     cls = resolve_class(config['class_name'], 'layer', custom_objects, where)
     return _from_config(cls, config['config'], custom_objects)
@@ -170,25 +160,10 @@ def check_classes(entry, custom_objects=None, where=''):
     resolve_class(entry['class_name'], 'layer', custom_objects, where)
     config = entry.get('config')
     if isinstance(config, dict):
-        for layer in config.get('layers') or []:
+        config = config.get('layers') or []
+    if isinstance(config, list):  # Keras 2.0-2.2.2 Sequential: a bare list
+        for layer in config:
             check_classes(layer, custom_objects, where)
-
-
-def _upgrade_keras2_sequential(config):
-    if config['class_name'] != 'Sequential':
-        return config
-    body = config['config']
-    if isinstance(body, list):
-        body = {'name': 'sequential', 'layers': body}
-    layers = [dict(layer, config=dict(layer['config'])) for layer in body.get('layers', [])]
-    if layers and 'batch_input_shape' in layers[0]['config']:
-        first = layers[0]['config']
-        shape = first.pop('batch_input_shape')
-        input_layer = {'class_name': 'InputLayer',
-                       'config': {'batch_shape': shape, 'dtype': first.get('dtype', 'float32'),
-                                  'name': first.get('name', 'input') + '_input'}}
-        layers.insert(0, input_layer)
-    return dict(config, config=dict(body, layers=layers))
 
 
 # --- compile state -----------------------------------------------------------------
@@ -206,16 +181,17 @@ def training_config(model):
 def get_compile_config(model, legacy=False):
     """Keras 3's ``compile_config`` (optimizer, loss, loss_weights, metrics,
     weighted_metrics, run_eagerly, steps_per_execution, jit_compile), or None
-    if the model was never compiled."""
-    args = getattr(model, 'compile_args', None)
-    optimizer = getattr(model, 'optimizer', None)
-    if args is None or optimizer is None:
+    if the model was never compiled. The loss and metrics are saved as the
+    user passed them to compile() (names stay names: 'acc' stays 'acc')."""
+    if not getattr(model, 'compiled', False) or model.optimizer is None:
         return None
-    return {'optimizer': serialize(optimizer, 'optimizer', legacy),
-            'loss': serialize(args.get('loss'), 'loss', legacy),
-            'loss_weights': args.get('loss_weights'),
-            'metrics': serialize(args.get('metrics'), 'metric', legacy),
-            'weighted_metrics': serialize(args.get('weighted_metrics'), 'metric', legacy),
+    compiled_loss = getattr(model, 'compiled_loss', None)
+    metrics = list(model.compiled_metrics.identifiers) or None
+    return {'optimizer': serialize(model.optimizer, 'optimizer', legacy),
+            'loss': serialize(model.loss, 'loss', legacy),
+            'loss_weights': compiled_loss.loss_weights if compiled_loss else None,
+            'metrics': serialize(metrics, 'metric', legacy),
+            'weighted_metrics': None,
             'run_eagerly': False, 'steps_per_execution': 1, 'jit_compile': False}
 
 
@@ -224,8 +200,25 @@ def compile_from_config(model, compile_config, custom_objects=None):
     ``training_config`` (which names the optimizer ``optimizer_config``)."""
     optimizer_config = compile_config.get('optimizer', compile_config.get('optimizer_config'))
     model.compile(
-        optimizer=deserialize(optimizer_config, 'optimizer', custom_objects),
+        optimizer=deserialize(_upgrade_keras2_optimizer(optimizer_config), 'optimizer',
+                              custom_objects),
         loss=deserialize(compile_config.get('loss'), 'loss', custom_objects),
         metrics=deserialize(compile_config.get('metrics'), 'metric', custom_objects),
         loss_weights=compile_config.get('loss_weights'))
 
+
+
+def _upgrade_keras2_optimizer(entry):
+    """Keras 2 optimizer configs say ``lr`` and carry ``decay`` (a per-step
+    learning-rate decay Keras 3 dropped; Keras 3 ignores it with a warning)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get('config'), dict):
+        return entry
+    config = dict(entry['config'])
+    if 'lr' in config:
+        config.setdefault('learning_rate', config.pop('lr'))
+        config.pop('lr', None)
+    decay = config.pop('decay', 0.0)
+    if decay:
+        warnings.warn(f"optimizer config: decay={decay} (Keras 2) is not supported "
+                      "and is ignored; use a LearningRateSchedule", stacklevel=3)
+    return dict(entry, config=config)
