@@ -206,6 +206,9 @@ class Layer:
 
     def set_weights(self, weights):
         """Assign arrays to ``weights`` in order; counts and shapes must match."""
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' is not built yet, so it has no weights to "
+                             "set; call it on an input or build(input_shape) first")
         params = self.weights
         if len(weights) != len(params):
             raise ValueError(
