@@ -171,11 +171,18 @@ def _node_call(node_data, resolve):
                 return resolve(item['config']['keras_history'])
             return item
         args = [_map_nested(tensor, arg) for arg in node_data.get('args', [])]
-        return args[0], dict(node_data.get('kwargs', {}))
+        return args[0], _call_kwargs(node_data.get('kwargs', {}))
     # Keras 2: a list of [layer_name, node_index, tensor_index, kwargs]
     tensors = [resolve(ref) for ref in node_data]
     kwargs = node_data[0][3] if len(node_data[0]) > 3 else {}
-    return (tensors[0] if len(tensors) == 1 else tensors), dict(kwargs)
+    return (tensors[0] if len(tensors) == 1 else tensors), _call_kwargs(kwargs)
+
+
+def _call_kwargs(kwargs):
+    """Keras records ``mask=None`` for layers that support masking (e.g.
+    BatchNormalization); deepzero has no masks, so a None mask is dropped."""
+    return {key: value for key, value in kwargs.items()
+            if not (key == 'mask' and value is None)}
 
 
 def _map_nested(fn, item):
