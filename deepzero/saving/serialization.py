@@ -197,15 +197,19 @@ def get_compile_config(model, legacy=False):
 
 def compile_from_config(model, compile_config, custom_objects=None):
     """``model.compile(...)`` from a Keras 3 ``compile_config`` or a legacy
-    ``training_config`` (which names the optimizer ``optimizer_config``)."""
-    optimizer_config = compile_config.get('optimizer', compile_config.get('optimizer_config'))
-    model.compile(
-        optimizer=deserialize(_upgrade_keras2_optimizer(optimizer_config), 'optimizer',
-                              custom_objects),
-        loss=deserialize(compile_config.get('loss'), 'loss', custom_objects),
-        metrics=deserialize(compile_config.get('metrics'), 'metric', custom_objects),
-        loss_weights=compile_config.get('loss_weights'))
+    ``training_config`` (which names the optimizer ``optimizer_config``).
 
+    A config without an optimizer gets compile()'s default, as in Keras (Keras
+    itself writes such .keras files after an .h5 save of the same model).
+    """
+    kwargs = dict(loss=deserialize(compile_config.get('loss'), 'loss', custom_objects),
+                  metrics=deserialize(compile_config.get('metrics'), 'metric', custom_objects),
+                  loss_weights=compile_config.get('loss_weights'))
+    optimizer_config = compile_config.get('optimizer', compile_config.get('optimizer_config'))
+    if optimizer_config is not None:
+        kwargs['optimizer'] = deserialize(_upgrade_keras2_optimizer(optimizer_config),
+                                          'optimizer', custom_objects)
+    model.compile(**kwargs)
 
 
 def _upgrade_keras2_optimizer(entry):

@@ -1,0 +1,205 @@
+"""Files cross between real Keras 3 (test-only oracle, torch backend) and
+deepzero in both directions and both formats, giving the same predictions.
+
+Models: the book's chapter-5 convnet (at 64x64 to stay fast, once at the
+book's 150x150) and a functional model with BatchNormalization, Add and
+Concatenate.
+"""
+import os
+
+import numpy as np
+import pytest
+
+from deepzero import layers, optimizers, saving
+from deepzero.models import Model, Sequential
+
+TOLERANCE = 1e-5
+FORMATS = ['h5', 'keras']
+
+
+@pytest.fixture(scope='module')
+def keras():
+    os.environ.setdefault('KERAS_BACKEND', 'torch')
+    keras = pytest.importorskip('keras')
+    import logging
+    logging.getLogger('absl').setLevel(logging.ERROR)  # "HDF5 is legacy" notices
+    return keras
+
+
+def random_weights(weights, rng):
+    """Non-trivial values; variances (BN moving_variance) stay positive."""
+    return [np.abs(rng.standard_normal(w.shape)).astype('f4') + 0.5
+            if 'variance' in w.name else
+            (0.1 * rng.standard_normal(w.shape)).astype('f4') for w in weights]
+
+
+# --- the two architectures, in Keras and in deepzero -------------------------------------
+def book_convnet(lib, size):
+    L = lib.layers
+    return lib.Sequential([
+        L.Input((size, size, 3)),
+        L.Conv2D(32, (3, 3), activation='relu'), L.MaxPooling2D((2, 2)),
+        L.Conv2D(64, (3, 3), activation='relu'), L.MaxPooling2D((2, 2)),
+        L.Conv2D(128, (3, 3), activation='relu'), L.MaxPooling2D((2, 2)),
+        L.Conv2D(128, (3, 3), activation='relu'), L.MaxPooling2D((2, 2)),
+        L.Flatten(), L.Dropout(0.5),
+        L.Dense(512, activation='relu'), L.Dense(1, activation='sigmoid')])
+
+
+def merge_model(lib):
+    L = lib.layers
+    inputs = L.Input((12, 12, 3))
+    a = L.Conv2D(8, 3, padding='same', activation='relu')(inputs)
+    b = L.BatchNormalization()(L.Conv2D(8, 3, padding='same')(a))
+    c = L.Add()([a, b])
+    d = L.Concatenate()([c, inputs])
+    e = L.GlobalAveragePooling2D()(L.MaxPooling2D(2)(d))
+    return lib.Model(inputs, L.Dense(3, activation='softmax')(e))
+
+
+class DeepzeroLib:
+    """deepzero under the names the Keras code above uses."""
+    layers = layers
+    Sequential = Sequential
+    Model = Model
+
+
+def compile_and_step(model, optimizer, x, y, loss):
+    model.compile(optimizer=optimizer, loss=loss, metrics=['acc'])
+    model.train_on_batch(x, y)
+    return model
+
+
+def data(rng, size, n=2, classes=None):
+    x = rng.random((n, size, size, 3), dtype=np.float32)
+    if classes is None:
+        y = (rng.random((n, 1)) > 0.5).astype('f4')
+    else:
+        y = np.eye(classes, dtype='f4')[rng.integers(0, classes, n)]
+    return x, y
+
+
+def deepzero_predict(model, x):
+    return model(x, training=False).data
+
+
+def keras_predict(model, x):
+    return np.asarray(model.predict(x, verbose=0))
+
+
+def assert_close(a, b):
+    assert a.shape == b.shape
+    assert np.max(np.abs(a - b)) < TOLERANCE
+
+
+# --- Keras writes, deepzero reads ---------------------------------------------------------
+@pytest.fixture(scope='module')
+def keras_files(keras, tmp_path_factory):
+    """Convnet and merge model built, compiled, stepped once and saved by Keras."""
+    rng = np.random.default_rng(1)
+    folder = tmp_path_factory.mktemp('from_keras')
+    made = {}
+    for name, build, loss, shape in [
+            ('convnet', lambda: book_convnet(keras, 64), 'binary_crossentropy', (64, None)),
+            ('merge', lambda: merge_model(keras), 'categorical_crossentropy', (12, 3))]:
+        model = build()
+        model.set_weights(random_weights(model.weights, rng))
+        x, y = data(rng, shape[0], classes=shape[1])
+        compile_and_step(model, keras.optimizers.RMSprop(learning_rate=1e-4), x, y, loss)
+        # .keras first: Keras's .h5 save drops the optimizer from the model's
+        # compile config, so a later .keras save would lack it
+        for fmt in reversed(FORMATS):
+            model.save(folder / f'{name}.{fmt}')
+        made[name] = (folder, x, keras_predict(model, x), model)
+    return made
+
+
+@pytest.mark.parametrize('fmt', FORMATS)
+@pytest.mark.parametrize('name', ['convnet', 'merge'])
+def test_deepzero_loads_keras_files(keras_files, name, fmt):
+    folder, x, expected, keras_model = keras_files[name]
+    model = saving.load_model(folder / f'{name}.{fmt}')
+    assert_close(deepzero_predict(model, x), expected)
+    assert [l.name for l in model.layers] == [l.name for l in keras_model.layers]
+    # compile state and optimizer state came along
+    assert type(model.optimizer).__name__ == 'RMSprop'
+    assert model.optimizer.learning_rate == pytest.approx(1e-4)
+    assert model.optimizer.iterations == 1
+    keras_state = [np.asarray(v) for v in keras_model.optimizer.variables]
+    assert len(model.optimizer.variables) == len(keras_state)
+    for ours, theirs in zip(model.optimizer.variables[2:], keras_state[2:]):
+        np.testing.assert_allclose(ours.data, theirs, rtol=1e-6, atol=1e-9)
+
+
+def test_deepzero_loads_keras_weights_files(keras, keras_files, tmp_path):
+    folder, x, expected, keras_model = keras_files['merge']
+    keras_model.save_weights(tmp_path / 'merge.weights.h5')
+    model = merge_model(DeepzeroLib)
+    model.load_weights(tmp_path / 'merge.weights.h5')
+    assert_close(deepzero_predict(model, x), expected)
+    other = merge_model(DeepzeroLib)
+    other.load_weights(folder / 'merge.h5')  # full legacy file, positional
+    assert_close(deepzero_predict(other, x), expected)
+
+
+# --- deepzero writes, Keras reads -----------------------------------------------------------
+@pytest.fixture(scope='module')
+def deepzero_files(tmp_path_factory):
+    rng = np.random.default_rng(2)
+    folder = tmp_path_factory.mktemp('from_deepzero')
+    made = {}
+    for name, build, loss, shape in [
+            ('convnet', lambda: book_convnet(DeepzeroLib, 64), 'binary_crossentropy', (64, None)),
+            ('merge', lambda: merge_model(DeepzeroLib), 'categorical_crossentropy', (12, 3))]:
+        model = build()
+        model.set_weights(random_weights(model.weights, rng))
+        x, y = data(rng, shape[0], classes=shape[1])
+        compile_and_step(model, optimizers.RMSprop(learning_rate=1e-4), x, y, loss)
+        for fmt in FORMATS:
+            model.save(folder / f'{name}.{fmt}')
+        model.save_weights(folder / f'{name}.weights.h5')
+        model.save_weights(folder / f'{name}_legacy.h5')
+        made[name] = (folder, x, deepzero_predict(model, x), model)
+    return made
+
+
+@pytest.mark.parametrize('fmt', FORMATS)
+@pytest.mark.parametrize('name', ['convnet', 'merge'])
+def test_keras_loads_deepzero_files(keras, deepzero_files, name, fmt):
+    folder, x, expected, model = deepzero_files[name]
+    loaded = keras.models.load_model(folder / f'{name}.{fmt}')  # compile=True
+    assert_close(keras_predict(loaded, x), expected)
+    assert type(loaded.optimizer).__name__ == 'RMSprop'
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(1e-4)
+    assert int(loaded.optimizer.iterations) == 1
+    theirs = [np.asarray(v) for v in loaded.optimizer.variables]
+    for ours, value in zip(model.optimizer.variables[2:], theirs[2:]):
+        np.testing.assert_allclose(value, ours.data, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize('name', ['convnet', 'merge'])
+def test_keras_loads_deepzero_weight_files(keras, deepzero_files, name):
+    folder, x, expected, _ = deepzero_files[name]
+    build = (lambda: book_convnet(keras, 64)) if name == 'convnet' else (lambda: merge_model(keras))
+    for filename in [f'{name}.weights.h5', f'{name}_legacy.h5']:
+        model = build()
+        model.load_weights(folder / filename)
+        assert_close(keras_predict(model, x), expected)
+
+
+# --- the book's size, once ----------------------------------------------------------------------
+def test_book_convnet_at_150x150_both_ways(keras, tmp_path):
+    rng = np.random.default_rng(3)
+    theirs = book_convnet(keras, 150)
+    theirs.set_weights(random_weights(theirs.weights, rng))
+    theirs.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-4),
+                   loss='binary_crossentropy', metrics=['acc'])
+    x = rng.random((2, 150, 150, 3), dtype=np.float32)
+    theirs.save(tmp_path / 'keras_150.h5')
+    ours = saving.load_model(tmp_path / 'keras_150.h5')
+    expected = keras_predict(theirs, x)
+    assert_close(deepzero_predict(ours, x), expected)
+    assert sum(w.size for w in ours.get_weights()) == 3_453_121  # the book's summary
+    ours.save(tmp_path / 'deepzero_150.keras')
+    assert_close(keras_predict(keras.models.load_model(tmp_path / 'deepzero_150.keras'), x),
+                 expected)
