@@ -11,6 +11,7 @@ from deepzero.core import Parameter
 from deepzero.optimizers import schedules
 
 keras = pytest.importorskip('keras')
+pytestmark = pytest.mark.filterwarnings('ignore::DeprecationWarning')  # keras internals
 
 SHAPES = [(3, 4), (4,)]
 STEPS = 5

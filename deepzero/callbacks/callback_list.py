@@ -4,8 +4,10 @@ from .callback import Callback
 
 class CallbackList(Callback):
     """Wraps a list of callbacks; ``set_model``/``set_params`` and every hook
-    are forwarded to each of them. Each callback gets its own copy of
-    ``logs``, so one that edits it does not surprise the next."""
+    are forwarded to each of them. All callbacks share one ``logs`` dict, so
+    a callback may add entries for later ones (ReduceLROnPlateau and
+    LearningRateScheduler add 'learning_rate', which History then records).
+    The trainer puts History last for that reason."""
 
     def __init__(self, callbacks=None, model=None, **params):
         super().__init__()
@@ -33,8 +35,9 @@ class CallbackList(Callback):
         return iter(self.callbacks)
 
     def _call(self, hook, *args, logs=None):
+        logs = {} if logs is None else logs
         for cb in self.callbacks:
-            getattr(cb, hook)(*args, dict(logs or {}))
+            getattr(cb, hook)(*args, logs)
 
     def on_train_begin(self, logs=None): self._call('on_train_begin', logs=logs)
     def on_train_end(self, logs=None): self._call('on_train_end', logs=logs)
