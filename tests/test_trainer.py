@@ -395,3 +395,31 @@ def test_progbar_in_place_on_terminal():
     assert text.startswith('\r  7/100 [=>' + '.' * 28 + '] - ETA: 0s - loss: 0.6123 - acc: 0.6650')
     assert text.endswith(' - loss: 1.2340e-04 - acc: 0.7000\n')
     assert '\r100/100 [==============================] - ' in text
+
+
+# --- with the real layers ----------------------------------------------------------------
+def test_sequential_convnet_trains_from_a_generator_and_freezes_on_recompile():
+    from deepzero import layers
+    from deepzero.models import Sequential
+    rng = np.random.default_rng(0)
+    model = Sequential([layers.Conv2D(4, (3, 3), activation='relu', input_shape=(12, 12, 3)),
+                        layers.MaxPooling2D((2, 2)), layers.Flatten(),
+                        layers.Dense(1, activation='sigmoid')])
+    with pytest.warns(DeprecationWarning):
+        optimizer = optimizers.RMSprop(lr=1e-3)
+    model.compile(loss='binary_crossentropy', optimizer=optimizer, metrics=['acc'])
+    x = rng.random((40, 12, 12, 3)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 0.5).astype(np.float32)
+    history = model.fit(BatchIterator(x, y, 16), steps_per_epoch=4, epochs=2,
+                        validation_data=BatchIterator(x, y, 20), validation_steps=2, verbose=0)
+    assert set(history.history) == {'loss', 'acc', 'val_loss', 'val_acc'}
+    assert optimizer.iterations == 8
+    assert [v.name for v in optimizer.variables][2] == 'conv2d_kernel_velocity'.replace(
+        'conv2d', model.layers[0].name)
+    conv_kernel = model.layers[0].weights[0]
+    model.layers[0].trainable = False
+    model.compile(loss='binary_crossentropy', optimizer='rmsprop', metrics=['acc'])
+    before = conv_kernel.data.copy()
+    model.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(conv_kernel.data, before)
+    assert model.predict(x, verbose=0).shape == (40, 1)

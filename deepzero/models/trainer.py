@@ -185,11 +185,14 @@ class Trainer:
             weights = self._compiled_weights = list(self.trainable_weights)
         y_true = self._targets(y, len(y_pred))
         loss = self._total_loss(y_true, y_pred, sample_weight)
+        # weights frozen since compile get no gradient; the trainable-state
+        # warning already told the user, so they are left out quietly
         trainable = [w for w in weights if w.requires_grad]
         if trainable and loss.requires_grad:
             self.optimizer.scale_loss(loss).backward()
-            self.optimizer.apply([w.grad for w in weights], weights)
-            for w in weights:
+            self.optimizer.build(weights)
+            self.optimizer.apply([w.grad for w in trainable], trainable)
+            for w in trainable:
                 w.cleargrad()
         with no_grad():
             self._update_metrics(loss, y_true, y_pred, sample_weight)
