@@ -206,7 +206,7 @@ def test_keras3_model_file(tmp_path, keras):
     """A file written by Keras 3: weights come back in Keras's weight order."""
     from keras import layers
     model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3),
-                              layers.BatchNormalization(), layers.Flatten(),
+                              layers.BatchNormalization(name='bn'), layers.Flatten(),
                               layers.Dense(2)])
     model.save(tmp_path / 'k3.h5')
     with legacy_h5.open_h5(tmp_path / 'k3.h5') as f:
@@ -217,7 +217,7 @@ def test_keras3_model_file(tmp_path, keras):
     assert len(arrays) == len(expected)
     for a, b in zip(arrays, expected):
         assert np.array_equal(a, b)
-    bn = dict(layers_)['batch_normalization']
+    bn = dict(layers_)['bn']
     assert [n.rsplit('/', 1)[1] for n, _ in bn] == ['gamma', 'beta', 'moving_mean',
                                                     'moving_variance']
 
