@@ -5,6 +5,7 @@ from .layer import Layer
 
 class Activation(Layer):
     """Args: activation, a name ('relu', 'softmax', ...) or a callable."""
+    built_at_init = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

@@ -6,6 +6,7 @@ from .layer import InputSpec, Layer
 class BaseGlobalPooling2D(Layer):
     """Args: data_format; keepdims (default False): keep the spatial axes as
     size 1, (N, 1, 1, C) instead of (N, C). Subclasses set ``pool_function``."""
+    built_at_init = True
     pool_function = None
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):

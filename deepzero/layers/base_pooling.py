@@ -7,6 +7,7 @@ from .layer import InputSpec, Layer
 class BasePooling2D(Layer):
     """Args: pool_size (int or 2 ints), strides (default pool_size),
     padding 'valid'/'same', data_format. Subclasses set ``pool_function``."""
+    built_at_init = True
     pool_function = None
 
     def __init__(self, pool_size=(2, 2), strides=None, padding='valid', data_format=None,

@@ -8,6 +8,7 @@ class Dropout(Layer):
     """Args: rate in [0, 1): fraction dropped; survivors are scaled by
     1 / (1 - rate) so the expected sum is unchanged (inverted dropout).
     seed: int for repeatable masks. Identity at inference."""
+    built_at_init = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -102,6 +102,9 @@ class Layer:
             ``losses``.
     """
     _INPUT_SHAPE_KWARGS = ('input_shape', 'batch_input_shape', 'batch_size', 'input_dim')
+    # Stateless layers Keras marks built at construction (no build_config in
+    # their saved form, no "(unbuilt)" in summaries).
+    built_at_init = False
 
     def __init__(self, trainable=True, name=None, dtype=None, activity_regularizer=None,
                  **kwargs):
@@ -114,7 +117,7 @@ class Layer:
         self.dtype = standardize_dtype(dtype)
         self._trainable = bool(trainable)
         self.activity_regularizer = regularizers_module.get(activity_regularizer)
-        self.built = False
+        self.built = self.built_at_init
         self.input_spec = None
         self._own_weights = []
         self._weight_regularizers = []
@@ -262,8 +265,7 @@ class Layer:
     def _maybe_build(self, input_shape):
         if self.built:
             return
-        if type(self).build is not Layer.build:  # Keras records build_config only then
-            self._build_input_shape = input_shape
+        self._build_input_shape = input_shape
         self.build(input_shape)
         self.built = True
         if self._initial_weights is not None:
@@ -352,7 +354,8 @@ class Layer:
         return cls(**config)
 
     def get_build_config(self):
-        """{'input_shape': ...} for layers with their own ``build``, else None."""
+        """{'input_shape': ...} once built from a shape (None for layers built
+        at construction)."""
         if self._build_input_shape is None:
             return None
         return {'input_shape': _shape_to_json(self._build_input_shape)}

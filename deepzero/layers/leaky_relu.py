@@ -8,6 +8,7 @@ from .layer import Layer
 class LeakyReLU(Layer):
     """Args: negative_slope, default 0.3 (Keras 3; ``alpha=`` is the Keras 2
     spelling, accepted with a warning)."""
+    built_at_init = True
 
     def __init__(self, negative_slope=0.3, **kwargs):
         if 'alpha' in kwargs:

@@ -9,6 +9,7 @@ class ReLU(Layer):
 
     Args: max_value (None: no cap), negative_slope (0.), threshold (0.).
     """
+    built_at_init = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)

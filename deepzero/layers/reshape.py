@@ -8,6 +8,7 @@ from .layer import Layer
 class Reshape(Layer):
     """Args: target_shape, the per-sample shape (without the batch axis); one
     entry may be -1, inferred from the sample size."""
+    built_at_init = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)

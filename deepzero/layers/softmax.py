@@ -5,6 +5,7 @@ from .layer import Layer
 
 class Softmax(Layer):
     """Args: axis, default -1."""
+    built_at_init = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
