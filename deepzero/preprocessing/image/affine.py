@@ -36,6 +36,7 @@ ORDERS = (0, 1, 3)
 # A source point this far outside the image still counts as inside for 'constant'
 # (so that exact edge coordinates computed with rounding error are kept).
 _EDGE_TOLERANCE = 1e-4
+_NEAREST_TIE_NUDGE = 1e-3
 
 _backend = 'opencv' if cv2 is not None else 'numpy'
 
@@ -194,6 +195,11 @@ def _warp_cv2(image, matrix, out, order, fill_mode, cval):
     """image (h, w, c) -> out (H, W, c) with OpenCV, at most 4 channels per call."""
     out_height, out_width = out.shape[:2]
     flags = _CV2_INTERPOLATION[order] | cv2.WARP_INVERSE_MAP
+    warp_matrix = matrix
+    if order == 0:
+        # OpenCV rounds a coordinate exactly halfway between two pixels down, SciPy
+        # up; a nudge of 1/1000 pixel makes the ties go up here too.
+        warp_matrix = matrix + [[0, 0, _NEAREST_TIE_NUDGE], [0, 0, _NEAREST_TIE_NUDGE]]
     border = _CV2_BORDER[fill_mode]
     for start in range(0, image.shape[2], 4):
         src = image[:, :, start:start + 4]
@@ -201,7 +207,7 @@ def _warp_cv2(image, matrix, out, order, fill_mode, cval):
         if src.shape[2] == 1:  # OpenCV drops a trailing axis of 1: use 2-D planes
             src, dst = src[:, :, 0], dst[:, :, 0]
         src = np.ascontiguousarray(src)
-        result = cv2.warpAffine(src, matrix, (out_width, out_height),
+        result = cv2.warpAffine(src, warp_matrix, (out_width, out_height),
                                 dst=dst if dst.flags.c_contiguous else None, flags=flags,
                                 borderMode=border)
         if not np.shares_memory(result, dst):
