@@ -10,8 +10,8 @@ class Sequential(Model):
     """``Sequential([layer, ...])`` or ``.add(layer)`` one at a time.
 
     The model builds as soon as its input shape is known: an ``Input`` /
-    ``InputLayer`` first, or ``input_shape=`` on the first layer; otherwise
-    at the first call. Building records a functional graph (as Keras does),
+    ``InputLayer`` first, ``input_shape=`` on the first layer, or a
+    functional model first (a conv base); otherwise at the first call. Building records a functional graph (as Keras does),
     which gives every layer its output shape for ``summary()``.
     """
 
@@ -71,6 +71,13 @@ class Sequential(Model):
                 self.build(first.batch_shape)
         elif first._batch_input_shape is not None:
             self.build(first._batch_input_shape)
+        elif isinstance(first, Model) and len(self._stack) > 1:
+            try:  # a functional model (a conv base) knows its input shape
+                input_shape = first.input_shape
+            except AttributeError:
+                return
+            if isinstance(input_shape, tuple):
+                self.build(input_shape)
 
     def build(self, input_shape=None):
         """Create all weights for ``input_shape`` (batch axis included)."""
