@@ -110,6 +110,8 @@ def deserialize(config, kind, custom_objects=None):
     if isinstance(config, dict) and 'class_name' not in config:
         return {key: deserialize(value, kind, custom_objects)
                 for key, value in config.items()}
+    if config['class_name'] == 'function':  # Keras 3's form of a built-in function
+        return deserialize(config['config'], kind, custom_objects)
     cls = resolve_class(config['class_name'], kind, custom_objects)
     return _from_config(cls, config.get('config', {}), custom_objects)
 
