@@ -254,6 +254,11 @@ def map_graph(inputs, outputs):
     available = {id(t) for t in inputs}
     for depth in sorted(nodes_by_depth, reverse=True):
         for node in nodes_by_depth[depth]:
+            if node.is_input and id(node.outputs[0]) not in available:
+                raise ValueError(
+                    f"Graph disconnected: the outputs depend on Input '{node.layer.name}', "
+                    f"which is not among the model inputs "
+                    f"{[t.keras_history[0].name for t in inputs]}")
             for tensor in node.input_tensors:
                 if id(tensor) not in available:
                     raise ValueError(

@@ -1,0 +1,244 @@
+"""Layer API: names, arguments, weights, configs, errors; activations,
+initializers and regularizers."""
+import json
+
+import numpy as np
+import pytest
+
+import deepzero
+import deepzero.layers as L
+from deepzero import activations, initializers, regularizers
+from deepzero.models import Model, Sequential
+from deepzero.models.layer_serialization import deserialize_layer, serialize_layer
+
+
+@pytest.fixture(autouse=True)
+def fresh_names():
+    L.reset_names()
+
+
+ALL_LAYERS = [
+    (L.Dense, dict(units=3, activation='relu', kernel_regularizer='l2'), (2, 5)),
+    (L.Conv2D, dict(filters=2, kernel_size=3, strides=2, padding='same'), (2, 6, 6, 3)),
+    (L.SeparableConv2D, dict(filters=2, kernel_size=3, depth_multiplier=2), (2, 6, 6, 3)),
+    (L.DepthwiseConv2D, dict(kernel_size=3, use_bias=False), (2, 6, 6, 3)),
+    (L.Conv2DTranspose, dict(filters=2, kernel_size=3, strides=2, output_padding=1),
+     (2, 6, 6, 3)),
+    (L.MaxPooling2D, dict(pool_size=3, strides=2, padding='same'), (2, 6, 6, 3)),
+    (L.AveragePooling2D, dict(pool_size=2), (2, 6, 6, 3)),
+    (L.GlobalAveragePooling2D, dict(keepdims=True), (2, 6, 6, 3)),
+    (L.GlobalMaxPooling2D, dict(), (2, 6, 6, 3)),
+    (L.ZeroPadding2D, dict(padding=((0, 1), (0, 1))), (2, 6, 6, 3)),
+    (L.Flatten, dict(), (2, 6, 6, 3)),
+    (L.Reshape, dict(target_shape=(-1, 3)), (2, 6, 6, 3)),
+    (L.Dropout, dict(rate=0.25, seed=3), (2, 5)),
+    (L.BatchNormalization, dict(momentum=0.9, scale=False), (2, 6, 6, 3)),
+    (L.Activation, dict(activation='softmax'), (2, 5)),
+    (L.ReLU, dict(max_value=6.0), (2, 5)),
+    (L.LeakyReLU, dict(negative_slope=0.1), (2, 5)),
+    (L.Softmax, dict(axis=-1), (2, 5)),
+    (L.Rescaling, dict(scale=1 / 255.0), (2, 5)),
+]
+
+
+@pytest.mark.parametrize('cls, kwargs, shape', ALL_LAYERS,
+                         ids=[c.__name__ for c, _, _ in ALL_LAYERS])
+def test_config_round_trip_gives_the_same_layer(cls, kwargs, shape, rng):
+    layer = cls(**kwargs)
+    x = rng.standard_normal(shape).astype('float32')
+    y = layer(x, training=False)
+    assert y.dtype == np.float32
+    config = json.loads(json.dumps(layer.get_config()))
+    assert config['name'] == layer.name and config['trainable'] is True
+    assert config['dtype']['config']['name'] == 'float32'
+    copy = cls.from_config(config)
+    assert copy.get_config() == layer.get_config()
+    entry = json.loads(json.dumps(serialize_layer(layer)))
+    rebuilt = deserialize_layer(entry)
+    assert rebuilt.built == layer.built
+    if layer.weights:
+        rebuilt.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(rebuilt(x, training=False).data, y.data)
+
+
+def test_merge_config_round_trip():
+    for cls in (L.Add, L.Multiply, L.Concatenate):
+        layer = cls()
+        assert cls.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+def test_auto_names_are_keras_style():
+    names = [L.Conv2D(1, 1).name, L.Conv2D(1, 1).name, L.Dense(1).name,
+             L.BatchNormalization().name, L.ReLU().name, L.LeakyReLU().name,
+             L.MaxPooling2D().name, L.GlobalAveragePooling2D().name,
+             L.Dense(1, name='custom').name, L.Dense(1).name]
+    assert names == ['conv2d', 'conv2d_1', 'dense', 'batch_normalization', 're_lu',
+                     'leaky_re_lu', 'max_pooling2d', 'global_average_pooling2d', 'custom',
+                     'dense_1']
+    assert Sequential().name == 'sequential'
+    assert L.Input((2,)).keras_history[0].name == 'input_layer'
+
+
+def test_unknown_keyword_is_a_type_error():
+    with pytest.raises(TypeError, match=r"Dense: unexpected keyword argument\(s\) \['unitz'\]"):
+        L.Dense(3, unitz=4)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="padding must be 'valid' or 'same'"):
+        L.Conv2D(2, 3, padding='full')
+    with pytest.raises(ValueError, match='units must be a positive int'):
+        L.Dense(0)
+    with pytest.raises(ValueError, match='rate must be in'):
+        L.Dropout(1.5)
+    with pytest.raises(ValueError, match='Unknown activation'):
+        L.Dense(2, activation='relux')
+
+
+def test_wrong_input_size_error_names_the_layer(rng):
+    model = Sequential([L.Flatten(input_shape=(28, 28, 8)), L.Dense(10)])
+    model(np.zeros((2, 28, 28, 8), 'float32'))
+    with pytest.raises(ValueError, match=r"Layer 'dense' expects input with last dimension "
+                                         r"6272, got 512; input shape \(32, 512\)"):
+        model.layers[1](np.zeros((32, 512), 'float32'))
+    conv = L.Conv2D(4, 3)
+    conv(np.zeros((1, 8, 8, 3), 'float32'))
+    with pytest.raises(ValueError, match=r"Layer 'conv2d' expects input with last "
+                                         r"dimension 3, got 4"):
+        conv(np.zeros((1, 8, 8, 4), 'float32'))
+    with pytest.raises(ValueError, match=r"expects 4-dimensional input, got 3"):
+        conv(np.zeros((8, 8, 3), 'float32'))
+    with pytest.raises(ValueError, match=r"Layer 'add' \(Add\) needs inputs of the same "
+                                         r"shape"):
+        L.Add()([np.zeros((2, 3)), np.zeros((2, 4))])
+
+
+def test_functional_errors_are_clear():
+    a = L.Input((3,))
+    with pytest.raises(ValueError, match='Graph disconnected'):
+        Model(L.Input((3,)), L.Dense(2)(a))
+    model = Model(a, L.Dense(2)(a))
+    with pytest.raises(ValueError, match=r"expects input shape \(None, 3\), got \(4, 5\)"):
+        model(np.zeros((4, 5)))
+    with pytest.raises(ValueError, match=r"No such layer: nope\."):
+        model.get_layer('nope')
+
+
+def test_weights_order_and_set_weights_errors(rng):
+    bn = L.BatchNormalization()
+    bn(rng.standard_normal((4, 3)).astype('float32'))
+    assert [w.name for w in bn.weights] == ['gamma', 'beta', 'moving_mean', 'moving_variance']
+    assert [w.path for w in bn.trainable_weights] == ['batch_normalization/gamma',
+                                                      'batch_normalization/beta']
+    assert [w.requires_grad for w in bn.weights] == [True, True, False, False]
+    assert bn.count_params() == 12
+    with pytest.raises(ValueError, match=r"weight 'beta' has shape \(3,\), but the value "
+                                         r"given has shape \(4,\)"):
+        bn.set_weights([np.ones(3), np.ones(4), np.ones(3), np.ones(3)])
+    with pytest.raises(ValueError, match='set_weights got 1 arrays but the layer has 4'):
+        bn.set_weights([np.ones(3)])
+    with pytest.raises(ValueError, match="Layer 'dense' is not built yet"):
+        L.Dense(2).set_weights([])
+
+
+def test_weights_argument_and_input_dim():
+    kernel, bias = np.ones((3, 2), 'float32'), np.zeros(2, 'float32')
+    model = Sequential([L.Dense(2, input_dim=3, weights=[kernel, bias])])
+    np.testing.assert_array_equal(model.layers[0].kernel.data, kernel)
+    assert model.input_shape == (None, 3)
+
+
+def test_sequential_add_pop_get_layer():
+    model = Sequential()
+    model.add(L.Input((4,)))
+    model.add(L.Dense(3, name='first'))
+    assert model.built and model.output_shape == (None, 3)
+    model.add(L.Dense(2))
+    assert model.output_shape == (None, 2)
+    assert model.get_layer('first') is model.layers[0]
+    assert model.get_layer(index=-1).units == 2
+    popped = model.pop()
+    assert popped.units == 2 and model.output_shape == (None, 3)
+    with pytest.raises(ValueError, match="Name 'first' is already the name"):
+        model.add(L.Dense(1, name='first'))
+
+
+def test_sequential_without_input_shape_builds_on_first_call(rng):
+    model = Sequential([L.Dense(4), L.Dense(1)])
+    assert not model.built and model.weights == []
+    y = model(rng.standard_normal((3, 5)).astype('float32'))
+    assert y.shape == (3, 1) and model.built and len(model.weights) == 4
+    assert model.input_shape == (None, 5)
+
+
+def test_symbolic_tensors_carry_shapes():
+    x = L.Input((32, 32, 3))
+    y = L.Conv2D(8, 3, strides=2, padding='same')(x)
+    assert y.shape == (None, 16, 16, 8)
+    assert isinstance(y, L.KerasTensor) and y.keras_history[0].name == 'conv2d'
+
+
+def test_activations_by_name(rng):
+    x = deepzero.Variable(rng.standard_normal((3, 4)).astype('float32'))
+    for name in ['relu', 'sigmoid', 'softmax', 'tanh', 'linear', 'elu', 'softplus', 'relu6',
+                 'leaky_relu', 'swish', 'silu', 'selu', 'hard_sigmoid', 'softsign',
+                 'exponential', 'log_softmax']:
+        fn = activations.get(name)
+        y = fn(x)
+        assert y.shape == (3, 4) and y.dtype == np.float32, name
+        assert activations.get(activations.serialize(fn)) is fn
+    assert activations.get(None) is activations.linear
+    np.testing.assert_allclose(activations.relu(x, negative_slope=0.5, max_value=1.0,
+                                                threshold=0.2).data,
+                               np.where(x.data >= 0.2, np.minimum(x.data, 1.0),
+                                        0.5 * (x.data - 0.2)), rtol=1e-6)
+
+
+def test_initializers_follow_keras():
+    for name in ['glorot_uniform', 'glorot_normal', 'he_normal', 'he_uniform', 'lecun_normal',
+                 'lecun_uniform', 'zeros', 'ones', 'random_normal', 'random_uniform',
+                 'truncated_normal', 'orthogonal']:
+        init = initializers.get(name)
+        values = init((3, 3, 16, 32))
+        assert values.dtype == np.float32 and values.shape == (3, 3, 16, 32), name
+        again = initializers.get(initializers.serialize(init))
+        assert type(again) is type(init) and again.get_config() == init.get_config()
+    limit = np.sqrt(6 / (3 * 3 * 16 + 3 * 3 * 32))
+    values = initializers.GlorotUniform()((3, 3, 16, 32))
+    assert np.abs(values).max() <= limit and np.abs(values).max() > 0.9 * limit
+    he = initializers.HeNormal(seed=0)((400, 300))
+    assert abs(he.std() - np.sqrt(2 / 400)) < 0.1 * np.sqrt(2 / 400)
+    assert np.abs(he).max() <= 2 * np.sqrt(2 / 400) / 0.87962566103423978 + 1e-6
+    np.testing.assert_array_equal(initializers.RandomNormal(seed=3)((4,)),
+                                  initializers.RandomNormal(seed=3)((4,)))
+    q = initializers.Orthogonal(seed=1)((6, 4))
+    np.testing.assert_allclose(q.T @ q, np.eye(4), atol=1e-5)
+    assert initializers.Constant(2.5)((2,)).tolist() == [2.5, 2.5]
+
+
+def test_regularizers_add_differentiable_penalties(rng):
+    w = deepzero.Variable(rng.standard_normal((3, 2)).astype('float32'))
+    for reg, expected in [(regularizers.get('l1'), 0.01 * np.abs(w.data).sum()),
+                          (regularizers.get('l2'), 0.01 * (w.data ** 2).sum()),
+                          (regularizers.L1L2(l1=0.1, l2=0.2),
+                           0.1 * np.abs(w.data).sum() + 0.2 * (w.data ** 2).sum())]:
+        penalty = reg(w)
+        assert penalty.shape == () and penalty.dtype == np.float32
+        np.testing.assert_allclose(penalty.data, expected, rtol=1e-5)
+        assert regularizers.get(regularizers.serialize(reg)).get_config() == reg.get_config()
+    layer = L.Dense(2, kernel_regularizer=regularizers.l2(0.5), activity_regularizer='l1')
+    y = layer(rng.standard_normal((4, 3)).astype('float32'))
+    assert len(layer.losses) == 2
+    np.testing.assert_allclose(layer.losses[0].data, 0.5 * (layer.kernel.data ** 2).sum(),
+                               rtol=1e-5)
+    np.testing.assert_allclose(layer.losses[1].data, 0.01 * np.abs(y.data).sum() / 4,
+                               rtol=1e-5)
+
+
+def test_eager_call_keeps_float32_and_accepts_ints():
+    layer = L.Dense(2)
+    y = layer(np.arange(6).reshape(2, 3))
+    assert y.dtype == np.float32 and layer.kernel.dtype == np.float32
+    y = L.Rescaling(1 / 255.0)(np.full((1, 2), 255, np.uint8))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, 1.0, rtol=1e-6)
