@@ -254,3 +254,22 @@ def test_compile_objects_cross_both_ways(keras, tmp_path, fmt):
     mine.train_on_batch(x, y)
     for a, b in zip(mine.get_weights(), loaded.get_weights()):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('fmt', FORMATS)
+def test_compiled_but_untrained_keras_model(keras, tmp_path, fmt):
+    """Saved before any step, the optimizer state is iteration and
+    learning_rate only; it loads without building slots or warnings."""
+    import warnings
+    theirs = dense_model(keras)
+    theirs.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+                   loss='binary_crossentropy')
+    theirs.save(tmp_path / f'untrained.{fmt}')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        ours = saving.load_model(tmp_path / f'untrained.{fmt}')
+    assert not [w for w in caught if 'optimizer state' in str(w.message)]
+    assert type(ours.optimizer).__name__ == 'SGD'
+    assert ours.optimizer.iterations == 0
+    assert ours.optimizer.learning_rate == pytest.approx(0.05)
+    assert ours.optimizer.get_config()['momentum'] == pytest.approx(0.9)

@@ -421,3 +421,16 @@ def test_keras2_sequential_config_is_read(tmp_path, rng):
     x = rng.random((2, 5), dtype=np.float32)
     np.testing.assert_array_equal(predict(loaded, x), predict(model, x))
     assert legacy_h5.is_h5_file(tmp_path / 'm.h5')
+
+
+def test_mismatched_optimizer_state_warns_and_starts_fresh(tmp_path, rng):
+    model, _, _ = compiled_and_stepped(rng)
+    model.save(tmp_path / 'm.h5')
+    with h5py.File(tmp_path / 'm.h5', 'a') as f:
+        group = f['optimizer_weights']
+        names = h5_attrs.read_str_list(group, 'weight_names')
+        h5_attrs.write_str_list(group, 'weight_names', names[:-1])
+    with pytest.warns(UserWarning, match=r"m\.h5.*optimizer state"):
+        loaded = saving.load_model(tmp_path / 'm.h5')
+    assert loaded.optimizer.iterations == 0
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])

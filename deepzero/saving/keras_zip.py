@@ -112,10 +112,9 @@ def read_weights(f, model, skip_mismatch=False, label='', load_optimizer=True):
                 continue
             raise ValueError(message)
         weights_io.assign(variables, values, owner, skip_mismatch)
-    optimizer = getattr(model, 'optimizer', None)
     state = _read_vars(f, 'optimizer')
-    if load_optimizer and optimizer is not None and state:
-        weights_io.set_optimizer_state(optimizer, model.trainable_weights, state)
+    if load_optimizer and getattr(model, 'optimizer', None) is not None and state:
+        weights_io.restore_optimizer_state(model, state, label)
 
 
 # --- .weights.h5 -------------------------------------------------------------------

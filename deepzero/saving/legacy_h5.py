@@ -23,7 +23,6 @@ owns weights takes the i-th layer of the file that has any, whatever the
 names. ``by_name=True`` pairs layers by name instead.
 """
 import os
-import warnings
 
 import h5py
 import numpy as np
@@ -195,17 +194,9 @@ def load_model(filepath, custom_objects=None, compile=True):
     if compile and training_config is not None:
         serialization.compile_from_config(model, training_config, custom_objects)
         if optimizer_state:
-            _restore_optimizer(model, optimizer_state, label)
+            weights_io.restore_optimizer_state(
+                model, [value for _, value in optimizer_state], label)
     return model
-
-
-def _restore_optimizer(model, named_arrays, label):
-    try:
-        weights_io.set_optimizer_state(model.optimizer, model.trainable_weights,
-                                       [value for _, value in named_arrays])
-    except ValueError as e:
-        warnings.warn(f"{label}: could not restore the optimizer state ({e}); "
-                      "the model starts with a fresh optimizer", stacklevel=3)
 
 
 def _model_weight_entries(model):

@@ -117,18 +117,34 @@ def optimizer_state(optimizer):
     return [(weight_name(v), to_numpy(v)) for v in optimizer.variables]
 
 
+def restore_optimizer_state(model, values, label):
+    """Load saved optimizer state into ``model.optimizer``; on a mismatch,
+    warn and keep the fresh optimizer (as Keras does)."""
+    try:
+        set_optimizer_state(model.optimizer, model.trainable_weights, values)
+    except ValueError as e:
+        warnings.warn(f"{label}: could not restore the optimizer state ({e}); "
+                      "the model starts with a fresh optimizer", stacklevel=3)
+
+
 def set_optimizer_state(optimizer, trainable_weights, values):
-    """Build ``optimizer``'s slots for ``trainable_weights`` and load ``values``
-    (in ``optimizer.variables`` order). Raises ValueError on a count or shape
-    mismatch."""
-    optimizer.build(list(trainable_weights))
-    current = list(optimizer.variables)
+    """Load ``values`` (in ``optimizer.variables`` order) into ``optimizer``.
+
+    State saved after the first step includes per-weight slots, so the
+    optimizer is built on ``trainable_weights`` first; state saved before
+    it (just iteration and learning_rate) loads as it is. Raises ValueError
+    on a count or shape mismatch, before changing anything.
+    """
+    if len(values) != len(optimizer.variables):
+        optimizer.build(list(trainable_weights))
+    current = optimizer.variables
     if len(current) != len(values):
         raise ValueError(f"the optimizer has {len(current)} state arrays but the "
                          f"file holds {len(values)}")
-    for i, (variable, value) in enumerate(zip(current, values)):
-        if tuple(np.shape(to_numpy(variable))) != np.shape(value):
-            raise ValueError(f"optimizer state #{i} has shape "
-                             f"{np.shape(to_numpy(variable))} but the file holds "
-                             f"{np.shape(value)}")
-    optimizer.set_state([np.asarray(v) for v in values])
+    values = [np.asarray(value) for value in values]
+    for variable, value in zip(current, values):
+        if tuple(variable.shape) != value.shape:
+            raise ValueError(f"optimizer state {weight_name(variable)!r} has shape "
+                             f"{tuple(variable.shape)} but the file holds {value.shape}")
+    for variable, value in zip(current, values):
+        variable.data[...] = value
