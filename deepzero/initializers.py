@@ -180,35 +180,47 @@ class VarianceScaling(RandomInitializer):
                 'distribution': self.distribution, 'input_axes': None, 'output_axes': None}
 
 
-def _variance_scaling_preset(class_name, scale, mode, distribution, doc):
-    """A named VarianceScaling whose config holds only the seed (and Keras
-    3.15's fan axes), as Keras writes GlorotUniform and friends."""
+class _NamedVarianceScaling(VarianceScaling):
+    """A VarianceScaling with a fixed (scale, mode, distribution); its config
+    holds only the seed (and Keras 3.15's fan axes), as Keras writes it."""
+    preset = None
 
     def __init__(self, seed=None, input_axes=None, output_axes=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
+        super().__init__(*self.preset, seed=seed, input_axes=input_axes,
+                         output_axes=output_axes)
 
     def get_config(self):
         return {'seed': self.seed, 'input_axes': None, 'output_axes': None}
 
-    return type(class_name, (VarianceScaling,),
-                {'__init__': __init__, 'get_config': get_config, '__doc__': doc,
-                 '__module__': __name__})
+
+class GlorotUniform(_NamedVarianceScaling):
+    """Uniform in [-l, l], l = sqrt(6 / (fan_in + fan_out)); Keras's default kernel init."""
+    preset = (1.0, 'fan_avg', 'uniform')
 
 
-GlorotUniform = _variance_scaling_preset(
-    'GlorotUniform', 1.0, 'fan_avg', 'uniform',
-    "Uniform in [-l, l], l = sqrt(6 / (fan_in + fan_out)) (Keras's default kernel init).")
-GlorotNormal = _variance_scaling_preset(
-    'GlorotNormal', 1.0, 'fan_avg', 'truncated_normal',
-    "Truncated normal, std sqrt(2 / (fan_in + fan_out)).")
-HeNormal = _variance_scaling_preset(
-    'HeNormal', 2.0, 'fan_in', 'truncated_normal', "Truncated normal, std sqrt(2 / fan_in).")
-HeUniform = _variance_scaling_preset(
-    'HeUniform', 2.0, 'fan_in', 'uniform', "Uniform in [-l, l], l = sqrt(6 / fan_in).")
-LecunNormal = _variance_scaling_preset(
-    'LecunNormal', 1.0, 'fan_in', 'truncated_normal', "Truncated normal, std sqrt(1 / fan_in).")
-LecunUniform = _variance_scaling_preset(
-    'LecunUniform', 1.0, 'fan_in', 'uniform', "Uniform in [-l, l], l = sqrt(3 / fan_in).")
+class GlorotNormal(_NamedVarianceScaling):
+    """Truncated normal, std sqrt(2 / (fan_in + fan_out))."""
+    preset = (1.0, 'fan_avg', 'truncated_normal')
+
+
+class HeNormal(_NamedVarianceScaling):
+    """Truncated normal, std sqrt(2 / fan_in)."""
+    preset = (2.0, 'fan_in', 'truncated_normal')
+
+
+class HeUniform(_NamedVarianceScaling):
+    """Uniform in [-l, l], l = sqrt(6 / fan_in)."""
+    preset = (2.0, 'fan_in', 'uniform')
+
+
+class LecunNormal(_NamedVarianceScaling):
+    """Truncated normal, std sqrt(1 / fan_in)."""
+    preset = (1.0, 'fan_in', 'truncated_normal')
+
+
+class LecunUniform(_NamedVarianceScaling):
+    """Uniform in [-l, l], l = sqrt(3 / fan_in)."""
+    preset = (1.0, 'fan_in', 'uniform')
 
 
 class Orthogonal(RandomInitializer):

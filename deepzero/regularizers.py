@@ -3,7 +3,10 @@
 A regularizer maps a weight (Variable) to a 0-d Variable added to the loss;
 layers collect these in ``layer.losses``.
 """
+import numpy as np
+
 from . import functions as F
+from .core import as_variable
 
 
 class Regularizer:
@@ -58,13 +61,11 @@ class L1L2(Regularizer):
         self.l2 = float(l2)
 
     def __call__(self, x):
-        penalty = 0.0
+        penalty = as_variable(np.zeros((), dtype=x.dtype))
         if self.l1:
-            penalty = self.l1 * F.sum(F.abs(x))
+            penalty = penalty + self.l1 * F.sum(F.abs(x))
         if self.l2:
             penalty = penalty + self.l2 * F.sum(x * x)
-        if isinstance(penalty, float):  # both factors zero
-            penalty = F.sum(x * 0.0)
         return penalty
 
     def get_config(self):

@@ -187,3 +187,26 @@ def test_layer_order_follows_keras():
     assert [layer.name for layer in model.layers][1:] == \
         [layer.name for layer in keras_model.layers][1:]
     assert [w.shape for w in model.weights] == [tuple(w.shape) for w in keras_model.weights]
+
+
+@pytest.mark.parametrize('options', [dict(show_trainable=True), dict(expand_nested=True),
+                                     dict(line_length=60)])
+def test_summary_options_match_keras(options):
+    def build(lib, Input, Model, Seq):
+        layers = lib.layers if hasattr(lib, 'layers') else lib
+        inputs = Input((8, 8, 3))
+        x = layers.Conv2D(2, 3, padding='same', name='block1_conv1')(inputs)
+        base = Model(inputs, layers.MaxPooling2D(2, name='block1_pool')(x), name='vgg16')
+        model = Seq([base, layers.Flatten(), layers.Dense(1, activation='sigmoid')])
+        base.trainable = False
+        return model
+
+    keras_model = build(keras, keras.Input, keras.Model, keras.Sequential)
+    keras.backend.clear_session()
+    L.reset_names()
+    model = build(L, L.Input, Model, Sequential)
+    lines = []
+    model.summary(print_fn=lines.append, **options)
+    keras_lines = []
+    keras_model.summary(print_fn=keras_lines.append, **options)
+    assert lines == keras_lines
