@@ -273,3 +273,37 @@ def test_compiled_but_untrained_keras_model(keras, tmp_path, fmt):
     assert ours.optimizer.iterations == 0
     assert ours.optimizer.learning_rate == pytest.approx(0.05)
     assert ours.optimizer.get_config()['momentum'] == pytest.approx(0.9)
+
+
+def transfer_model(lib):
+    """The book's feature-extraction setup: a frozen functional conv base
+    inside a Sequential, with a dense classifier on top."""
+    L = lib.layers
+    inputs = L.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, activation='relu', name='block1_conv1')(inputs)
+    x = L.BatchNormalization(name='block1_bn')(x)
+    conv_base = lib.Model(inputs, L.MaxPooling2D(2, name='block1_pool')(x), name='conv_base')
+    conv_base.trainable = False
+    return lib.Sequential([conv_base, L.Flatten(), L.Dense(4, activation='relu'),
+                           L.Dense(1, activation='sigmoid')])
+
+
+@pytest.mark.parametrize('fmt', FORMATS)
+def test_frozen_conv_base_crosses_both_ways(keras, tmp_path, fmt):
+    rng = np.random.default_rng(5)
+    x, y = data(rng, 16, n=4)
+    for lib, opt in [(keras, keras.optimizers.RMSprop(learning_rate=2e-5)),
+                     (DeepzeroLib, optimizers.RMSprop(learning_rate=2e-5))]:
+        model = transfer_model(lib)
+        model.set_weights(random_weights(model.weights, rng))
+        compile_and_step(model, opt, x, y, 'binary_crossentropy')
+        path = tmp_path / f'{lib.__name__}.{fmt}'
+        model.save(path)
+        expected = (keras_predict if lib is keras else deepzero_predict)(model, x)
+        ours = saving.load_model(path)
+        theirs = keras.models.load_model(path)
+        assert_close(deepzero_predict(ours, x), expected)
+        assert_close(keras_predict(theirs, x), expected)
+        assert ours.layers[0].trainable is False
+        assert len(ours.trainable_weights) == 4
+        assert ours.optimizer.iterations == 1

@@ -27,6 +27,7 @@ import h5py
 
 from . import serialization, weights_io
 from .atomic import atomic_write
+from .legacy_h5 import open_h5
 
 CONFIG_FILE = 'config.json'
 METADATA_FILE = 'metadata.json'
@@ -125,7 +126,6 @@ def save_weights(model, filepath, overwrite=True):
 
 
 def load_weights(model, filepath, skip_mismatch=False):
-    from .legacy_h5 import open_h5
     with open_h5(filepath) as f:
         read_weights(f, model, skip_mismatch, label=os.fspath(filepath))
 

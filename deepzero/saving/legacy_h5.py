@@ -48,10 +48,6 @@ def open_h5(filepath):
                       f"corrupt?): {e}") from e
 
 
-def is_h5_file(filepath):
-    return h5py.is_hdf5(os.fspath(filepath))
-
-
 # --- the layout, independent of any model -------------------------------------
 def write_named_arrays(group, named_arrays):
     """Store ``[(name, array), ...]``: attribute ``weight_names`` plus one
