@@ -242,3 +242,31 @@ def test_eager_call_keeps_float32_and_accepts_ints():
     y = L.Rescaling(1 / 255.0)(np.full((1, 2), 255, np.uint8))
     assert y.dtype == np.float32
     np.testing.assert_allclose(y.data, 1.0, rtol=1e-6)
+
+
+def test_keras2_configs_load():
+    """Book-era files: bare-list Sequential configs with batch_input_shape, and
+    functional inbound nodes as [[name, node, tensor, kwargs]]."""
+    sequential = Sequential.from_config([
+        {'class_name': 'Dense', 'config': {'name': 'dense_1', 'units': 4, 'activation': 'relu',
+                                           'batch_input_shape': [None, 3], 'dtype': 'float32',
+                                           'trainable': True}},
+        {'class_name': 'Dense', 'config': {'name': 'dense_2', 'units': 1}}])
+    assert sequential.built and sequential.output_shape == (None, 1)
+    functional = Model.from_config({
+        'name': 'model_1',
+        'layers': [
+            {'class_name': 'InputLayer', 'name': 'input_1', 'inbound_nodes': [],
+             'config': {'batch_input_shape': [None, 4, 4, 2], 'dtype': 'float32',
+                        'sparse': False, 'name': 'input_1'}},
+            {'class_name': 'Conv2D', 'name': 'conv', 'inbound_nodes': [[['input_1', 0, 0, {}]]],
+             'config': {'name': 'conv', 'filters': 3, 'kernel_size': [3, 3],
+                        'padding': 'same'}},
+            {'class_name': 'BatchNormalization', 'name': 'bn',
+             'inbound_nodes': [[['conv', 0, 0, {}]]], 'config': {'name': 'bn', 'axis': [3]}},
+            {'class_name': 'Add', 'name': 'add',
+             'inbound_nodes': [[['conv', 0, 0, {}], ['bn', 0, 0, {}]]],
+             'config': {'name': 'add'}}],
+        'input_layers': [['input_1', 0, 0]], 'output_layers': [['add', 0, 0]]})
+    assert [layer.name for layer in functional.layers] == ['input_1', 'conv', 'bn', 'add']
+    assert functional.output_shape == (None, 4, 4, 3)

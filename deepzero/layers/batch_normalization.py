@@ -30,6 +30,8 @@ class BatchNormalization(Layer):
                              "are not supported")
         check_no_constraint(self, beta_constraint=beta_constraint,
                             gamma_constraint=gamma_constraint)
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:  # tf.keras configs: [3]
+            axis = axis[0]
         if not isinstance(axis, int):
             raise ValueError(f"BatchNormalization '{self.name}': axis must be an int, "
                              f"got {axis!r}")
