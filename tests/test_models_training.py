@@ -7,6 +7,12 @@ from deepzero import functions as F
 from deepzero.models import Model, Sequential
 
 
+@pytest.fixture(autouse=True)
+def seeded_initializers():
+    """Initializers without a seed draw from NumPy's global state."""
+    np.random.seed(3)
+
+
 def vgg16_like(input_shape=(32, 32, 3)):
     """VGG16's convolutional base (include_top=False): 13 convs in 5 blocks."""
     inputs = L.Input(input_shape)
@@ -85,7 +91,7 @@ def test_custom_loop_on_a_functional_model_lowers_the_loss(rng):
     x = L.GlobalAveragePooling2D()(x)
     model = Model(inputs, L.Dense(1)(x))
     x = rng.standard_normal((16, 6, 6, 2)).astype('float32')
-    y = x.mean(axis=(1, 2, 3))[:, None].astype('float32')
+    y = 5 * x.mean(axis=(1, 2, 3))[:, None].astype('float32')
     moving_mean_before = model.layers[2].moving_mean.data.copy()
     losses = _sgd_loop(model, x, y)
     assert losses[-1] < 0.5 * losses[0]
@@ -173,3 +179,29 @@ def test_shared_layer_runs_twice(rng):
     np.testing.assert_allclose(model([x1, x2]).data, expected, rtol=1e-6)
     again = Model.from_config(model.get_config())
     assert len(again.layers[2]._inbound_nodes) == 2
+
+
+def test_new_head_on_a_base_output(rng):
+    """The transfer-learning idiom: Model(base.input, head(base.output))."""
+    base = vgg16_like()
+    x = L.GlobalAveragePooling2D()(base.output)
+    model = Model(base.input, L.Dense(2, activation='softmax')(x))
+    assert len(model.layers) == len(base.layers) + 2
+    y = model(rng.standard_normal((2, 32, 32, 3)).astype('float32'))
+    np.testing.assert_allclose(y.data.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_subclassed_model_builds_from_a_shape():
+    class Small(Model):
+        def __init__(self):
+            super().__init__(name='small')
+            self.conv = L.Conv2D(2, 3)
+            self.flat = L.Flatten()
+
+        def call(self, inputs, training=None):
+            return self.flat(self.conv(inputs))
+
+    model = Small()
+    model.build((None, 5, 5, 1))
+    assert model.built and model.count_params() == 20
+    assert model.compute_output_shape((None, 5, 5, 1)) == (None, 18)

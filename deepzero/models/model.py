@@ -62,27 +62,34 @@ class Model(Trainer, Layer):
     def build(self, input_shape):
         """Subclassed models build by running once on zeros (batch 1) in
         inference mode, which creates every sub-layer's weights."""
-        if type(self).call is Model.call:
-            raise ValueError(f"Model '{self.name}' has no call() to build from")
-        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
-        zeros = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype)
-                 for s in shapes]
-        with no_grad(), test_mode():
-            self.call(zeros if isinstance(input_shape, list) else zeros[0], training=False)
+        self._run_on_zeros(input_shape)
         self.built = True
 
     def compute_output_shape(self, input_shape):
         """For a subclassed model: run once on zeros and read the shapes back."""
-        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
-        zeros = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype)
-                 for s in shapes]
-        with no_grad(), test_mode():
-            outputs = self.call(zeros if isinstance(input_shape, list) else zeros[0],
-                                training=False)
-        out_shapes = [(None,) + tuple(o.shape[1:]) for o in flatten(outputs)]
-        return out_shapes if isinstance(outputs, (list, tuple)) else out_shapes[0]
+        outputs = self._run_on_zeros(input_shape)
+        shapes = [(None,) + tuple(o.shape[1:]) for o in flatten(outputs)]
+        return shapes if isinstance(outputs, (list, tuple)) else shapes[0]
 
-    # --- shapes -------------------------------------------------------------------
+    def _run_on_zeros(self, input_shape):
+        if type(self).call is Model.call:
+            raise ValueError(f"Model '{self.name}' has no call() to build from")
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        zeros = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype) for s in shapes]
+        with no_grad(), test_mode():
+            return self.call(zeros if isinstance(input_shape, list) else zeros[0],
+                             training=False)
+
+    # --- symbolic inputs and outputs -------------------------------------------------
+    @property
+    def input(self):
+        """The input tensor (a list for several): ``Model(base.input, head(base.output))``."""
+        return _one_or_list(self.inputs)
+
+    @property
+    def output(self):
+        return _one_or_list(self.outputs)
+
     @property
     def input_shape(self):
         return _one_or_list([t.shape for t in self.inputs])
