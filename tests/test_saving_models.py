@@ -433,3 +433,20 @@ def test_mismatched_optimizer_state_warns_and_starts_fresh(tmp_path, rng):
         loaded = saving.load_model(tmp_path / 'm.h5')
     assert loaded.optimizer.iterations == 0
     np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+
+
+@pytest.mark.parametrize('filename', FORMATS)
+def test_compiled_untrained_model_keeps_learning_rate(tmp_path, rng, filename):
+    """Before the first step the optimizer state is iteration and
+    learning_rate (as Keras writes it); a changed rate survives the trip."""
+    from deepzero import optimizers
+    model = convnet(dropout=False)
+    model.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss='binary_crossentropy')
+    model.optimizer.learning_rate = 0.025
+    model.save(tmp_path / filename)
+    loaded = saving.load_model(tmp_path / filename)
+    assert loaded.optimizer.iterations == 0
+    assert loaded.optimizer.learning_rate == pytest.approx(0.025)
+    x = rng.random((2, 16, 16, 3), dtype=np.float32)
+    loaded.train_on_batch(x, np.ones((2, 1), np.float32))
+    assert loaded.optimizer.iterations == 1

@@ -79,7 +79,7 @@ def write_weights(f, model, include_optimizer=True):
     for path, layer in _walk(model):
         _write_vars(f, path, layer.name, [weights_io.to_numpy(v) for v in _own_variables(layer)])
     optimizer = getattr(model, 'optimizer', None)
-    if include_optimizer and optimizer is not None and getattr(optimizer, 'built', False):
+    if include_optimizer and optimizer is not None:
         _write_vars(f, 'optimizer', optimizer.name,
                     [weights_io.to_numpy(v) for v in optimizer.variables])
 

@@ -152,9 +152,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     config = serialization.model_config(model, legacy=True)
     training_config = (serialization.training_config(model)
                        if include_optimizer else None)
-    optimizer = getattr(model, 'optimizer', None)
-    optimizer_state = (weights_io.optimizer_state(optimizer)
-                       if training_config is not None and optimizer.built else [])
+    # As Keras: the optimizer's variables as they are (before the first step,
+    # just iteration and learning_rate; the slots come with the first step).
+    optimizer_state = (weights_io.optimizer_state(model.optimizer)
+                       if training_config is not None else [])
     entries = _model_weight_entries(model)
     with atomic_write(filepath, overwrite) as tmp_path:
         with h5py.File(tmp_path, 'w') as f:
