@@ -270,3 +270,21 @@ def test_keras2_configs_load():
         'input_layers': [['input_1', 0, 0]], 'output_layers': [['add', 0, 0]]})
     assert [layer.name for layer in functional.layers] == ['input_1', 'conv', 'bn', 'add']
     assert functional.output_shape == (None, 4, 4, 3)
+
+
+def test_custom_layer_in_keras3_style(rng):
+    class Scale(L.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer='ones')
+            self.b = self.add_weight(shape=(1,), initializer='zeros', trainable=False)
+
+        def call(self, inputs):
+            return inputs * self.w + self.b
+
+    layer = Scale()
+    x = rng.standard_normal((2, 3)).astype('float32')
+    np.testing.assert_array_equal(layer(x).data, x)
+    assert [w.name for w in layer.weights] == ['variable', 'variable_1']
+    assert len(layer.trainable_weights) == 1
+    model = Sequential([L.Input((3,)), layer, L.Dense(1)])
+    assert model.count_params() == 8

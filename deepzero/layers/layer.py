@@ -140,15 +140,23 @@ class Layer:
         object.__setattr__(self, name, value)
 
     # --- weights --------------------------------------------------------------
-    def add_weight(self, name, shape, initializer='glorot_uniform', trainable=True,
-                   regularizer=None, dtype=None):
+    def add_weight(self, name=None, shape=None, initializer='glorot_uniform', trainable=True,
+                   regularizer=None, dtype=None, constraint=None):
         """Create a Parameter of ``shape`` filled by ``initializer``.
 
         Its ``.name`` is the short name ('kernel'), its ``.path``
         'layer_name/kernel'. Non-trainable weights (moving statistics) never
-        require a gradient.
+        require a gradient. Custom layers may pass everything by keyword, as
+        in Keras 3 (``add_weight(shape=(3,), initializer='zeros')``).
         """
-        initializer = initializers_module.get(initializer)
+        if shape is None:
+            raise ValueError(f"Layer '{self.name}': add_weight needs a shape")
+        if constraint is not None:
+            raise ValueError(f"Layer '{self.name}': weight constraints are not supported")
+        if name is None:  # Keras's auto names: variable, variable_1, ...
+            count = len(self._own_weights)
+            name = 'variable' if count == 0 else f'variable_{count}'
+        initializer = initializers_module.get(initializer or 'glorot_uniform')
         shape = tuple(int(d) for d in shape)
         value = np.asarray(initializer(shape, dtype=dtype or self.dtype))
         param = Parameter(value.astype(dtype or self.dtype, copy=False), name=name)
