@@ -66,7 +66,8 @@ def make_cats_dogs_small(source, dest, train=1000, validation=500, test=500):
             for class_dir, _ in CLASSES:
                 os.makedirs(os.path.join(staging, split, class_dir))
         for split, class_dir, name in needed:
-            shutil.copyfile(os.path.join(folder, name), os.path.join(staging, split, class_dir, name))
+            shutil.copyfile(os.path.join(folder, name),
+                            os.path.join(staging, split, class_dir, name))
         if os.path.isdir(dest):
             os.rmdir(dest)  # empty, checked above
         os.replace(staging, dest)

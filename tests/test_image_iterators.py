@@ -289,7 +289,8 @@ def test_odd_image_kinds_in_a_class_folder(tmp_path):
     (root / 'a').mkdir(parents=True)
     Image.fromarray(base).convert('L').save(root / 'a' / 'gray.png')
     Image.fromarray(base).convert('CMYK').save(root / 'a' / 'cmyk.jpg')
-    Image.fromarray(base).convert('P', palette=Image.Palette.ADAPTIVE).save(root / 'a' / 'palette.png')
+    palette = Image.fromarray(base).convert('P', palette=Image.Palette.ADAPTIVE)
+    palette.save(root / 'a' / 'palette.png')
     Image.fromarray(base).convert('RGBA').save(root / 'a' / 'rgba.png')
     Image.fromarray((base[..., 0].astype(np.uint16) * 257)).save(root / 'a' / 'deep.png')
     x, _ = next(ImageDataGenerator().flow_from_directory(root, target_size=(16, 16),

@@ -1,7 +1,6 @@
 """load_img / img_to_array / array_to_img / save_img / smart_resize, including
 every kind of awkward file."""
 import io
-import pathlib
 import warnings
 
 import numpy as np

@@ -15,8 +15,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from .iterator import Iterator
-from .numpy_array_iterator import save_batch_images
+from .iterator import Iterator, save_batch_images
 from .utils import COLOR_MODES, PIL_INTERPOLATION, UnreadableImageError, _check_data_format
 from .utils import load_img
 

@@ -36,8 +36,18 @@ import weakref
 
 import numpy as np
 
+from .utils import save_img
+
 DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
 _ORDER_STREAM, _AUGMENT_STREAM = 0, 1
+
+
+def save_batch_images(batch_x, index_array, data_format, save_to_dir, save_prefix,
+                      save_format, rng, hash_limit):
+    """Write every image of a batch as ``{prefix}_{index}_{hash}.{format}`` (scaled to 0..255)."""
+    for x, index in zip(batch_x, index_array):
+        name = f'{save_prefix}_{index}_{rng.integers(hash_limit)}.{save_format}'
+        save_img(os.path.join(save_to_dir, name), x, data_format=data_format, scale=True)
 
 
 class PrefetchStats:

@@ -1,20 +1,11 @@
 """``NumpyArrayIterator``: batches of augmented images from in-memory arrays
 (what ``ImageDataGenerator.flow`` returns)."""
-import os
 import warnings
 
 import numpy as np
 
-from .iterator import Iterator
-from .utils import _check_data_format, save_img
-
-
-def save_batch_images(batch_x, index_array, data_format, save_to_dir, save_prefix,
-                      save_format, rng, hash_limit):
-    """Write every image of a batch as ``{prefix}_{index}_{hash}.{format}`` (scaled to 0..255)."""
-    for x, index in zip(batch_x, index_array):
-        name = f'{save_prefix}_{index}_{rng.integers(hash_limit)}.{save_format}'
-        save_img(os.path.join(save_to_dir, name), x, data_format=data_format, scale=True)
+from .iterator import Iterator, save_batch_images
+from .utils import _check_data_format
 
 
 class NumpyArrayIterator(Iterator):
