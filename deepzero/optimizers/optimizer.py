@@ -90,7 +90,7 @@ class Optimizer:
         self._variables = []
         self._index_of = {}            # id(model variable) -> its position
         self._warned_missing = set()
-        self._iterations = self._state_variable('iteration', np.zeros((), np.int64))
+        self._iterations = self._state_variable('iteration', np.zeros((), np.int32))
         self._learning_rate = None
         self._learning_rate_variable = None
         self.learning_rate = learning_rate
