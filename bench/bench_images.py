@@ -253,8 +253,9 @@ def markdown_table(results):
                          f"{row['images_per_s'] / base:.1f}x |")
     if 'fit_wait' in results:
         wait = results['fit_wait']
-        lines.append(f"| fit-wait | {wait['steps']} steps of ~0.25 s, workers prefetching | "
-                     f"waited {100 * wait['wait_share']:.1f}% of the time | |")
+        step = wait['wall_s'] / wait['steps']
+        lines.append(f"| fit-wait | {wait['steps']} simulated train steps of {step:.2f} s, "
+                     f"prefetching | waited {100 * wait['wait_share']:.1f}% of the time | |")
     return '\n'.join(lines)
 
 
