@@ -6,6 +6,10 @@ config, as Keras 3 does (``"activation": "relu"``).
 """
 from . import functions as F
 
+__all__ = ['linear', 'relu', 'relu6', 'leaky_relu', 'elu', 'selu', 'sigmoid', 'hard_sigmoid', 'tanh',
+           'softplus', 'softsign', 'silu', 'swish', 'exponential', 'softmax', 'log_softmax',
+           'get', 'serialize']
+
 
 def linear(x):
     """Identity (Keras's default activation)."""

@@ -9,6 +9,10 @@ import math
 
 import numpy as np
 
+__all__ = ['Initializer', 'Constant', 'Zeros', 'Ones', 'RandomNormal', 'TruncatedNormal',
+           'RandomUniform', 'VarianceScaling', 'GlorotUniform', 'GlorotNormal', 'HeNormal',
+           'HeUniform', 'LecunNormal', 'LecunUniform', 'Orthogonal', 'get', 'serialize']
+
 
 class Initializer:
     """Base class: ``__call__(shape, dtype=None) -> ndarray``, ``get_config``."""

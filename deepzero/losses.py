@@ -15,6 +15,12 @@ import numpy as np
 from . import functions as F
 from .core import Variable, as_variable
 
+__all__ = ['Loss', 'MeanSquaredError', 'MeanAbsoluteError', 'Hinge', 'BinaryCrossentropy',
+           'CategoricalCrossentropy', 'SparseCategoricalCrossentropy', 'mean_squared_error',
+           'mean_absolute_error', 'mse', 'MSE', 'mae', 'MAE', 'hinge', 'binary_crossentropy',
+           'categorical_crossentropy', 'sparse_categorical_crossentropy', 'get', 'serialize',
+           'deserialize']
+
 REDUCTIONS = ('sum_over_batch_size', 'sum', 'none', None)
 
 

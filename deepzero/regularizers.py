@@ -8,6 +8,8 @@ import numpy as np
 from . import functions as F
 from .core import as_variable
 
+__all__ = ['Regularizer', 'L1', 'L2', 'L1L2', 'l1', 'l2', 'l1_l2', 'get', 'serialize']
+
 
 class Regularizer:
     """Base class: ``__call__(x) -> 0-d Variable`` and a Keras config."""

@@ -1,0 +1,10 @@
+"""Keras's import paths over deepzero: change ``keras`` to ``deepzero.keras``
+in a Keras program's imports and it runs on deepzero.
+
+This package only re-exports; every class and function lives in the deepzero
+package named in each module.
+"""
+from . import (activations, callbacks, initializers, layers, losses, metrics, models,
+               optimizers, preprocessing, regularizers)
+from ..layers import Input
+from ..models import Model, Sequential

@@ -1,0 +1,4 @@
+"""``keras.callbacks`` -> :mod:`deepzero.callbacks`."""
+from ..callbacks import *  # noqa: F401,F403
+from ..callbacks import __all__  # noqa: F401
+from ..models.progbar import ProgbarLogger  # noqa: F401,E402

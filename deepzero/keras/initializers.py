@@ -1,0 +1,3 @@
+"""``keras.initializers`` -> :mod:`deepzero.initializers`."""
+from ..initializers import *  # noqa: F401,F403
+from ..initializers import __all__  # noqa: F401

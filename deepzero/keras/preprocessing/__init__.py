@@ -1,0 +1,2 @@
+"""``keras.preprocessing`` -> :mod:`deepzero.preprocessing`."""
+from . import image  # noqa: F401
