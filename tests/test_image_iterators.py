@@ -231,6 +231,15 @@ def test_subset_and_explicit_classes(tree):
     assert only.class_indices == {'dogs': 0} and only.samples == 4
 
 
+def test_follow_links(tree, tmp_path):
+    write_image(tmp_path / 'elsewhere' / 'cat.20.jpg', 20)
+    (tree / 'cats' / 'linked').symlink_to(tmp_path / 'elsewhere', target_is_directory=True)
+    gen = ImageDataGenerator()
+    assert gen.flow_from_directory(tree, target_size=(8, 8)).samples == 9
+    followed = gen.flow_from_directory(tree, target_size=(8, 8), follow_links=True)
+    assert followed.samples == 10 and 'cats/linked/cat.20.jpg' in followed.filenames
+
+
 def test_missing_empty_and_imageless_directories(tmp_path, tree):
     gen = ImageDataGenerator()
     with pytest.raises(FileNotFoundError, match='does not exist'):
