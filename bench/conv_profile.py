@@ -228,7 +228,7 @@ if __name__ == '__main__':
         libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)  # glibc caps it at 32 MiB on 64-bit (HEAP_MAX/2)
         libc.mallopt(M_TRIM_THRESHOLD, 16 << 30)
     if args.no_pool:
-        from deepzero.functions import workspace
+        from deepzero.core import workspace
         workspace.workspace.max_bytes = 0
     if args.layers or not args.step:
         per_layer(args.repeat)

@@ -7,6 +7,7 @@ re-exports them beside every other op.
 """
 import numpy as np
 
+from . import workspace
 from .array_module import get_array_module
 from .function import Function
 
@@ -66,11 +67,18 @@ def sum_to(x, shape):
 
 # --- arithmetic ----------------------------------------------------------------
 def _broadcasting(name, op, x0, x1):
+    """``op(x0, x1)``; a large float result of two arrays of one dtype goes
+    into a pooled buffer (gradients and activations are the large arrays of a
+    training step, see workspace.py)."""
     try:
-        return op(x0, x1)
+        shape = np.broadcast_shapes(x0.shape, x1.shape)
     except ValueError:
         raise ValueError(f"{name}: shapes {x0.shape} and {x1.shape} "
                          "cannot be broadcast together") from None
+    if x0.dtype == x1.dtype and x0.dtype.kind == 'f':
+        xp = get_array_module(x0)
+        return op(x0, x1, out=workspace.empty(shape, x0.dtype, xp))
+    return op(x0, x1)
 
 
 class Add(Function):

@@ -5,12 +5,12 @@ of it (sigmoid, tanh-like, softmax), and piecewise-linear activations multiply
 ``gy`` by a constant mask or factor array: their second derivative is zero
 almost everywhere, so that is exact to any order.
 """
-from ..core import Function, get_array_module
+from ..core import Function, get_array_module, parallel, workspace
 from ..core.operators import exp
 from .math import where
 from .reductions import logsumexp_array
 
-__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'relu', 'relu6', 'LeakyReLU', 'leaky_relu',
+__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu', 'relu6', 'LeakyReLU', 'leaky_relu',
            'ELU', 'elu', 'Softplus', 'softplus', 'Softmax', 'softmax',
            'LogSoftmax', 'log_softmax']
 
@@ -41,18 +41,48 @@ class ReLU(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        # a pooled output, computed on every core: conv nets run ReLU on their
+        # largest activations
+        y = workspace.empty(x.shape, x.dtype, xp)
         if self.max_value is None:
-            return xp.maximum(x, 0)
-        return xp.clip(x, 0, x.dtype.type(self.max_value))
+            parallel.over_batch(lambda x, y: xp.maximum(x, 0, out=y), x, y)
+        else:
+            cap = x.dtype.type(self.max_value)
+            parallel.over_batch(lambda x, y: xp.clip(x, 0, cap, out=y), x, y)
+        return y
 
     def backward(self, gy):
-        # The mask comes from the output (y > 0 exactly where x > 0). A bool
-        # mask times gy is as cheap as a copy: no float mask is built.
-        y = self.outputs[0]().data
-        passing = y > 0
+        # The mask comes from the output (y > 0 exactly where x > 0).
+        return ReLUGrad(self.outputs[0]().data, self.max_value)(gy)
+
+
+class ReLUGrad(Function):
+    """gy * (0 < y < max_value): ReLU's backward, given its output y.
+
+    Linear in gy with a constant mask, so its own gradient is ReLUGrad again
+    (exact to any order)."""
+
+    def __init__(self, y, max_value):
+        self.y = y
+        self.max_value = max_value
+
+    def forward(self, gy):
+        xp = get_array_module(gy)
+        gx = workspace.empty(gy.shape, gy.dtype, xp)
+        passing = workspace.empty(gy.shape, bool, xp)
+        parallel.over_batch(self._mask_part, gy, self.y, passing, gx)
+        return gx
+
+    def _mask_part(self, gy, y, passing, gx):
+        # A bool mask times gy costs about a copy: no float mask is built.
+        xp = get_array_module(gy)
+        xp.greater(y, 0, out=passing)
         if self.max_value is not None:  # flat above the cap, as torch's relu6
             passing &= y < self.max_value
-        return gy * passing
+        xp.multiply(gy, passing, out=gx)
+
+    def backward(self, ggx):
+        return ReLUGrad(self.y, self.max_value)(ggx)
 
 
 def relu(x, max_value=None):

@@ -8,13 +8,14 @@ im2col copies every window of the (padded) input into one contiguous buffer
 (N, OH, OW, KH, KW, C), in a single strided copy: a conv becomes one GEMM of
 (N*OH*OW, KH*KW*C) by (KH*KW*C, C_out) written straight into the NHWC output.
 col2im is its adjoint: KH*KW strided adds of the windows back into the image.
+These copies are memory-bound and single-threaded in NumPy, so they run split
+over the batch on every core (core/parallel.py).
 """
 import numbers
 
 import numpy as np
 
-from ..core import get_array_module
-from . import workspace
+from ..core import get_array_module, parallel, workspace
 
 DATA_FORMATS = ('channels_last', 'channels_first')
 
@@ -66,8 +67,13 @@ def from_nhwc(y, data_format):
         return y
     xp = get_array_module(y)
     out = workspace.empty((y.shape[0], y.shape[3], y.shape[1], y.shape[2]), y.dtype, xp)
-    out[...] = y.transpose(0, 3, 1, 2)
+    parallel.over_batch(assign, out, y.transpose(0, 3, 1, 2))
     return out
+
+
+def assign(target, source):
+    """``target[...] = source`` (a function, for ``parallel.over_batch``)."""
+    target[...] = source
 
 
 def resolve_padding(padding, in_hw, window_hw, strides, op):
@@ -157,8 +163,12 @@ def pad_nhwc(x, geometry, fill=0.0):
     (top, _), (left, _) = geometry.pads
     h, w = geometry.in_hw
     out = workspace.empty((x.shape[0],) + geometry.padded_hw + (x.shape[3],), x.dtype, xp)
-    out.fill(fill)  # only the border needs it, but one pass is simpler than four
-    out[:, top:top + h, left:left + w, :] = x
+    # fill only the border: the interior is overwritten by x
+    out[:, :top] = fill
+    out[:, top + h:] = fill
+    out[:, top:top + h, :left] = fill
+    out[:, top:top + h, left + w:] = fill
+    parallel.over_batch(assign, out[:, top:top + h, left:left + w], x)
     return out
 
 
@@ -190,22 +200,29 @@ def im2col(x, geometry, groups=1):
     n, oh, ow, kh, kw, c = windows.shape
     cg = c // groups
     cols = workspace.empty((groups, n, oh, ow, kh, kw, cg), x.dtype, xp)
-    if groups == 1:
-        cols[0] = windows
-    else:
-        cols[...] = windows.reshape(n, oh, ow, kh, kw, groups, cg).transpose(
-            5, 0, 1, 2, 3, 4, 6)
+    # both batch-major, so that the copy splits over the batch
+    parallel.over_batch(assign, cols.swapaxes(0, 1),
+                        windows.reshape(n, oh, ow, kh, kw, groups, cg).transpose(
+                            0, 5, 1, 2, 3, 4, 6))
     return cols.reshape(groups, n * oh * ow, kh * kw * cg)
 
 
-def col2im_add(cols, geometry, image):
-    """Adjoint of im2col, accumulated: add every window of ``cols``
-    (KH*KW, G, N, OH, OW, C/G), offset-major so that each offset's block is
-    contiguous, into the padded image ``image`` (N, Hp, Wp, C) in place."""
+def col2im(cols, geometry, image):
+    """Adjoint of im2col: overwrite the padded image ``image`` (N, Hp, Wp, C)
+    with the sum of the windows of ``cols`` (KH*KW, G, N, OH, OW, C/G),
+    offset-major so that each offset's block is contiguous."""
+    def images(cols_part, image_part):  # cols_part: (N', KH*KW, G, OH, OW, C/G)
+        _col2im_images(cols_part.swapaxes(0, 2).swapaxes(0, 1), geometry, image_part)
+    parallel.over_batch(images, cols.swapaxes(0, 2).swapaxes(1, 2), image)
+
+
+def _col2im_images(cols, geometry, image):
     xp = get_array_module(cols)
     (kh_n, kw_n), (oh, ow) = geometry.window, geometry.out_hw
     n, c = image.shape[0], image.shape[3]
     groups = cols.shape[1]
+    if not geometry.covers_input:
+        image.fill(0)
     for kh in range(kh_n):
         for kw in range(kw_n):
             target = image[window_slice(geometry, kh, kw)]
@@ -221,13 +238,6 @@ def col2im_add(cols, geometry, image):
                 xp.add(target, source, out=target)
 
 
-def padded_zeros(batch, geometry, channels, dtype, xp):
-    """An (N, Hp, Wp, C) image to col2im into: zeroed unless the windows
-    cover every cell exactly once."""
-    make = workspace.empty if geometry.covers_input else workspace.zeros
-    return make((batch,) + geometry.padded_hw + (channels,), dtype, xp)
-
-
 def crop_padding(image, geometry):
     """The unpadded interior of a padded (N, Hp, Wp, C) image, contiguous."""
     if not geometry.padded:
@@ -236,5 +246,5 @@ def crop_padding(image, geometry):
     (top, _), (left, _) = geometry.pads
     h, w = geometry.in_hw
     out = workspace.empty((image.shape[0], h, w, image.shape[3]), image.dtype, xp)
-    out[...] = image[:, top:top + h, left:left + w, :]
+    parallel.over_batch(assign, out, image[:, top:top + h, left:left + w, :])
     return out

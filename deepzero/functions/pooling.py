@@ -16,12 +16,11 @@ come in adjoint pairs, which gives every higher order:
 """
 import numpy as np
 
-from ..core import config, get_array_module
+from ..core import config, get_array_module, parallel, workspace
 from ..core.operators import reshape, sum
 from ..core.function import Function
-from . import workspace
 from .conv_utils import (WindowGeometry, check_data_format, check_image, crop_padding,
-                         from_nhwc, pad_nhwc, padded_zeros, pair, spatial_shape, to_nhwc,
+                         from_nhwc, pad_nhwc, pair, spatial_shape, to_nhwc,
                          window_slice, window_view)
 
 __all__ = ['max_pool2d', 'avg_pool2d', 'global_average_pool2d', 'global_max_pool2d',
@@ -47,9 +46,16 @@ class PoolSpec:
         return workspace.empty((n,) + self.geometry.out_hw + (c,), x_nhwc.dtype, xp)
 
     def padded_image(self, gy_nhwc):
-        """An (N, Hp, Wp, C) array to scatter window values into."""
-        return padded_zeros(gy_nhwc.shape[0], self.geometry, gy_nhwc.shape[3],
-                            gy_nhwc.dtype, get_array_module(gy_nhwc))
+        """An uninitialised (N, Hp, Wp, C) array to scatter window values into
+        (see ``start_scatter``)."""
+        n, c = gy_nhwc.shape[0], gy_nhwc.shape[3]
+        return workspace.empty((n,) + self.geometry.padded_hw + (c,), gy_nhwc.dtype,
+                               get_array_module(gy_nhwc))
+
+    def start_scatter(self, image):
+        """Zero the cells of ``image`` that the scatter will not overwrite."""
+        if not self.geometry.covers_input:
+            image.fill(0)
 
 
 # --- max pooling ------------------------------------------------------------------------
@@ -65,30 +71,44 @@ class MaxPool2D(Function):
         xp = get_array_module(x)
         spec = self.spec
         x = to_nhwc(x, spec.data_format)
-        windows = window_view(pad_nhwc(x, spec.geometry, _lowest(x.dtype)), spec.geometry)
+        padded = pad_nhwc(x, spec.geometry, _lowest(x.dtype))
         y = spec.output(x)
-        y[...] = windows[:, :, :, 0, 0, :]
-        argmax = won = step = None
+        self.argmax = None
         if self.keep_argmax:
             window_size = np.prod(spec.geometry.window)
             index_type = np.uint8 if window_size <= 256 else np.int32
-            argmax = workspace.zeros(y.shape, index_type, xp)
+            self.argmax = workspace.empty(y.shape, index_type, xp)
             won = workspace.empty(y.shape, bool, xp)
             step = workspace.empty(y.shape, index_type, xp)
-        for k, (kh, kw) in spec.offsets():
+            parallel.over_batch(self._max_and_argmax, padded, y, self.argmax, won, step)
+        else:
+            parallel.over_batch(self._max, padded, y)
+        return from_nhwc(y, spec.data_format)
+
+    def _max(self, padded, y):
+        xp = get_array_module(y)
+        windows = window_view(padded, self.spec.geometry)
+        y[...] = windows[:, :, :, 0, 0, :]
+        for k, (kh, kw) in self.spec.offsets():
+            if k:
+                xp.maximum(y, windows[:, :, :, kh, kw, :], out=y)
+
+    def _max_and_argmax(self, padded, y, argmax, won, step):
+        xp = get_array_module(y)
+        windows = window_view(padded, self.spec.geometry)
+        y[...] = windows[:, :, :, 0, 0, :]
+        argmax.fill(0)
+        for k, (kh, kw) in self.spec.offsets():
             if k == 0:
                 continue
             candidate = windows[:, :, :, kh, kw, :]
-            if argmax is not None:
-                # The winner is the last offset that beat the running max
-                # (strictly: ties keep the first), i.e. the largest such k.
-                # Arithmetic instead of masked writes, which crawl on random masks.
-                xp.greater(candidate, y, out=won)
-                xp.multiply(won.view(np.uint8), argmax.dtype.type(k), out=step)
-                xp.maximum(argmax, step, out=argmax)
+            # The winner is the last offset that beat the running max
+            # (strictly: ties keep the first), i.e. the largest such k.
+            # Arithmetic instead of masked writes, which crawl on random masks.
+            xp.greater(candidate, y, out=won)
+            xp.multiply(won.view(np.uint8), argmax.dtype.type(k), out=step)
+            xp.maximum(argmax, step, out=argmax)
             xp.maximum(y, candidate, out=y)
-        self.argmax = argmax
-        return from_nhwc(y, spec.data_format)
 
     def backward(self, gy):
         return MaxPool2DGrad(self.spec, self.argmax)(gy)
@@ -108,15 +128,21 @@ class MaxPool2DGrad(Function):
         image = spec.padded_image(gy)
         won = workspace.empty(gy.shape, bool, xp)
         share = workspace.empty(gy.shape, gy.dtype, xp)
+        parallel.over_batch(self._scatter, gy, self.argmax, image, won, share)
+        return from_nhwc(crop_padding(image, spec.geometry), spec.data_format)
+
+    def _scatter(self, gy, argmax, image, won, share):
+        xp = get_array_module(gy)
+        spec = self.spec
+        spec.start_scatter(image)
         for k, (kh, kw) in spec.offsets():
             target = image[window_slice(spec.geometry, kh, kw)]
-            xp.equal(self.argmax, k, out=won)
+            xp.equal(argmax, k, out=won)
             if spec.geometry.overlapping:
                 xp.multiply(gy, won, out=share)
                 xp.add(target, share, out=target)
             else:  # each cell belongs to one window: write, zeros where it lost
                 xp.multiply(gy, won, out=target)
-        return from_nhwc(crop_padding(image, spec.geometry), spec.data_format)
 
     def backward(self, ggx):
         return MaxPool2DGather(self.spec, self.argmax)(ggx)
@@ -192,6 +218,7 @@ class AvgPool2DGrad(Function):
         share = spec.output(gy)
         xp.multiply(gy, _inverse_counts(spec.geometry, gy.dtype, xp), out=share)
         image = spec.padded_image(gy)
+        spec.start_scatter(image)
         for _, (kh, kw) in spec.offsets():
             target = image[window_slice(spec.geometry, kh, kw)]
             if spec.geometry.covers_input:

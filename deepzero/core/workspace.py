@@ -3,15 +3,18 @@
 Why: on many machines (VMs with free-page reporting in particular) memory that
 the process frees goes back to the host, and touching fresh memory again costs
 ~0.25-0.7 s per GB in page faults: as much as the convolutions themselves.
-Training repeats the same shapes every step, so the conv and pooling ops ask
-this pool for their im2col buffers, outputs and gradients instead of
-allocating them.
+Training repeats the same shapes every step, so the ops of the hot path
+(conv, pooling, activations, large elementwise arithmetic) ask this pool for
+their scratch buffers, outputs and gradients instead of allocating them.
+glibc cannot be told to keep such blocks: arrays over 32 MB are mmapped and
+unmapped on free, and mallopt caps the mmap threshold at 32 MiB.
 
 How a buffer becomes free again: the pool holds one reference to each array;
 when nothing else refers to it (no Variable, no view, no saved state of a
 graph that is still alive), ``sys.getrefcount`` sees only the pool's reference
 and the array is handed out again. So reuse is never unsafe: an array the
-caller still holds is never given out twice.
+caller still holds is never given out twice. Views count too: a view (also a
+strided one) keeps a reference to the array it looks into.
 """
 import sys
 import threading

@@ -1,0 +1,170 @@
+"""The workspace pool and the parallel passes: a pooled array is handed out
+again only when nothing refers to it (Variables, views, saved op state), and
+the hot ops give the same results whether their passes run split over threads
+or not."""
+import numpy as np
+import pytest
+
+import deepzero.functions as F
+from deepzero import Parameter, Variable
+from deepzero.core import parallel, workspace
+from deepzero.core.workspace import MIN_POOLED_BYTES, Workspace
+
+BIG = (MIN_POOLED_BYTES // 4 + 1024,)  # float32 elements: pooled
+
+
+def test_free_buffer_is_reused():
+    pool = Workspace()
+    a = pool.empty(BIG, np.float32)
+    address = a.__array_interface__['data'][0]
+    del a
+    b = pool.empty(BIG, np.float32)
+    assert b.__array_interface__['data'][0] == address
+    assert b.dtype == np.float32 and b.shape == BIG and b.flags.c_contiguous
+
+
+def test_small_arrays_are_not_pooled():
+    pool = Workspace()
+    a = pool.empty((8,), np.float32)
+    assert pool.held_bytes == 0 and a.shape == (8,)
+
+
+@pytest.mark.parametrize('hold', [
+    lambda a: Variable(a),                                        # a live Variable
+    lambda a: a[10:],                                             # a view
+    lambda a: a.reshape(-1, 4).T,                                 # a view of a view
+    lambda a: np.lib.stride_tricks.as_strided(a, (4,), (4,)),     # a strided view
+    lambda a: memoryview(a),                                      # a buffer export
+])
+def test_held_buffer_is_never_handed_out_again(hold):
+    pool = Workspace()
+    a = pool.empty(BIG, np.float32)
+    a[:] = 1.0
+    address = a.__array_interface__['data'][0]
+    holder = hold(a)
+    del a
+    b = pool.empty(BIG, np.float32)
+    assert b.__array_interface__['data'][0] != address
+    b[:] = 2.0
+    held = holder.data if isinstance(holder, Variable) else np.asarray(holder)
+    assert np.all(held == 1.0)
+    del holder, held
+    c = pool.empty(BIG, np.float32)  # released now: reused (b is still held)
+    assert c.__array_interface__['data'][0] == address
+
+
+def test_budget_overflow_still_gives_fresh_arrays():
+    pool = Workspace(max_bytes=MIN_POOLED_BYTES * 2)
+    arrays = [pool.empty(BIG, np.float32) for _ in range(4)]
+    assert len({a.__array_interface__['data'][0] for a in arrays}) == 4
+    assert pool.held_bytes <= pool.max_bytes
+
+
+def test_eviction_drops_only_free_arrays():
+    pool = Workspace(max_bytes=3 * BIG[0] * 4)
+    kept = pool.empty(BIG, np.float32)
+    kept[:] = 7.0
+    free = pool.empty(BIG, np.float32)
+    del free
+    other = pool.empty((BIG[0] * 2,), np.float32)  # needs room: evicts `free`
+    other[:] = 0.0
+    assert np.all(kept == 7.0)
+
+
+def _small_net(x, kernel, bias):
+    return F.sum(F.max_pool2d(F.relu(F.conv2d(x, kernel, bias)), 2) ** 2)
+
+
+@pytest.fixture
+def conv_inputs(monkeypatch):
+    # every array of any size comes from the pool: the strictest test of reuse
+    monkeypatch.setattr(workspace, 'MIN_POOLED_BYTES', 0)
+    rng = np.random.default_rng(0)
+    x = [rng.standard_normal((4, 20, 20, 8)).astype(np.float32) for _ in range(2)]
+    kernel = Parameter(rng.standard_normal((3, 3, 8, 32)).astype(np.float32) * 0.1)
+    bias = Parameter(rng.standard_normal(32).astype(np.float32) * 0.1)
+    return x, kernel, bias
+
+
+def _grads(x, kernel, bias):
+    kernel.cleargrad()
+    bias.cleargrad()
+    xv = Variable(x)
+    _small_net(xv, kernel, bias).backward()
+    return xv.grad.data.copy(), kernel.grad.data.copy(), bias.grad.data.copy()
+
+
+def test_two_live_graphs_do_not_share_buffers(conv_inputs):
+    """Saved state (conv columns, ReLU outputs, pool winners) of a graph that
+    is still alive is never reused by a second graph built before its backward."""
+    (x0, x1), kernel, bias = conv_inputs
+    expected = [_grads(x, kernel, bias) for x in (x0, x1)]
+    kernel.cleargrad()
+    bias.cleargrad()
+    xs = [Variable(x) for x in (x0, x1)]
+    losses = [_small_net(xv, kernel, bias) for xv in xs]  # both graphs alive
+    for xv, loss, (gx, gk, gb) in zip(xs, losses, expected):
+        kernel.cleargrad()
+        bias.cleargrad()
+        loss.backward()
+        np.testing.assert_allclose(xv.grad.data, gx, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(kernel.grad.data, gk, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(bias.grad.data, gb, rtol=1e-5, atol=1e-5)
+
+
+def test_results_survive_later_steps(conv_inputs):
+    (x0, x1), kernel, bias = conv_inputs
+    y0 = F.relu(F.conv2d(Variable(x0), kernel, bias))
+    before = y0.data.copy()
+    for x in (x1, x0 * 2):  # same shapes: the pool would like to reuse y0's buffer
+        F.relu(F.conv2d(Variable(x), kernel, bias))
+    np.testing.assert_array_equal(y0.data, before)
+
+
+def test_parallel_passes_match_serial(conv_inputs, monkeypatch):
+    (x0, _), kernel, bias = conv_inputs
+    monkeypatch.setattr(parallel, 'MIN_PARALLEL_BYTES', 1 << 40)
+    serial = _grads(x0, kernel, bias)
+    monkeypatch.setattr(parallel, 'MIN_PARALLEL_BYTES', 0)
+    monkeypatch.setattr(parallel, 'THREADS', 3)  # uneven parts, even on 1 core
+    split = _grads(x0, kernel, bias)
+    for a, b in zip(serial, split):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize('padding', ['same', 'valid'])
+def test_parallel_pooling_and_padding_match_serial(monkeypatch, padding):
+    monkeypatch.setattr(workspace, 'MIN_POOLED_BYTES', 0)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 9, 7, 3)).astype(np.float32)
+
+    def run():
+        xv = Variable(x)
+        y_max, y_avg = F.max_pool2d(xv, 3, 2, padding), F.avg_pool2d(xv, 2, 1, padding)
+        (F.sum(y_max * y_max) + F.sum(y_avg * y_avg)).backward()
+        return y_max.data.copy(), y_avg.data.copy(), xv.grad.data.copy()
+    monkeypatch.setattr(parallel, 'MIN_PARALLEL_BYTES', 1 << 40)
+    serial = run()
+    monkeypatch.setattr(parallel, 'MIN_PARALLEL_BYTES', 0)
+    monkeypatch.setattr(parallel, 'THREADS', 2)
+    for a, b in zip(serial, run()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_over_batch_runs_every_part_once(monkeypatch):
+    monkeypatch.setattr(parallel, 'MIN_PARALLEL_BYTES', 0)
+    monkeypatch.setattr(parallel, 'THREADS', 3)
+    out = np.zeros((7, 3))
+    parallel.over_batch(lambda o: o.__iadd__(1.0), out)
+    assert np.all(out == 1.0)
+
+
+def test_over_batch_raises_a_part_error(monkeypatch):
+    monkeypatch.setattr(parallel, 'MIN_PARALLEL_BYTES', 0)
+    monkeypatch.setattr(parallel, 'THREADS', 2)
+
+    def fail(part):
+        if part[0, 0] == 1.0:  # only the second part, run on a worker thread
+            raise RuntimeError('part failed')
+    with pytest.raises(RuntimeError, match='part failed'):
+        parallel.over_batch(fail, np.repeat(np.arange(2.0), 2).reshape(4, 1))
