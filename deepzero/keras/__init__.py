@@ -5,6 +5,6 @@ This package only re-exports; every class and function lives in the deepzero
 package named in each module.
 """
 from . import (activations, callbacks, initializers, layers, losses, metrics, models,
-               optimizers, preprocessing, regularizers)
+               optimizers, preprocessing, regularizers, utils)
 from ..layers import Input
 from ..models import Model, Sequential

@@ -1,3 +1,5 @@
 """Helpers that sit beside the engine: gradient checks and graph pictures."""
 from .dot_graph import get_dot_graph, plot_dot_graph
 from .gradient_check import check_gradients, check_second_order, numerical_grad
+from .plot_history import plot_history
+from .plot_model import model_to_dot, plot_model

@@ -6,7 +6,6 @@ Functions are boxes; edges follow the data from inputs to outputs.
 import os
 import shutil
 import subprocess
-import tempfile
 
 
 def _variable_node(v, verbose):
@@ -51,24 +50,31 @@ def get_dot_graph(output, verbose=False):
     return 'digraph g {\n' + lines + '}'
 
 
-def plot_dot_graph(output, verbose=True, to_file='graph.png'):
-    """Render the graph of ``output`` to an image with Graphviz's ``dot``.
+def render_dot(text, to_file):
+    """Render DOT ``text`` to an image with Graphviz's ``dot`` (written to a
+    temporary file beside ``to_file``, then renamed).
 
     The format follows the file extension (png, svg, pdf, ...). Raises
     RuntimeError with install instructions when ``dot`` is missing.
     """
     dot = shutil.which('dot')
     if dot is None:
-        raise RuntimeError("plot_dot_graph needs Graphviz's `dot` program: install it with "
+        raise RuntimeError("Drawing a graph needs Graphviz's `dot` program: install it with "
                            "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
-                           "(macOS) or `conda install graphviz`; get_dot_graph() gives the DOT "
-                           "text without it")
-    text = get_dot_graph(output, verbose)
+                           "(macOS) or `conda install graphviz`; get_dot_graph() and "
+                           "model_to_dot() give the DOT text without it")
     fmt = os.path.splitext(to_file)[1][1:] or 'png'
-    with tempfile.NamedTemporaryFile('w', suffix='.dot', delete=False) as tmp:
-        tmp.write(text)
+    temp_image = f'{to_file}.{os.getpid()}.tmp'
     try:
-        subprocess.run([dot, tmp.name, '-T', fmt, '-o', to_file], check=True,
+        subprocess.run([dot, '-T', fmt, '-o', temp_image], input=text, text=True, check=True,
                        capture_output=True)
+        os.replace(temp_image, to_file)
     finally:
-        os.unlink(tmp.name)
+        if os.path.exists(temp_image):
+            os.unlink(temp_image)
+
+
+def plot_dot_graph(output, verbose=True, to_file='graph.png'):
+    """Render the graph of ``output`` to an image with Graphviz's ``dot``
+    (see ``render_dot``)."""
+    render_dot(get_dot_graph(output, verbose), to_file)
