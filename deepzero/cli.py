@@ -7,8 +7,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='deepzero', description='deepzero command line')
     sub = parser.add_subparsers(dest='command', required=True)
 
-    demo = sub.add_parser('demo', help='train a small convnet and show it learning')
-    demo.add_argument('--epochs', type=int, default=None, help='training epochs')
+    demo = sub.add_parser('demo', help="train the book's convnet with data augmentation")
+    demo.add_argument('--data', help='image folder (train/ and validation/ class folders, or '
+                                     'class folders only); default: a generated dataset')
+    demo.add_argument('--epochs', type=int, default=5, help='training epochs (default 5)')
+    demo.add_argument('--out', default='deepzero-demo',
+                      help='folder for the curves PNG and the model file')
     demo.add_argument('--seed', type=int, default=0)
 
     datasets = sub.add_parser('datasets', help='prepare datasets')
@@ -22,10 +26,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == 'demo':
         from .demo import run_demo
-        return run_demo(epochs=args.epochs, seed=args.seed)
+        return run_demo(data=args.data, epochs=args.epochs, out=args.out, seed=args.seed)
     if args.command == 'datasets':
         from .datasets import make_cats_dogs_small
-        make_cats_dogs_small(args.source, args.dest)
+        counts = make_cats_dogs_small(args.source, args.dest)
+        for split, per_class in counts.items():
+            print(f'{split}: ' + ', '.join(f'{n} {name}' for name, n in per_class.items()))
         return 0
 
 

@@ -13,6 +13,7 @@ HOMES = {'load_model': 'deepzero.saving', 'ProgbarLogger': 'deepzero.models.prog
 @pytest.mark.parametrize('path, name', [
     ('deepzero.keras.layers', 'Conv2D'), ('deepzero.keras.layers', 'BatchNormalization'),
     ('deepzero.keras.models', 'Sequential'), ('deepzero.keras.models', 'load_model'),
+    ('deepzero.keras.layers', 'Input'),
     ('deepzero.keras.optimizers', 'RMSprop'), ('deepzero.keras.optimizers', 'schedules'),
     ('deepzero.keras.losses', 'binary_crossentropy'), ('deepzero.keras.metrics', 'AUC'),
     ('deepzero.keras.callbacks', 'ModelCheckpoint'), ('deepzero.keras.callbacks', 'ProgbarLogger'),

@@ -48,5 +48,5 @@ LAYER_CLASSES.update({'Convolution2D': Conv2D, 'SeparableConvolution2D': Separab
                       'GlobalAvgPool2D': GlobalAveragePooling2D,
                       'GlobalMaxPool2D': GlobalMaxPooling2D})
 
-__all__ = ['Layer', 'InputSpec', 'KerasTensor', 'Node', 'reset_names', 'LAYER_CLASSES',
+__all__ = ['Layer', 'Input', 'InputSpec', 'KerasTensor', 'Node', 'reset_names', 'LAYER_CLASSES',
            *LAYER_CLASSES]
