@@ -72,7 +72,7 @@ def test_zoom_below_one_magnifies_horizontally(backend):
 
 
 @pytest.mark.parametrize('fill_mode', ['constant', 'nearest', 'reflect', 'wrap'])
-@pytest.mark.parametrize('order', [0, 1])
+@pytest.mark.parametrize('order', [0, 1, 3])
 def test_matches_keras_apply_transform(backend, keras_generator, fill_mode, order):
     image = smooth_image()
     ours = ImageDataGenerator(fill_mode=fill_mode, cval=17.0, interpolation_order=order)
@@ -91,16 +91,6 @@ def test_matches_keras_apply_transform(backend, keras_generator, fill_mode, orde
         # Border filling: where Keras fills with cval, so do we.
         if fill_mode == 'constant':
             np.testing.assert_array_equal(got == 17.0, expected == 17.0)
-
-
-def test_cubic_order_is_close_to_keras_spline(backend, keras_generator):
-    # Order 3 is cubic convolution here, a B-spline in Keras: close, not equal.
-    image = smooth_image()
-    ours = ImageDataGenerator(interpolation_order=3)
-    keras = keras_generator(interpolation_order=3)
-    for params in ({'theta': 30}, {'zx': 0.8, 'zy': 1.2, 'shear': 10}):
-        diff = np.abs(ours.apply_transform(image, params) - keras.apply_transform(image, params))
-        assert diff.mean() < 1.5
 
 
 def test_channels_first_and_many_channels_match_channels_last(backend):
@@ -149,7 +139,7 @@ def test_output_size_and_out_argument(backend):
 def test_bad_arguments_are_named():
     image = smooth_image(size=8)
     with pytest.raises(ValueError, match='interpolation order'):
-        warp_affine(image, np.eye(2, 3), order=2)
+        warp_affine(image, np.eye(2, 3), order=6)
     with pytest.raises(ValueError, match='fill_mode'):
         warp_affine(image, np.eye(2, 3), fill_mode='mirror')
     with pytest.raises(ValueError, match='rank 3'):

@@ -18,9 +18,9 @@ the GIL), otherwise a NumPy gather with the same geometry. Fill modes follow
 SciPy's ``ndimage`` (what Keras uses): 'constant' (points outside the image get
 ``cval``), 'nearest' (edge pixel repeated), 'reflect' (``dcba|abcd|dcba``) and
 'wrap' (SciPy's wrap, whose period is ``n - 1``: OpenCV's period-``n`` wrap is
-different, so 'wrap' always uses the NumPy path). Orders: 0 nearest,
-1 bilinear, 3 bicubic (cubic convolution, a = -0.75, as OpenCV; Keras's order 3
-is a B-spline, which is close but not identical).
+different, so 'wrap' always uses the NumPy path). Orders 0 (nearest) and 1
+(bilinear) are resampled here; orders 2 to 5 are SciPy's spline interpolation,
+exactly what Keras runs (SciPy is then needed: ``pip install scipy``).
 """
 import math
 
@@ -32,7 +32,7 @@ except ImportError:  # optional extra 'fast'
     cv2 = None
 
 FILL_MODES = ('constant', 'nearest', 'reflect', 'wrap')
-ORDERS = (0, 1, 3)
+ORDERS = (0, 1, 2, 3, 4, 5)
 # A source point this far outside the image still counts as inside for 'constant'
 # (so that exact edge coordinates computed with rounding error are kept).
 _EDGE_TOLERANCE = 1e-4
@@ -128,15 +128,6 @@ def _map_indices(index, size, fill_mode):
     return np.clip(index, 0, size - 1)
 
 
-def _cubic_weights(t):
-    """Cubic-convolution weights (a = -0.75) of the taps at -1, 0, 1, 2 for fraction t."""
-    a = -0.75
-    w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
-    w1 = ((a + 2) * t - (a + 3)) * t * t + 1
-    w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
-    return (w0, w1, w2, 1.0 - w0 - w1 - w2)
-
-
 def _taps(coordinate, order):
     """[(integer index array, weight array or None)] for one axis."""
     if order == 0:
@@ -144,9 +135,7 @@ def _taps(coordinate, order):
     base = np.floor(coordinate)
     fraction = (coordinate - base).astype(np.float32)
     base = base.astype(np.intp)
-    if order == 1:
-        return [(base, 1.0 - fraction), (base + 1, fraction)]
-    return [(base + k - 1, w) for k, w in enumerate(_cubic_weights(fraction))]
+    return [(base, 1.0 - fraction), (base + 1, fraction)]
 
 
 def _warp_numpy(image, matrix, out, order, fill_mode, cval):
@@ -178,7 +167,7 @@ def _warp_numpy(image, matrix, out, order, fill_mode, cval):
 
 
 if cv2 is not None:
-    _CV2_INTERPOLATION = {0: cv2.INTER_NEAREST, 1: cv2.INTER_LINEAR, 3: cv2.INTER_CUBIC}
+    _CV2_INTERPOLATION = {0: cv2.INTER_NEAREST, 1: cv2.INTER_LINEAR}
     # 'constant': taps are clamped like 'nearest', then points outside get cval
     # (SciPy never blends cval into the edge pixels, as OpenCV's constant border does).
     _CV2_BORDER = {'constant': cv2.BORDER_REPLICATE, 'nearest': cv2.BORDER_REPLICATE,
@@ -186,9 +175,29 @@ if cv2 is not None:
     _CV2_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 
 
-def _cv2_can_warp(image, fill_mode):
-    return (_backend == 'opencv' and fill_mode in _CV2_BORDER
+def _cv2_can_warp(image, order, fill_mode):
+    return (_backend == 'opencv' and order in _CV2_INTERPOLATION and fill_mode in _CV2_BORDER
             and image.dtype in _CV2_DTYPES)
+
+
+def _warp_scipy(image, matrix, out, order, fill_mode, cval):
+    """Spline orders 2-5 with SciPy's ``ndimage.affine_transform``, channel by
+    channel, as Keras does; SciPy's coordinates are (row, col), ours (x, y)."""
+    try:
+        from scipy import ndimage
+    except ImportError:
+        raise ImportError(f'interpolation order {order} uses SciPy\'s spline '
+                          'interpolation: pip install scipy') from None
+    row_col = matrix[::-1, [1, 0, 2]]
+    work = image.astype(np.float64) if image.dtype != np.float64 else image
+    for c in range(image.shape[2]):
+        plane = ndimage.affine_transform(work[:, :, c], row_col[:, :2], offset=row_col[:, 2],
+                                         output_shape=out.shape[:2], order=order,
+                                         mode=fill_mode, cval=cval)
+        if np.issubdtype(out.dtype, np.integer):
+            limits = np.iinfo(out.dtype)
+            plane = np.clip(np.rint(plane), limits.min, limits.max)
+        out[:, :, c] = plane
 
 
 def _warp_cv2(image, matrix, out, order, fill_mode, cval):
@@ -224,7 +233,8 @@ def warp_affine(image, matrix, output_size=None, channel_axis=-1, order=1, fill_
         image: array of rank 3 with channels on ``channel_axis`` (0 or -1/2).
         matrix: (2, 3) inverse map in (x, y) pixel coordinates (see ``transform_matrix``).
         output_size: ``(height, width)`` of the result (default: the input's).
-        order: 0, 1 or 3. fill_mode: one of ``FILL_MODES``; cval: fill for 'constant'.
+        order: 0 (nearest), 1 (bilinear) or a spline order 2-5 (SciPy).
+        fill_mode: one of ``FILL_MODES``; cval: fill for 'constant'.
         out: optional array to write into (shape of the result, any dtype).
     Returns:
         The resampled image (``out`` if given), same layout and dtype as ``image``.
@@ -233,7 +243,7 @@ def warp_affine(image, matrix, output_size=None, channel_axis=-1, order=1, fill_
         raise ValueError(f'warp_affine: expected an image of rank 3, got shape {image.shape}')
     if order not in ORDERS:
         raise ValueError(f'interpolation order must be one of {ORDERS} '
-                         f'(0 nearest, 1 bilinear, 3 bicubic), got {order!r}')
+                         f'(0 nearest, 1 bilinear, 2-5 splines), got {order!r}')
     if fill_mode not in FILL_MODES:
         raise ValueError(f'fill_mode must be one of {FILL_MODES}, got {fill_mode!r}')
     channels_first = channel_axis == 0
@@ -246,7 +256,9 @@ def warp_affine(image, matrix, output_size=None, channel_axis=-1, order=1, fill_
         raise ValueError(f'warp_affine: out has shape {out.shape}, expected {out_shape}')
     out_hwc = out.transpose(1, 2, 0) if channels_first else out
     matrix = np.asarray(matrix, dtype=np.float64)
-    if _cv2_can_warp(hwc, fill_mode):
+    if order > 1:
+        _warp_scipy(hwc, matrix, out_hwc, order, fill_mode, cval)
+    elif _cv2_can_warp(hwc, order, fill_mode):
         _warp_cv2(hwc, matrix, out_hwc, order, fill_mode, cval)
     else:
         _warp_numpy(hwc, matrix, out_hwc, order, fill_mode, cval)

@@ -119,7 +119,8 @@ class ImageDataGenerator:
             threads at once.
         data_format: 'channels_last' (default) or 'channels_first'.
         validation_split: fraction in (0, 1) held out for ``subset='validation'``.
-        interpolation_order: 0 (nearest), 1 (bilinear, default) or 3 (bicubic).
+        interpolation_order: 0 (nearest), 1 (bilinear, default) or a spline order
+            2-5 (SciPy's, as Keras; needs scipy).
         dtype: dtype of the produced batches (default 'float32').
     """
 
@@ -157,7 +158,8 @@ class ImageDataGenerator:
         self.fill_mode = fill_mode
         if interpolation_order not in ORDERS:
             raise ValueError(f'interpolation_order must be one of {ORDERS} '
-                             f'(0 nearest, 1 bilinear, 3 bicubic), got {interpolation_order!r}')
+                             f'(0 nearest, 1 bilinear, 2-5 splines), '
+                             f'got {interpolation_order!r}')
         self.interpolation_order = interpolation_order
         if validation_split and not 0 < validation_split < 1:
             raise ValueError('validation_split must be strictly between 0 and 1, '
