@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import deepzero.functions as F
-from deepzero import Parameter, Variable
+from deepzero import Parameter, Variable, no_grad
+from deepzero.functions import conv
 from deepzero.core import parallel, workspace
 from deepzero.core.workspace import MIN_POOLED_BYTES, Workspace
 
@@ -168,3 +169,28 @@ def test_over_batch_raises_a_part_error(monkeypatch):
             raise RuntimeError('part failed')
     with pytest.raises(RuntimeError, match='part failed'):
         parallel.over_batch(fail, np.repeat(np.arange(2.0), 2).reshape(4, 1))
+
+
+@pytest.mark.parametrize('block_bytes', [1, 3000, 7000])  # rows of one image / whole images
+@pytest.mark.parametrize('groups, strides, padding', [(1, 1, 'valid'), (2, 2, 'same')])
+def test_blocked_conv_matches_one_block(monkeypatch, block_bytes, groups, strides, padding):
+    """The forward conv runs im2col + GEMM block by block, keeping the whole
+    im2col matrix for the kernel gradient or reusing one block buffer."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 9, 8, 4)).astype(np.float32)
+    kernel = Parameter(rng.standard_normal((3, 3, 4 // groups, 6)).astype(np.float32))
+    bias = Parameter(rng.standard_normal(6).astype(np.float32))
+
+    def run():
+        kernel.cleargrad()
+        y = F.conv2d(Variable(x), kernel, bias, strides, padding, groups=groups)
+        F.sum(y * y).backward()
+        with no_grad():
+            y_inference = F.conv2d(x, kernel, bias, strides, padding, groups=groups)
+        return y.data.copy(), kernel.grad.data.copy(), y_inference.data.copy()
+    monkeypatch.setattr(conv, 'BLOCK_BYTES', 1 << 40)
+    whole = run()
+    monkeypatch.setattr(conv, 'BLOCK_BYTES', block_bytes)
+    for a, b in zip(whole, run()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(whole[0], whole[2])

@@ -10,9 +10,10 @@ gradient of every order is again one of them (DeZero's pattern):
     Conv2DTranspose(g, W)   gx = conv^T(g, W)    input gradient of Conv2D
     Conv2DGradKernel(x, g)  gW = sum over windows of x * g   kernel gradient
 
-Conv2D is im2col (one strided copy) + one GEMM written straight into the NHWC
-output. Its im2col buffer is handed to the kernel gradient, which is then a
-single GEMM ``cols.T @ gy``. Conv2DTranspose is a GEMM ``gy @ W.T`` into
+Conv2D is im2col (strided copies) + GEMM written straight into the NHWC
+output, block by block so that each block of window columns is multiplied
+while in cache. When the kernel needs a gradient, the whole im2col matrix is
+kept for it, which is then a single GEMM ``cols.T @ gy``. Conv2DTranspose is a GEMM ``gy @ W.T`` into
 window columns + col2im (KH*KW strided adds). A bias gradient is BiasGrad
 (a GEMV with ones). Large arrays come from the workspace pool
 (core/workspace.py); copies run on every core (core/parallel.py).
@@ -23,14 +24,16 @@ from ..core import config, get_array_module, parallel, workspace
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
 from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im,
-                         crop_padding, from_nhwc, im2col, pair, spatial_shape, to_nhwc)
+                         crop_padding, from_nhwc, im2col, pad_nhwc, pair, spatial_shape,
+                         to_nhwc, window_blocks, window_view, windows_into_cols)
 
 __all__ = ['conv2d', 'depthwise_conv2d', 'separable_conv2d', 'conv2d_transpose',
            'Conv2D', 'Conv2DTranspose', 'Conv2DGradKernel', 'BiasGrad']
 
-# Rows per block of the forward GEMM, and bytes of window columns per block of
-# the input-gradient GEMM + col2im (measured on a 1 MiB-L2, 32 MiB-L3 CPU).
-GEMM_ROWS = 16384
+# Bytes of window columns per block of the forward im2col + GEMM, and per
+# block of the input-gradient GEMM + col2im (measured on a 1 MiB-L2,
+# 32 MiB-L3 CPU).
+BLOCK_BYTES = 4 << 20
 CHUNK_BYTES = 8 << 20
 
 
@@ -60,9 +63,27 @@ class Conv2D(Function):
         self.keep_cols = keep_cols
 
     def forward(self, x, kernel, bias=None):
-        spec = self.spec
-        cols = im2col(to_nhwc(x, spec.data_format), spec.geometry, spec.groups)
-        y = _cols_times_kernel(cols, kernel, bias, spec, x.shape[0])
+        spec, geometry, groups = self.spec, self.spec.geometry, self.spec.groups
+        xp = get_array_module(x)
+        windows = window_view(pad_nhwc(to_nhwc(x, spec.data_format), geometry), geometry)
+        n, oh, ow, kh, kw, c = windows.shape
+        c_out = kernel.shape[3]
+        y = workspace.empty((n, oh, ow, c_out), x.dtype, xp)
+        y_rows = y.reshape(-1, c_out)
+        y_groups = _split_groups(y_rows, groups)
+        kernel_groups = _grouped_kernel(kernel, groups)
+        # Block by block: im2col a block of windows, multiply it while it is in
+        # cache, add the bias. A kept im2col matrix is filled block by block;
+        # else one block-sized buffer serves every block (no full matrix).
+        blocks = window_blocks(windows, BLOCK_BYTES)
+        rows = n * oh * ow if self.keep_cols else max(stop - start for _, start, stop in blocks)
+        cols = workspace.empty((groups, rows, kh * kw * c // groups), x.dtype, xp)
+        for index, start, stop in blocks:
+            block = cols[:, start:stop] if self.keep_cols else cols[:, :stop - start]
+            windows_into_cols(windows[index], block)
+            _gemm(block, kernel_groups, y_groups[:, start:stop])
+            if bias is not None:
+                y_rows[start:stop] += bias
         self.cols = cols if self.keep_cols else None
         return from_nhwc(y, spec.data_format)
 
@@ -181,25 +202,6 @@ def _gemm(a, b, out):
         xp.matmul(a[0], b[0], out=out[0])
     else:
         xp.matmul(a, b, out=out)
-
-
-def _cols_times_kernel(cols, kernel, bias, spec, batch):
-    """The conv GEMM (+ bias), written straight into an (N, OH, OW, C_out)
-    array, in blocks of rows (a thin K such as 3x3x3 runs ~5x faster in
-    cache-sized blocks than in one call); each block gets its bias while it is
-    still in cache."""
-    xp = get_array_module(cols)
-    c_out = kernel.shape[3]
-    y = workspace.empty((batch,) + spec.geometry.out_hw + (c_out,), cols.dtype, xp)
-    y_rows = y.reshape(-1, c_out)
-    y_groups = _split_groups(y_rows, spec.groups)
-    kernel_groups = _grouped_kernel(kernel, spec.groups)
-    for start in range(0, cols.shape[1], GEMM_ROWS):
-        _gemm(cols[:, start:start + GEMM_ROWS], kernel_groups,
-              y_groups[:, start:start + GEMM_ROWS])
-        if bias is not None:
-            y_rows[start:start + GEMM_ROWS] += bias
-    return y
 
 
 class BiasGrad(Function):

@@ -198,13 +198,41 @@ def im2col(x, geometry, groups=1):
     xp = get_array_module(x)
     windows = window_view(pad_nhwc(x, geometry), geometry)
     n, oh, ow, kh, kw, c = windows.shape
+    cols = workspace.empty((groups, n * oh * ow, kh * kw * c // groups), x.dtype, xp)
+    windows_into_cols(windows, cols)
+    return cols
+
+
+def windows_into_cols(windows, cols):
+    """Copy windows (N, OH, OW, KH, KW, C) into ``cols`` (G, N*OH*OW,
+    KH*KW*C/G), each group's rows contiguous (a slice of a larger matrix will
+    do), split over the output rows."""
+    n, oh, ow, kh, kw, c = windows.shape
+    groups = cols.shape[0]
     cg = c // groups
-    cols = workspace.empty((groups, n, oh, ow, kh, kw, cg), x.dtype, xp)
-    # both batch-major, so that the copy splits over the batch
-    parallel.over_batch(assign, cols.swapaxes(0, 1),
+    parallel.over_batch(assign,
+                        cols.reshape(groups, n, oh, ow, kh, kw, cg).transpose(
+                            2, 1, 0, 3, 4, 5, 6),
                         windows.reshape(n, oh, ow, kh, kw, groups, cg).transpose(
-                            0, 5, 1, 2, 3, 4, 6))
-    return cols.reshape(groups, n * oh * ow, kh * kw * cg)
+                            1, 0, 5, 2, 3, 4, 6))
+
+
+def window_blocks(windows, block_bytes):
+    """Split the windows (N, OH, OW, KH, KW, C) of a conv into blocks of about
+    ``block_bytes`` of window columns: whole images when they are small, else
+    runs of output rows of one image. Returns (index, start, stop) triples:
+    ``windows[index]`` is the block and [start, stop) its run of NHWC output
+    rows (``N*OH*OW`` in all)."""
+    n, oh, ow = windows.shape[:3]
+    row_bytes = ow * int(np.prod(windows.shape[3:])) * windows.itemsize
+    if oh * row_bytes <= block_bytes:
+        per_block = block_bytes // (oh * row_bytes)
+        return [((slice(i, min(i + per_block, n)),), i * oh * ow,
+                 min(i + per_block, n) * oh * ow) for i in range(0, n, per_block)]
+    rows = max(1, block_bytes // row_bytes)
+    return [((slice(i, i + 1), slice(r, min(r + rows, oh))), (i * oh + r) * ow,
+             (i * oh + min(r + rows, oh)) * ow)
+            for i in range(n) for r in range(0, oh, rows)]
 
 
 def col2im(cols, geometry, image):
