@@ -1,0 +1,150 @@
+"""Inception v3 (Szegedy et al., 2015) as ``keras.applications.inception_v3``.
+
+Every convolution is ``conv2d_bn``: Conv2D without bias, BatchNormalization
+with ``scale=False`` (beta, moving mean and variance only; epsilon 1e-3),
+ReLU. These layers carry Keras's automatic names (conv2d, conv2d_1, ...,
+batch_normalization, activation, ...); the inception modules end in
+Concatenate layers 'mixed0' ... 'mixed10'. 299x299 by default, at least 75.
+"""
+from ..layers import (Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
+                      MaxPooling2D)
+from ..models import Functional
+from . import imagenet_utils
+from .imagenet_utils import decode_predictions  # noqa: F401
+from .imagenet_utils import tf_preprocess_input as preprocess_input  # noqa: F401
+from .weights import keras_application_file
+
+WEIGHTS_FILE = keras_application_file(
+    'inception_v3', 'inception_v3_weights_tf_dim_ordering_tf_kernels.h5',
+    '9a0d58056eeedaa3f26cb7ebd46da564')
+WEIGHTS_FILE_NO_TOP = keras_application_file(
+    'inception_v3', 'inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    'bcbd6486424b2319ff4ef7d526e38f63')
+
+
+def conv2d_bn(x, filters, num_row, num_col, padding='same', strides=(1, 1), name=None):
+    """Conv2D (no bias) -> BatchNormalization(scale=False) -> ReLU; with
+    ``name``, the layers are '{name}_conv', '{name}_bn' and '{name}'."""
+    x = Conv2D(filters, (num_row, num_col), strides=strides, padding=padding,
+               use_bias=False, name=None if name is None else f'{name}_conv')(x)
+    x = BatchNormalization(scale=False, name=None if name is None else f'{name}_bn')(x)
+    return Activation('relu', name=name)(x)
+
+
+def _branch_pool(x, filters):
+    """The pooling branch of a module: 3x3 average pooling (stride 1, 'same'), 1x1 conv."""
+    x = AveragePooling2D((3, 3), strides=(1, 1), padding='same')(x)
+    return conv2d_bn(x, filters, 1, 1)
+
+
+def _module_35(x, pool_filters, name):
+    """35x35 module (mixed0-2): 1x1 | 1x1 -> 5x5 | 1x1 -> 3x3 -> 3x3 | pool."""
+    branch1x1 = conv2d_bn(x, 64, 1, 1)
+    branch5x5 = conv2d_bn(x, 48, 1, 1)
+    branch5x5 = conv2d_bn(branch5x5, 64, 5, 5)
+    branch3x3dbl = conv2d_bn(x, 64, 1, 1)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3)
+    branch_pool = _branch_pool(x, pool_filters)
+    return Concatenate(name=name)([branch1x1, branch5x5, branch3x3dbl, branch_pool])
+
+
+def _module_17(x, width, name):
+    """17x17 module (mixed4-7) with factorised 7x7 convolutions of ``width`` filters."""
+    branch1x1 = conv2d_bn(x, 192, 1, 1)
+    branch7x7 = conv2d_bn(x, width, 1, 1)
+    branch7x7 = conv2d_bn(branch7x7, width, 1, 7)
+    branch7x7 = conv2d_bn(branch7x7, 192, 7, 1)
+    branch7x7dbl = conv2d_bn(x, width, 1, 1)
+    branch7x7dbl = conv2d_bn(branch7x7dbl, width, 7, 1)
+    branch7x7dbl = conv2d_bn(branch7x7dbl, width, 1, 7)
+    branch7x7dbl = conv2d_bn(branch7x7dbl, width, 7, 1)
+    branch7x7dbl = conv2d_bn(branch7x7dbl, 192, 1, 7)
+    branch_pool = _branch_pool(x, 192)
+    return Concatenate(name=name)([branch1x1, branch7x7, branch7x7dbl, branch_pool])
+
+
+def _module_8(x, index):
+    """8x8 module (mixed9, mixed10) with split 1x3 / 3x1 branches."""
+    branch1x1 = conv2d_bn(x, 320, 1, 1)
+    branch3x3 = conv2d_bn(x, 384, 1, 1)
+    branch3x3 = Concatenate(name=f'mixed9_{index}')(
+        [conv2d_bn(branch3x3, 384, 1, 3), conv2d_bn(branch3x3, 384, 3, 1)])
+    branch3x3dbl = conv2d_bn(x, 448, 1, 1)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 384, 3, 3)
+    branch3x3dbl = Concatenate()(
+        [conv2d_bn(branch3x3dbl, 384, 1, 3), conv2d_bn(branch3x3dbl, 384, 3, 1)])
+    branch_pool = _branch_pool(x, 192)
+    return Concatenate(name=f'mixed{9 + index}')(
+        [branch1x1, branch3x3, branch3x3dbl, branch_pool])
+
+
+def InceptionV3(include_top=True, weights='imagenet', input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation='softmax',
+                name='inception_v3'):
+    """InceptionV3 as ``keras.applications.InceptionV3``: 23,851,784
+    parameters with the classifier, 21,802,784 without.
+
+    Args:
+        include_top: include 'avg_pool' + Dense 'predictions'.
+        weights: None, 'imagenet' or the path of a Keras weight file.
+        input_tensor: a symbolic tensor to use as the image input.
+        input_shape: without the classifier, e.g. (150, 150, 3); at least 75x75.
+        pooling: without the classifier: None, 'avg' or 'max'.
+        classes: classifier size (1000 with ImageNet weights).
+        classifier_activation: 'softmax' or None with pretrained weights.
+        name: the model's name.
+    """
+    imagenet_utils.check_weights_argument(weights, include_top, classes)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape, default_size=299, min_size=75, require_flatten=include_top,
+        weights=weights)
+    image, inputs = imagenet_utils.application_input(input_tensor, input_shape)
+
+    x = conv2d_bn(image, 32, 3, 3, strides=(2, 2), padding='valid')
+    x = conv2d_bn(x, 32, 3, 3, padding='valid')
+    x = conv2d_bn(x, 64, 3, 3)
+    x = MaxPooling2D((3, 3), strides=(2, 2))(x)
+    x = conv2d_bn(x, 80, 1, 1, padding='valid')
+    x = conv2d_bn(x, 192, 3, 3, padding='valid')
+    x = MaxPooling2D((3, 3), strides=(2, 2))(x)
+
+    x = _module_35(x, 32, 'mixed0')
+    x = _module_35(x, 64, 'mixed1')
+    x = _module_35(x, 64, 'mixed2')
+
+    # mixed3: reduction 35x35 -> 17x17.
+    branch3x3 = conv2d_bn(x, 384, 3, 3, strides=(2, 2), padding='valid')
+    branch3x3dbl = conv2d_bn(x, 64, 1, 1)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3, strides=(2, 2), padding='valid')
+    branch_pool = MaxPooling2D((3, 3), strides=(2, 2))(x)
+    x = Concatenate(name='mixed3')([branch3x3, branch3x3dbl, branch_pool])
+
+    x = _module_17(x, 128, 'mixed4')
+    x = _module_17(x, 160, 'mixed5')
+    x = _module_17(x, 160, 'mixed6')
+    x = _module_17(x, 192, 'mixed7')
+
+    # mixed8: reduction 17x17 -> 8x8.
+    branch3x3 = conv2d_bn(x, 192, 1, 1)
+    branch3x3 = conv2d_bn(branch3x3, 320, 3, 3, strides=(2, 2), padding='valid')
+    branch7x7x3 = conv2d_bn(x, 192, 1, 1)
+    branch7x7x3 = conv2d_bn(branch7x7x3, 192, 1, 7)
+    branch7x7x3 = conv2d_bn(branch7x7x3, 192, 7, 1)
+    branch7x7x3 = conv2d_bn(branch7x7x3, 192, 3, 3, strides=(2, 2), padding='valid')
+    branch_pool = MaxPooling2D((3, 3), strides=(2, 2))(x)
+    x = Concatenate(name='mixed8')([branch3x3, branch7x7x3, branch_pool])
+
+    x = _module_8(x, 0)
+    x = _module_8(x, 1)
+
+    if include_top:
+        x = imagenet_utils.pooled_classifier(x, classes, classifier_activation, weights)
+    else:
+        x = imagenet_utils.feature_pooling(x, pooling)
+
+    model = Functional(inputs, x, name=name)
+    imagenet_utils.load_application_weights(model, weights,
+                                            WEIGHTS_FILE if include_top else WEIGHTS_FILE_NO_TOP)
+    return model
