@@ -59,21 +59,23 @@ def preprocess_input(x, data_format=None, mode='caffe'):
     if mode not in ('caffe', 'tf', 'torch'):
         raise ValueError("Expected mode to be one of `caffe`, `tf` or `torch`. "
                          f"Received: mode={mode}")
-    x, channel_axis = _as_images(x, data_format)
-    if mode == 'tf':
+    _check_data_format(data_format)
+    if mode == 'caffe':
+        return bgr_preprocess_input(x, CAFFE_BGR_MEAN, data_format)
+    x = _as_images(x)
+    if mode == 'tf':  # no per-channel statistics: any shape, any number of channels
         return _scale(x, 127.5, -1.0)
-    if mode == 'torch':
-        x = _scale(x, 255.0, 0.0)
-        return _normalize_channels(x, channel_axis, TORCH_RGB_MEAN, TORCH_RGB_STD)
-    return _bgr_minus_mean(x, channel_axis, CAFFE_BGR_MEAN)
+    channel_axis = _channel_axis(x, data_format)
+    x = _scale(x, 255.0, 0.0)
+    return _normalize_channels(x, channel_axis, TORCH_RGB_MEAN, TORCH_RGB_STD)
 
 
 def bgr_preprocess_input(x, bgr_mean, data_format=None):
     """The Caffe convention with other means: RGB -> BGR, then subtract
     ``bgr_mean`` (blue, green, red) per channel; no scaling. Arrays are
     treated as by :func:`preprocess_input`."""
-    x, channel_axis = _as_images(x, data_format)
-    return _bgr_minus_mean(x, channel_axis, bgr_mean)
+    x = _as_images(x)
+    return _bgr_minus_mean(x, _channel_axis(x, data_format), bgr_mean)
 
 
 def caffe_preprocess_input(x, data_format=None):
@@ -88,17 +90,26 @@ def tf_preprocess_input(x, data_format=None):
     return preprocess_input(x, data_format=data_format, mode='tf')
 
 
-def _as_images(x, data_format):
-    """``(x, channel_axis)``: an array (ints cast to float32) or a Variable,
-    checked to be 3-D or 4-D with 3 channels."""
+def _as_images(x):
+    """An array (ints cast to float32, as Keras does) or a Variable as is."""
+    if isinstance(x, Variable):
+        return x
+    x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
+
+
+def _check_data_format(data_format):
+    """'channels_last' for None; otherwise one of DATA_FORMATS."""
     data_format = data_format or 'channels_last'
     if data_format not in DATA_FORMATS:
         raise ValueError("Expected data_format to be one of `channels_first` or "
                          f"`channels_last`. Received: data_format={data_format}")
-    if not isinstance(x, Variable):
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(np.float32)
+    return data_format
+
+
+def _channel_axis(x, data_format):
+    """The colour axis of one image (3-D) or a batch (4-D); it must have 3 entries."""
+    data_format = _check_data_format(data_format)
     if x.ndim not in (3, 4):
         raise ValueError(f"preprocess_input: expected one image (3-D) or a batch (4-D), "
                          f"got shape {x.shape}")
@@ -106,7 +117,7 @@ def _as_images(x, data_format):
     if x.shape[channel_axis] != 3:
         raise ValueError(f"preprocess_input: expected 3 colour channels on axis "
                          f"{channel_axis} ({data_format}), got shape {x.shape}")
-    return x, channel_axis
+    return channel_axis
 
 
 def _bgr_minus_mean(x, channel_axis, bgr_mean):
