@@ -130,8 +130,10 @@ def test_same_network_as_keras_without_top_at_150(keras_file, name):
                        input_shape=(None, None, 3))
 
 
+# VGG19's classifier is VGG16's (one builder, vgg.py); at 224 its 143M
+# parameters would cost half a minute, so it is compared at 32x32 below.
 @pytest.mark.full_size
-@pytest.mark.parametrize('name', list(SIZES))
+@pytest.mark.parametrize('name', [name for name in SIZES if name != 'VGG19'])
 def test_same_network_as_keras_with_top_at_default_size(keras_file, name):
     # Logits: a softmax of random weights saturates and would hide differences.
     size = SIZES[name][1]
@@ -139,11 +141,15 @@ def test_same_network_as_keras_with_top_at_default_size(keras_file, name):
                        classifier_activation=None)
 
 
-def test_mobilenet_top_with_small_input_and_half_width(keras_file):
-    # The 1x1-conv classifier and the width multiplier, at 32x32 (weights=None
-    # allows any size with the classifier).
-    compare_with_keras(keras_file, 'MobileNet', 32, batch=2, include_top=True, alpha=0.5,
-                       input_shape=(32, 32, 3), classes=10, classifier_activation=None)
+@pytest.mark.parametrize('name, kwargs', [
+    ('VGG19', {}),
+    ('MobileNet', {'alpha': 0.5}),  # the 1x1-conv classifier and the width multiplier
+])
+def test_same_network_as_keras_with_top_at_32(keras_file, name, kwargs):
+    # weights=None allows any input size with the classifier.
+    compare_with_keras(keras_file, name, 32, batch=2, include_top=True,
+                       input_shape=(32, 32, 3), classes=10, classifier_activation=None,
+                       **kwargs)
 
 
 # --- shapes, parameters, the book's conv base ---------------------------------------
