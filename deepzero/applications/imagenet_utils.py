@@ -281,16 +281,18 @@ def application_input(input_tensor, input_shape):
 
 
 def _source_inputs(tensor):
-    """The Input tensors that ``tensor`` is computed from, in first-met order."""
-    sources, seen, pending = [], set(), [tensor]
+    """The Input tensors that ``tensor`` is computed from, in first-met order
+    (each node is visited once, so shared branches cost nothing extra)."""
+    sources, visited, pending = [], set(), [tensor]
     while pending:
         current = pending.pop()
         layer, node_index, _ = current.keras_history
         node = layer._inbound_nodes[node_index]
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         if node.is_input:
-            if id(current) not in seen:
-                seen.add(id(current))
-                sources.append(current)
+            sources.append(current)
         else:
             pending.extend(reversed(node.input_tensors))
     return sources[0] if len(sources) == 1 else sources
