@@ -29,7 +29,7 @@ import deepzero
 from deepzero import Variable
 from deepzero.applications import (InceptionV3, MobileNet, ResNet50, SqueezeNet, VGG16, VGG19,
                                    Xception, imagenet_utils, mobilenet, squeezenet, vgg16)
-from deepzero.applications.weights import RemoteFile, WeightsUnavailableError
+from deepzero.applications.weights import RemoteFile, WeightsUnavailableError, fetch
 from deepzero.layers import Input
 
 pytestmark = pytest.mark.filterwarnings('ignore::DeprecationWarning')  # keras internals
@@ -312,7 +312,6 @@ def test_download_is_md5_checked_and_atomic(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(urllib.request, 'urlopen',
                         lambda url, timeout: served.append(url) or FakeResponse(body))
     good = RemoteFile('file.bin', 'https://example.org/file.bin', hashlib.md5(body).hexdigest())
-    from deepzero.applications.weights import fetch
     path = fetch(good)
     assert path == str(tmp_path / 'deepzero' / 'models' / 'file.bin')
     assert open(path, 'rb').read() == body and served == [good.url]
@@ -347,6 +346,18 @@ def test_keras1_weight_file_loads_by_position(tmp_path):
                 group.create_dataset(weight_name, data=next(arrays))
     loaded = VGG16(weights=str(path), include_top=False, input_shape=(32, 32, 3))
     for a, b in zip(expected, loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_keras3_weights_h5_file_loads(keras_apps, tmp_path):
+    # Keras 3's own weights-only layout (model.save_weights('x.weights.h5')).
+    keras_model = keras_apps.MobileNet(weights=None, include_top=False, alpha=0.25,
+                                       input_shape=(32, 32, 3))
+    randomize_weights(keras_model, np.random.default_rng(3))
+    path = str(tmp_path / 'mobilenet.weights.h5')
+    keras_model.save_weights(path)
+    model = MobileNet(weights=path, include_top=False, alpha=0.25, input_shape=(32, 32, 3))
+    for a, b in zip(keras_model.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
@@ -413,3 +424,4 @@ def test_decode_predictions_offline_without_class_index(caches):
     with pytest.raises(WeightsUnavailableError, match='imagenet_class_index.json') as info:
         imagenet_utils.decode_predictions(np.zeros((1, 1000)))
     assert 'download.tensorflow.org/data/imagenet_class_index.json' in str(info.value)
+
