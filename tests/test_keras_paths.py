@@ -13,7 +13,9 @@ HOMES = {'load_model': 'deepzero.saving', 'ProgbarLogger': 'deepzero.models.prog
 @pytest.mark.parametrize('path, name', [
     ('deepzero.keras.layers', 'Conv2D'), ('deepzero.keras.layers', 'BatchNormalization'),
     ('deepzero.keras.models', 'Sequential'), ('deepzero.keras.models', 'load_model'),
-    ('deepzero.keras.layers', 'Input'),
+    ('deepzero.keras.layers', 'Input'), ('deepzero.keras.applications', 'VGG16'),
+    ('deepzero.keras.applications.vgg16', 'preprocess_input'),
+    ('deepzero.keras.applications.inception_v3', 'decode_predictions'),
     ('deepzero.keras.optimizers', 'RMSprop'), ('deepzero.keras.optimizers', 'schedules'),
     ('deepzero.keras.losses', 'binary_crossentropy'), ('deepzero.keras.metrics', 'AUC'),
     ('deepzero.keras.callbacks', 'ModelCheckpoint'), ('deepzero.keras.callbacks', 'ProgbarLogger'),
