@@ -2,17 +2,24 @@
 its History is written as JSON, and the run's stdout is teed to a log.
 
     python examples/run_listing.py examples/listing_5_2_5_augmentation.py --out runs/5_2_5
-        [--epochs N] [--steps N]
+        [--epochs N[,N...]] [--steps N] [--base auto|vgg16|squeezenet]
 
 The listing itself is untouched. ``--epochs``/``--steps`` override the
-listing's fit arguments (for a quick try); the documented runs use neither.
-Files the listing saves (the .h5 model) land in --out.
+listing's fit arguments (for a quick try); ``--epochs 10,5`` gives the first
+fit 10 epochs and every later one 5. Files the listing saves (the .h5 model)
+land in --out; the listing's folder is on ``sys.path``, as when Python runs it.
+
+``--base`` picks the conv base that the section 5.3 listings' ``VGG16(...)``
+call builds: 'auto' (default) keeps VGG16 when its weight file is cached and
+uses SqueezeNet from ``$DEEPZERO_DATA/pretrained`` otherwise; see
+``pretrained_base.py`` for how SqueezeNet stands in (its input convention,
+output shape and layer names). Listings that build no VGG16 are unaffected.
 """
 import argparse
 import json
 import os
 import pathlib
-import runpy
+import sys
 import time
 
 import matplotlib
@@ -20,20 +27,32 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
+import pretrained_base  # noqa: E402  (beside this script, so on sys.path)
 from deepzero.models.trainer import Trainer  # noqa: E402
+
+
+def epoch_counts(text):
+    """'10' -> [10]; '10,5' -> [10, 5] (the last count serves every later fit)."""
+    counts = [int(part) for part in text.split(',')]
+    if any(n <= 0 for n in counts):
+        raise argparse.ArgumentTypeError(f'epochs must be positive, got {text!r}')
+    return counts
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('listing')
     parser.add_argument('--out', required=True)
-    parser.add_argument('--epochs', type=int)
+    parser.add_argument('--epochs', type=epoch_counts)
     parser.add_argument('--steps', type=int)
+    parser.add_argument('--base', default='auto', choices=('auto',) + pretrained_base.BASES)
     args = parser.parse_args()
     listing = pathlib.Path(args.listing).resolve()
     out = pathlib.Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault('DEEPZERO_DATA', str(listing.parent.parent.parent / 'shared' / 'data'))
+    base = pretrained_base.resolve_base(args.base)
+    print(f'conv base for VGG16(...) calls: {base}')
 
     shown = []
 
@@ -49,7 +68,7 @@ def main():
 
     def fit(self, *fit_args, **kwargs):
         if args.epochs:
-            kwargs['epochs'] = args.epochs
+            kwargs['epochs'] = args.epochs[min(len(histories), len(args.epochs) - 1)]
         if args.steps:
             kwargs['steps_per_epoch'] = args.steps
             if kwargs.get('validation_steps'):
@@ -62,10 +81,14 @@ def main():
 
     plt.show = save_figures
     Trainer.fit = fit
+    source = pretrained_base.map_layer_names(listing.read_text(), base)
+    sys.path.insert(0, str(listing.parent))
     cwd = os.getcwd()
     os.chdir(out)
     try:
-        runpy.run_path(str(listing), run_name='__main__')
+        with pretrained_base.substituted(base, os.environ['DEEPZERO_DATA']):
+            exec(compile(source, str(listing), 'exec'),
+                 {'__name__': '__main__', '__file__': str(listing)})
     finally:
         os.chdir(cwd)
         Trainer.fit = original_fit
