@@ -23,11 +23,15 @@ def image_dir(tmp_path):
     return tmp_path / 'images'
 
 
-@pytest.fixture
-def conv_base():
+def small_base():
     np.random.seed(0)
     return Sequential([L.Input((8, 8, 3)), L.Conv2D(4, 3, activation='relu'),
                        L.MaxPooling2D(2)])
+
+
+@pytest.fixture
+def conv_base():
+    return small_base()
 
 
 def flow(directory, batch_size=4, **generator_args):
@@ -78,6 +82,7 @@ def test_second_run_loads_the_cache_without_running_the_model(image_dir, conv_ba
 def test_key_follows_weights_files_and_preprocessing(image_dir, conv_base):
     key = feature_key(conv_base, flow(image_dir), 3)
     assert key == feature_key(conv_base, flow(image_dir), 3)
+    assert key == feature_key(small_base(), flow(image_dir), 3)   # other automatic names
     assert key != feature_key(conv_base, flow(image_dir), 2)
     assert key != feature_key(conv_base, flow(image_dir, rescale=1 / 127.5), 3)
     assert key != feature_key(conv_base, flow(image_dir, rescale=None,

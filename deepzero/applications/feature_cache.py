@@ -8,8 +8,9 @@ call with the same key loads it instead of running the model.
 
 The key is the SHA-256 of everything the features depend on:
 
-- the model: its class, layer names, classes and configs, and every weight
-  (path, shape, dtype and bytes);
+- the model: its layers in order (classes and configs, names aside: automatic
+  names such as 'input_layer_3' differ between two builds of one model) and
+  every weight (shape, dtype and bytes);
 - the images: the files' paths, sizes and modification times (or, for
   ``flow(x)``, the bytes of ``x``);
 - how they are read: target size, colour mode, interpolation, aspect
@@ -140,21 +141,22 @@ def _predict_with_labels(model, iterator, steps, verbose):
 
 
 def _update_model(digest, model):
-    layers = [(layer.name, type(layer).__name__, _config(layer))
-              for layer in getattr(model, 'layers', [])]
+    layers = [(type(layer).__name__, _config(layer)) for layer in getattr(model, 'layers', [])]
     digest.update(json.dumps([type(model).__name__, layers], sort_keys=True).encode())
     for weight in model.weights:
         data = np.ascontiguousarray(weight.data)
-        digest.update(f'{getattr(weight, "path", weight.name)}|{data.shape}|{data.dtype}|'
-                      .encode())
+        digest.update(f'{data.shape}|{data.dtype}|'.encode())
         digest.update(data.tobytes())
 
 
 def _config(layer):
+    """The layer's config without its name, as JSON-able values."""
     try:
-        return json.loads(json.dumps(layer.get_config(), default=repr))
+        config = dict(layer.get_config())
     except NotImplementedError:
         return None
+    config.pop('name', None)
+    return json.loads(json.dumps(config, default=repr))
 
 
 def _update_images(digest, iterator):
