@@ -194,3 +194,27 @@ def test_blocked_conv_matches_one_block(monkeypatch, block_bytes, groups, stride
     for a, b in zip(whole, run()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(whole[0], whole[2])
+
+
+@pytest.mark.parametrize('kernel_shape, groups', [
+    ((3, 3, 4, 6), 1),     # K = 36 >= 6 output channels: cols.T @ gy
+    ((1, 1, 2, 8), 1),     # K = 2 < 8: computed as gy.T @ cols, transposed
+    ((3, 3, 1, 24), 2),    # grouped, K = 9 < 12 per group
+])
+def test_kernel_gradient_both_gemm_layouts(kernel_shape, groups):
+    rng = np.random.default_rng(3)
+    c_in = kernel_shape[2] * groups
+    x = rng.standard_normal((2, 6, 5, c_in))
+    kernel = Parameter(rng.standard_normal(kernel_shape))
+    y = F.conv2d(Variable(x), kernel, groups=groups)
+    gy = rng.standard_normal(y.shape)
+    y.grad = Variable(gy)
+    y.backward()
+    kh, kw, cg, c_out = kernel_shape
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
+    expected = np.empty(kernel_shape)
+    for g in range(groups):  # windows: (N, OH, OW, C, KH, KW)
+        w = windows[:, :, :, g * cg:(g + 1) * cg]
+        out = slice(g * c_out // groups, (g + 1) * c_out // groups)
+        expected[..., out] = np.einsum('nijcab,nijo->abco', w, gy[..., out])
+    np.testing.assert_allclose(kernel.grad.data, expected, rtol=1e-10, atol=1e-10)

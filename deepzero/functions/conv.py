@@ -11,9 +11,9 @@ gradient of every order is again one of them (DeZero's pattern):
     Conv2DGradKernel(x, g)  gW = sum over windows of x * g   kernel gradient
 
 Conv2D is im2col (strided copies) + GEMM written straight into the NHWC
-output, block by block so that each block of window columns is multiplied
-while in cache. When the kernel needs a gradient, the whole im2col matrix is
-kept for it, which is then a single GEMM ``cols.T @ gy``. Conv2DTranspose is a GEMM ``gy @ W.T`` into
+output, in blocks of images so that inference needs no whole im2col matrix.
+When the kernel needs a gradient, the whole matrix is kept for it, which is
+then a single GEMM ``cols.T @ gy``. Conv2DTranspose is a GEMM ``gy @ W.T`` into
 window columns + col2im (KH*KW strided adds). A bias gradient is BiasGrad
 (a GEMV with ones). Large arrays come from the workspace pool
 (core/workspace.py); copies run on every core (core/parallel.py).
@@ -30,11 +30,14 @@ from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im,
 __all__ = ['conv2d', 'depthwise_conv2d', 'separable_conv2d', 'conv2d_transpose',
            'Conv2D', 'Conv2DTranspose', 'Conv2DGradKernel', 'BiasGrad']
 
-# Bytes of window columns per block of the forward im2col + GEMM, and per
-# block of the input-gradient GEMM + col2im (measured on a 1 MiB-L2,
-# 32 MiB-L3 CPU).
-BLOCK_BYTES = 4 << 20
-CHUNK_BYTES = 8 << 20
+# Bytes of window columns per block: the forward's im2col + GEMM and the
+# input gradient's GEMM + col2im run block by block. Few, large blocks: on a
+# busy machine every GEMM call after a pause waits for OpenBLAS's sleeping
+# threads (a scheduler tick or more), which cost more than cache misses
+# (measured on a 2-core VM: cache-sized blocks ran 1.5-2x slower). Blocks
+# still bound the memory of inference (VGG16's first block would need a 1 GB
+# im2col matrix).
+BLOCK_BYTES = 64 << 20
 
 
 class ConvSpec:
@@ -72,9 +75,9 @@ class Conv2D(Function):
         y_rows = y.reshape(-1, c_out)
         y_groups = _split_groups(y_rows, groups)
         kernel_groups = _grouped_kernel(kernel, groups)
-        # Block by block: im2col a block of windows, multiply it while it is in
-        # cache, add the bias. A kept im2col matrix is filled block by block;
-        # else one block-sized buffer serves every block (no full matrix).
+        # Block by block: im2col a block of windows, multiply it, add the bias.
+        # A kept im2col matrix is filled block by block; else one block-sized
+        # buffer serves every block (no full matrix).
         blocks = window_blocks(windows, BLOCK_BYTES)
         rows = n * oh * ow if self.keep_cols else max(stop - start for _, start, stop in blocks)
         cols = workspace.empty((groups, rows, kh * kw * c // groups), x.dtype, xp)
@@ -120,11 +123,9 @@ class Conv2DTranspose(Function):
         kernel_t = kernel.reshape(kh * kw, cg, groups, c_out // groups).transpose(0, 2, 3, 1)
         image = workspace.empty((batch,) + geometry.padded_hw + (spec.in_channels,),
                                 g.dtype, xp)
-        # A few images at a time (at least one per core, for the parallel
-        # col2im): their window columns stay in cache between the GEMM that
-        # makes them and the strided adds that consume them.
+        # Blocks of images (at least one per core, for the parallel col2im).
         window_cells = kh * kw * geometry.out_hw[0] * geometry.out_hw[1] * spec.in_channels
-        per_chunk = max(parallel.THREADS, CHUNK_BYTES // (window_cells * g.dtype.itemsize))
+        per_chunk = max(parallel.THREADS, BLOCK_BYTES // (window_cells * g.dtype.itemsize))
         buffer = workspace.empty((min(per_chunk, batch) * window_cells,), g.dtype, xp)
         for start in range(0, batch, per_chunk):
             images = g[start:start + per_chunk]
@@ -170,8 +171,18 @@ class Conv2DGradKernel(Function):
         kh, kw = spec.geometry.window
         c_out = gy_rows.shape[1]
         gk = xp.empty((kh, kw, spec.in_channels // spec.groups, c_out), x.dtype)
-        _gemm(cols.transpose(0, 2, 1), _split_groups(gy_rows, spec.groups),
-              _grouped_kernel(gk, spec.groups))
+        gk_groups = _grouped_kernel(gk, spec.groups)  # (G, K, C_out/G)
+        gy_groups = _split_groups(gy_rows, spec.groups)  # (G, M, C_out/G)
+        if gk_groups.shape[1] >= gk_groups.shape[2]:
+            _gemm(cols.transpose(0, 2, 1), gy_groups, gk_groups)
+        else:
+            # OpenBLAS's threaded GEMM with a transposed, very deep operand
+            # (M = N*OH*OW pixels) crawls, up to 100x, seconds for a first
+            # conv's (27, 32) gradient, when the product has fewer rows than
+            # columns: compute the transposed product, then transpose it.
+            gk_t = xp.empty((spec.groups,) + gk_groups.shape[:0:-1], x.dtype)
+            _gemm(gy_groups.transpose(0, 2, 1), cols, gk_t)
+            gk_groups[...] = gk_t.transpose(0, 2, 1)
         return gk
 
     def backward(self, ggk):
