@@ -8,6 +8,9 @@ passed to ``fit``. 100 steps of 20 per epoch = the 2000 training images.
 
     python examples/train_cats_dogs_arrays.py --data ../shared/data --epochs 30
 
+(About an hour of CPU time on 2 cores. On a machine busy with other work, set
+OPENBLAS_NUM_THREADS=1: idle BLAS threads spin while they wait for a core.)
+
 Writes ``<out>/cats_dogs_arrays_history.json`` (per-epoch logs and epoch
 times) and ``<out>/cats_dogs_arrays_curves.png`` (the book's two figures).
 """

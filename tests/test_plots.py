@@ -138,6 +138,17 @@ def test_dot_of_branching_model_follows_the_graph():
         ('sum', 'join'), ('features', 'join'), ('join', 'out')}
 
 
+def test_dot_of_shared_layer_has_one_box_and_the_edges_of_every_call():
+    left, right = Input((3,), name='left_in'), Input((3,), name='right_in')
+    shared = layers.Dense(2, name='shared')
+    outputs = layers.Concatenate(name='join')([shared(left), shared(right)])
+    model = Model([left, right], outputs)
+    text = model_to_dot(model)
+    assert _boxes_by_name(text).count('shared') == 1
+    assert _edges_by_name(text, model.layers) == {
+        ('left_in', 'shared'), ('right_in', 'shared'), ('shared', 'join')}
+
+
 def test_dot_options_shapes_activations_names_rankdir():
     model = _branching_model()
     text = model_to_dot(model, show_shapes=True, show_layer_activations=True, rankdir='LR',

@@ -24,7 +24,7 @@ def _model_kinds():
 
 def _graph_nodes(model):
     """The recorded graph nodes of a Functional or a built Sequential model."""
-    Functional, Sequential = _model_kinds()
+    _, Sequential = _model_kinds()
     if isinstance(model, Sequential):
         model = model._built_functional()
     return model._nodes
@@ -46,7 +46,8 @@ def _activation_name(layer):
 
 def _layer_label(layer, node, options):
     """An HTML-like Graphviz label: a table with the layer's name and class,
-    then its activation and its shapes at ``node`` (its call in this model)."""
+    then its activation and its shapes at ``node`` (its first call in this
+    model; None: shapes unknown)."""
     class_name = type(layer).__name__
     title = (f'<b>{html.escape(layer.name)}</b> ({class_name})' if options['show_layer_names']
              else f'<b>{class_name}</b>')
@@ -75,11 +76,11 @@ def _node_line(layer, node, options):
 
 
 def _layer_nodes(model):
-    """id(layer) -> the layer's first node in ``model``'s graph (None when it has
-    none). ``model.layers``: a Sequential's added layers, or every layer of a
-    functional model, its InputLayers included."""
+    """id(layer) -> the layer's nodes in ``model``'s graph (its calls there: more
+    than one for a shared layer). ``model.layers``: a Sequential's added layers,
+    or every layer of a functional model, its InputLayers included."""
     nodes = _graph_nodes(model)
-    return {id(layer): next((node for node in layer._inbound_nodes if node in nodes), None)
+    return {id(layer): [node for node in layer._inbound_nodes if node in nodes]
             for layer in model.layers}
 
 
@@ -105,8 +106,24 @@ def _exit_layer(layer, output_index, expand_nested):
     return layer
 
 
-def _edge_line(source, destination):
-    return f'{id(source)} -> {id(destination)};\n'
+def _edges(model, layer_nodes, expand_nested):
+    """(source, destination) layer pairs, in order, without repeats: consecutive
+    layers of a Sequential, or each input of each node of a functional model."""
+    _, Sequential = _model_kinds()
+    pairs = []
+    if isinstance(model, Sequential):
+        for source, destination in zip(model.layers, model.layers[1:]):
+            pairs.append((_exit_layer(source, 0, expand_nested),
+                          _entry_layer(destination, 0, expand_nested)))
+    else:
+        for layer in model.layers:
+            for node in layer_nodes[id(layer)]:
+                for input_index, tensor in enumerate(node.input_tensors):
+                    producer, _, output_index = tensor.keras_history
+                    pairs.append((_exit_layer(producer, output_index, expand_nested),
+                                  _entry_layer(layer, input_index, expand_nested)))
+    unique = {(id(source), id(destination)): (source, destination) for source, destination in pairs}
+    return list(unique.values())
 
 
 def _model_body(model, options):
@@ -118,27 +135,14 @@ def _model_body(model, options):
     for layer in model.layers:
         if expand and isinstance(layer, (Functional, Sequential)):
             lines.append(f'subgraph cluster_{id(layer)} {{\n'
-                         f'label="{html.escape(layer.name)}"; labeljust="l"; style=dashed; fontname="Helvetica";\n'
+                         f'label="{html.escape(layer.name)}"; labeljust="l"; style=dashed; '
+                         'fontname="Helvetica";\n'
                          + ''.join(_model_body(layer, options)) + '}\n')
         else:
-            lines.append(_node_line(layer, layer_nodes[id(layer)], options))
-    edges = []
-    if isinstance(model, Sequential):
-        layers = model.layers
-        for source, destination in zip(layers, layers[1:]):
-            edges.append((_exit_layer(source, 0, expand), _entry_layer(destination, 0, expand)))
-    else:
-        for layer in model.layers:
-            node = layer_nodes[id(layer)]
-            for input_index, tensor in enumerate(node.input_tensors if node else []):
-                producer, _, output_index = tensor.keras_history
-                edges.append((_exit_layer(producer, output_index, expand),
-                              _entry_layer(layer, input_index, expand)))
-    seen = set()
-    for source, destination in edges:
-        if (id(source), id(destination)) not in seen:
-            seen.add((id(source), id(destination)))
-            lines.append(_edge_line(source, destination))
+            first_node = next(iter(layer_nodes[id(layer)]), None)
+            lines.append(_node_line(layer, first_node, options))
+    lines += [f'{id(source)} -> {id(destination)};\n'
+              for source, destination in _edges(model, layer_nodes, expand)]
     return lines
 
 
