@@ -87,6 +87,16 @@ def test_history_chosen_metrics(tmp_path):
         plot_history(logs, to_file=str(tmp_path / 'h.png'), metrics=['auc'])
 
 
+@needs_matplotlib
+def test_history_without_file_shows_the_figure(monkeypatch):
+    import matplotlib.pyplot as plt
+    shown = []
+    monkeypatch.setattr(plt, 'show', lambda: shown.append(plt.gcf()))
+    figure = plot_history(_logs('acc'))
+    assert shown == [figure]
+    plt.close(figure)
+
+
 def test_history_rejects_other_objects():
     with pytest.raises(TypeError, match='plot_history: expected a History'):
         plot_history([0.1, 0.2])
