@@ -85,7 +85,7 @@ def test_argument_validation():
                             ({'zoom_range': [1, 2, 3]}, 'zoom_range'),
                             ({'brightness_range': 0.5}, 'brightness_range'),
                             ({'validation_split': 1.5}, 'validation_split'),
-                            ({'interpolation_order': 5}, 'interpolation_order'),
+                            ({'interpolation_order': 6}, 'interpolation_order'),
                             ({'data_format': 'channels_middle'}, 'data_format')):
         with pytest.raises(ValueError, match=message):
             ImageDataGenerator(**kwargs)
