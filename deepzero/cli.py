@@ -12,7 +12,7 @@ def main(argv=None):
                                      'class folders only); default: a generated dataset')
     demo.add_argument('--epochs', type=int,
                       help='training epochs (default 5; with --transfer, epochs of the '
-                           'classifier on the features, default 20)')
+                           'classifier on the features, default 30)')
     demo.add_argument('--out', help='folder for the curves PNG and the model file (default '
                                     'deepzero-demo, with --transfer deepzero-transfer-demo)')
     demo.add_argument('--seed', type=int, default=0)
@@ -38,7 +38,7 @@ def main(argv=None):
         from .demo_transfer import run_transfer_demo
         try:
             run_transfer_demo(data=args.data, weights=args.weights,
-                              epochs=args.epochs or 20, fine_tune_epochs=args.fine_tune_epochs,
+                              epochs=args.epochs or 30, fine_tune_epochs=args.fine_tune_epochs,
                               out=args.out or 'deepzero-transfer-demo', seed=args.seed)
         except (WeightsUnavailableError, FileNotFoundError) as error:
             print(f'deepzero demo --transfer: {error}', file=sys.stderr)

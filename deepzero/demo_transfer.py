@@ -1,7 +1,9 @@
 """``deepzero demo --transfer``: the book's section 5.3 with SqueezeNet, small and quick.
 
-1. Fast feature extraction: the pretrained SqueezeNet conv base (v1.1, 150x150
-   inputs -> (8, 8, 512) features) runs once over the training and validation
+1. Fast feature extraction: the pretrained SqueezeNet conv base (v1.1: 150x150
+   inputs -> (8, 8, 512), then a 2x2 max pooling 'pool9' -> (4, 4, 512),
+   VGG16's output shape, as the section 5.3 listings' SqueezeNet stand-in in
+   examples/pretrained_base.py) runs once over the training and validation
    images, with ``predict``'s progress bar. The features are cached on disk
    (:mod:`deepzero.applications.feature_cache`), so a second run skips this.
 2. A classifier -- the book's Flatten, Dense(256, relu), Dropout(0.5),
@@ -42,18 +44,23 @@ def default_cache_dir():
 
 
 def load_conv_base(weights=None):
-    """SqueezeNet's notop conv base at 150x150 from ``weights`` (a path) or,
-    when None, from the caches or a download."""
+    """SqueezeNet's notop conv base at 150x150 and a 2x2 max pooling ('pool9'),
+    (4, 4, 512) features; weights from ``weights`` (a path) or, when None,
+    from the caches or a download."""
     from .applications import SqueezeNet
     from .applications.weights import WeightsUnavailableError
+    from .layers import MaxPooling2D
+    from .models import Functional
     if weights is not None and not os.path.isfile(weights):
         raise FileNotFoundError(f"--weights: no file at {weights}")
     try:
-        return SqueezeNet(include_top=False, weights=weights or 'imagenet',
+        base = SqueezeNet(include_top=False, weights=weights or 'imagenet',
                           input_shape=IMAGE_SIZE + (3,))
     except WeightsUnavailableError as error:
         raise WeightsUnavailableError(f"{error} Or pass its path with --weights PATH.") \
             from error
+    features = MaxPooling2D((2, 2), name='pool9')(base.output)
+    return Functional(base.input, features, name='squeezenet')
 
 
 def split_folders(data_dir):
@@ -129,7 +136,7 @@ def unfreeze_from(conv_base, name):
         layer.trainable = set_trainable
 
 
-def run_transfer_demo(data=None, weights=None, epochs=20, fine_tune_epochs=3,
+def run_transfer_demo(data=None, weights=None, epochs=30, fine_tune_epochs=3,
                       out='deepzero-transfer-demo', batch_size=20, seed=0, cache_dir=None):
     """Run the three stages (see the module docstring).
 
