@@ -13,7 +13,7 @@ gradient of every order is again one of them (DeZero's pattern):
 Conv2D is im2col (strided copies) + GEMM written straight into the NHWC
 output, in blocks of images so that inference needs no whole im2col matrix.
 When the kernel needs a gradient, the whole matrix is kept for it, which is
-then a single GEMM ``cols.T @ gy``. Conv2DTranspose is a GEMM ``gy @ W.T`` into
+then a single GEMM (``cols.T @ gy`` or its transpose). Conv2DTranspose is a GEMM ``gy @ W.T`` into
 window columns + col2im (KH*KW strided adds). A bias gradient is BiasGrad
 (a GEMV with ones). Large arrays come from the workspace pool
 (core/workspace.py); copies run on every core (core/parallel.py).
