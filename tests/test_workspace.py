@@ -54,6 +54,12 @@ def test_held_buffer_is_never_handed_out_again(hold):
     assert c.__array_interface__['data'][0] == address
 
 
+def test_default_budget_is_bounded():
+    budget = workspace.default_budget()
+    assert 0 < budget <= 4 << 30
+    assert Workspace().max_bytes == budget
+
+
 def test_budget_overflow_still_gives_fresh_arrays():
     pool = Workspace(max_bytes=MIN_POOLED_BYTES * 2)
     arrays = [pool.empty(BIG, np.float32) for _ in range(4)]

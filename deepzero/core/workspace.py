@@ -16,6 +16,7 @@ and the array is handed out again. So reuse is never unsafe: an array the
 caller still holds is never given out twice. Views count too: a view (also a
 strided one) keeps a reference to the array it looks into.
 """
+import os
 import sys
 import threading
 
@@ -35,8 +36,8 @@ class Workspace:
     allocated outside the pool.
     """
 
-    def __init__(self, max_bytes=2 << 30):
-        self.max_bytes = max_bytes
+    def __init__(self, max_bytes=None):
+        self.max_bytes = default_budget() if max_bytes is None else max_bytes
         self.held_bytes = 0
         self._buffers = {}  # (shape, dtype) -> list of arrays, insertion-ordered
         self._lock = threading.Lock()
@@ -89,6 +90,18 @@ class Workspace:
                 del self._buffers[key]
             if self.held_bytes + nbytes <= self.max_bytes:
                 return
+
+
+def default_budget():
+    """A quarter of the physical memory, at most 4 GiB: room for the working
+    sets of a few models (a benchmark alternating the book's convnet, training
+    and inference, with VGG16's base needs ~2.5 GB; a smaller budget evicts
+    buffers at every switch and faults them in again)."""
+    try:
+        physical = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        physical = 8 << 30
+    return min(4 << 30, physical // 4)
 
 
 workspace = Workspace()
