@@ -2,7 +2,7 @@
 
 W1: the book's convnet (conv 32-64-128-128 3x3 valid ReLU, each + 2x2 max
 pool, flatten, dropout 0.5, dense 512 ReLU, dense 1 sigmoid), binary
-crossentropy and an RMSprop update (Keras 3 rule), batch 32 at 150x150x3.
+crossentropy and deepzero's RMSprop update (Keras 3 rule), batch 32 at 150x150x3.
 W2: the VGG16 convolutional base (13 3x3 'same' convs, 5 max pools) forward at
 batch 20 on 150x150x3.
 """
@@ -11,6 +11,7 @@ import numpy as np
 import deepzero as dz
 from deepzero import Parameter, Variable
 from deepzero import functions as F
+from deepzero.optimizers import RMSprop
 
 
 def _glorot(rng, shape, fan_in, fan_out):
@@ -31,7 +32,7 @@ class BookConvnet:
         self.dense1 = [_glorot(rng, (6272, 512), 6272, 512), Parameter(np.zeros(512, np.float32))]
         self.dense2 = [_glorot(rng, (512, 1), 512, 1), Parameter(np.zeros(1, np.float32))]
         self.params = [p for pair in self.convs + [self.dense1, self.dense2] for p in pair]
-        self.velocities = [np.zeros_like(p.data) for p in self.params]
+        self.optimizer = RMSprop(learning_rate=1e-4)
 
     def __call__(self, x):
         for kernel, bias in self.convs:
@@ -40,13 +41,9 @@ class BookConvnet:
         x = F.relu(F.linear(x, *self.dense1))
         return F.sigmoid(F.linear(x, *self.dense2))
 
-    def rmsprop_update(self, lr=1e-4, rho=0.9, epsilon=1e-7):
-        """Keras 3 RMSprop: v = rho*v + (1-rho)*g^2; p -= lr*g/sqrt(v + eps)."""
-        for p, v in zip(self.params, self.velocities):
-            g = p.grad.data
-            v *= rho
-            v += (1 - rho) * g * g
-            p.data -= lr * g / np.sqrt(v + epsilon)
+    def update(self):
+        self.optimizer.apply([p.grad for p in self.params], self.params)
+        for p in self.params:
             p.cleargrad()
 
 
@@ -59,7 +56,7 @@ def w1_train(batch=32, seed=0):
     def step():
         loss = F.binary_crossentropy(model(x), t)
         loss.backward()
-        model.rmsprop_update()
+        model.update()
         assert loss.dtype == np.float32
         return float(loss.data)
     return step

@@ -37,24 +37,28 @@ class RMSprop(Optimizer):
         cast = variable.dtype.type
         rho = cast(self.rho)
         v = self._velocities[index]
+        # One scratch array serves every term: this runs on every weight at every
+        # step, and fresh temporaries of a large kernel cost page faults.
+        scratch = np.square(gradient)
+        scratch *= cast(1.0 - self.rho)
         v *= rho
-        v += cast(1.0 - self.rho) * np.square(gradient)
-        denominator = v + cast(self.epsilon)
+        v += scratch
+        np.add(v, cast(self.epsilon), out=scratch)
         if self.centered:
             a = self._average_gradients[index]
             a *= rho
             a += cast(1.0 - self.rho) * gradient
-            denominator -= np.square(a)
-        np.sqrt(denominator, out=denominator)
-        step = gradient * learning_rate
-        step /= denominator
+            scratch -= np.square(a)
+        np.sqrt(scratch, out=scratch)
+        np.divide(gradient, scratch, out=scratch)
+        scratch *= learning_rate
         if self.momentum > 0:
             m = self._momentums[index]
             m *= cast(self.momentum)
-            m += step
+            m += scratch
             variable -= m
         else:
-            variable -= step
+            variable -= scratch
 
     def get_config(self):
         return dict(super().get_config(), rho=self.rho, momentum=self.momentum,
