@@ -1,6 +1,6 @@
 """Engine benchmark: deepzero against PyTorch (NCHW and channels_last), same run.
 
-    python bench/run.py [--rounds 5] [--workloads W1_train,W1_infer,W2_vgg_fwd]
+    python bench/run.py [--rounds 5] [--workloads W1_train,W1_infer,W2_vgg_fwd,W3_finetune]
 
 Each framework runs in its own long-lived worker process; rounds visit every
 workload and every worker in rotated order, so slow drifts of this shared
@@ -25,11 +25,11 @@ KEEP = ('glibc.malloc.mmap_threshold=4294967296:'
         'glibc.malloc.trim_threshold=17179869184')
 CONDITIONS = {'default': {}, 'keep': {'GLIBC_TUNABLES': KEEP}}
 FRAMEWORKS = ['deepzero', 'torch', 'torch_channels_last']
-CALLS = {'W1_train': 3, 'W1_infer': 3, 'W2_vgg_fwd': 1}
-IMAGES = {'W1_train': 32, 'W1_infer': 32, 'W2_vgg_fwd': 20}
+CALLS = {'W1_train': 3, 'W1_infer': 3, 'W2_vgg_fwd': 1, 'W3_finetune': 1}
+IMAGES = {'W1_train': 32, 'W1_infer': 32, 'W2_vgg_fwd': 20, 'W3_finetune': 20}
 # FLOPs per call (2 per multiply-add), from the per-layer im2col GEMM shapes; the
 # training step skips the first conv's input gradient (see docs/performance.md).
-GFLOP = {'W1_train': 44.119, 'W1_infer': 15.110, 'W2_vgg_fwd': 264.620}
+GFLOP = {'W1_train': 44.119, 'W1_infer': 15.110, 'W2_vgg_fwd': 264.620, 'W3_finetune': 303.092}
 
 
 class Worker:

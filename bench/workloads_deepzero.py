@@ -5,6 +5,9 @@ pool, flatten, dropout 0.5, dense 512 ReLU, dense 1 sigmoid), binary
 crossentropy and deepzero's RMSprop update (Keras 3 rule), batch 32 at 150x150x3.
 W2: the VGG16 convolutional base (13 3x3 'same' convs, 5 max pools) forward at
 batch 20 on 150x150x3.
+W3: one fine-tuning step of that base with block5 trainable (blocks 1-4 frozen,
+so they record no graph), plus flatten, dense 256 ReLU, dense 1 sigmoid, binary
+crossentropy and RMSprop (lr 1e-5), batch 20.
 """
 import numpy as np
 
@@ -77,28 +80,64 @@ def w1_infer(batch=32, seed=0):
 VGG16_BLOCKS = [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]
 
 
-def w2_vgg_forward(batch=20, seed=0):
-    rng = np.random.default_rng(seed)
-    convs, cin = [], 3
-    for cout, n in VGG16_BLOCKS:
+def _vgg16_base(rng, trainable_from_block=6):
+    """[[ (kernel, bias) per conv ] per block]; blocks before
+    ``trainable_from_block`` (1-based) are frozen."""
+    blocks, cin = [], 3
+    for number, (cout, n) in enumerate(VGG16_BLOCKS, start=1):
         block = []
         for _ in range(n):
-            block.append(_conv_params(rng, cin, cout))
+            kernel, bias = _conv_params(rng, cin, cout)
+            kernel.requires_grad = bias.requires_grad = number >= trainable_from_block
+            block.append((kernel, bias))
             cin = cout
-        convs.append(block)
+        blocks.append(block)
+    return blocks
+
+
+def _vgg16_forward(blocks, x):
+    for block in blocks:
+        for kernel, bias in block:
+            x = F.relu(F.conv2d(x, kernel, bias, padding='same'))
+        x = F.max_pool2d(x, 2)
+    return x
+
+
+def w2_vgg_forward(batch=20, seed=0):
+    rng = np.random.default_rng(seed)
+    blocks = _vgg16_base(rng)
     x = rng.random((batch, 150, 150, 3), dtype=np.float32)
 
     def step():
-        h = x
         with dz.no_grad():
-            for block in convs:
-                for kernel, bias in block:
-                    h = F.relu(F.conv2d(h, kernel, bias, padding='same'))
-                h = F.max_pool2d(h, 2)
+            h = _vgg16_forward(blocks, x)
         assert h.shape == (batch, 4, 4, 512) and h.dtype == np.float32
         return h.data
     return step
 
 
+def w3_finetune(batch=20, seed=0):
+    rng = np.random.default_rng(seed)
+    blocks = _vgg16_base(rng, trainable_from_block=5)
+    dense1 = [_glorot(rng, (8192, 256), 8192, 256), Parameter(np.zeros(256, np.float32))]
+    dense2 = [_glorot(rng, (256, 1), 256, 1), Parameter(np.zeros(1, np.float32))]
+    params = [p for block in blocks for pair in block for p in pair if p.requires_grad]
+    params += dense1 + dense2
+    optimizer = RMSprop(learning_rate=1e-5)
+    x = Variable(rng.random((batch, 150, 150, 3), dtype=np.float32), requires_grad=False)
+    t = (rng.random((batch, 1)) > 0.5).astype(np.float32)
+
+    def step():
+        h = F.flatten(_vgg16_forward(blocks, x))
+        p = F.sigmoid(F.linear(F.relu(F.linear(h, *dense1)), *dense2))
+        loss = F.binary_crossentropy(p, t)
+        loss.backward()
+        optimizer.apply([q.grad for q in params], params)
+        for q in params:
+            q.cleargrad()
+        return float(loss.data)
+    return step
+
+
 WORKLOADS = {'W1_train': (w1_train, 32), 'W1_infer': (w1_infer, 32),
-             'W2_vgg_fwd': (w2_vgg_forward, 20)}
+             'W2_vgg_fwd': (w2_vgg_forward, 20), 'W3_finetune': (w3_finetune, 20)}

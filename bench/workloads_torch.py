@@ -49,16 +49,19 @@ def w1_infer(channels_last=False, batch=32):
     return step
 
 
-def w2_vgg_forward(channels_last=False, batch=20):
-    torch.manual_seed(0)
+def _vgg16_base():
     layers, cin = [], 3
     for cout, n in VGG16_BLOCKS:
         for _ in range(n):
             layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU()]
             cin = cout
         layers.append(nn.MaxPool2d(2))
-    model, x = _prepare(nn.Sequential(*layers).eval(), torch.rand(batch, 3, 150, 150),
-                        channels_last)
+    return nn.Sequential(*layers)
+
+
+def w2_vgg_forward(channels_last=False, batch=20):
+    torch.manual_seed(0)
+    model, x = _prepare(_vgg16_base().eval(), torch.rand(batch, 3, 150, 150), channels_last)
 
     def step():
         with torch.inference_mode():
@@ -66,7 +69,33 @@ def w2_vgg_forward(channels_last=False, batch=20):
     return step
 
 
+def w3_finetune(channels_last=False, batch=20):
+    """Blocks 1-4 frozen (requires_grad False, so autograd also skips the
+    input gradient of block5_conv1), block5 and the head trained."""
+    torch.manual_seed(0)
+    base = _vgg16_base()
+    for layer in list(base)[:24]:  # everything before block5_conv1
+        layer.requires_grad_(False)
+    head = nn.Sequential(nn.Flatten(), nn.Linear(8192, 256), nn.ReLU(), nn.Linear(256, 1),
+                         nn.Sigmoid())
+    model, x = _prepare(nn.Sequential(base, head), torch.rand(batch, 3, 150, 150),
+                        channels_last)
+    t = (torch.rand(batch, 1) > 0.5).float()
+    opt = torch.optim.RMSprop([p for p in model.parameters() if p.requires_grad], lr=1e-5,
+                              alpha=0.9, eps=1e-7)
+    loss_fn = nn.BCELoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
 def workloads(channels_last):
     return {'W1_train': (lambda: w1_train(channels_last), 32),
             'W1_infer': (lambda: w1_infer(channels_last), 32),
-            'W2_vgg_fwd': (lambda: w2_vgg_forward(channels_last), 20)}
+            'W2_vgg_fwd': (lambda: w2_vgg_forward(channels_last), 20),
+            'W3_finetune': (lambda: w3_finetune(channels_last), 20)}
