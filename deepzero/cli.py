@@ -1,4 +1,5 @@
-"""The ``deepzero`` command: ``deepzero demo`` and ``deepzero datasets ...``."""
+"""The ``deepzero`` command: ``deepzero demo`` (``--transfer``: the book's section 5.3)
+and ``deepzero datasets ...``."""
 import argparse
 import sys
 
