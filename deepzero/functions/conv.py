@@ -131,7 +131,7 @@ class Conv2DTranspose(Function):
             images = g[start:start + per_chunk]
             rows = images.shape[0] * geometry.out_hw[0] * geometry.out_hw[1]
             cols = buffer[:images.shape[0] * window_cells].reshape(kh * kw, groups, rows, cg)
-            xp.matmul(_split_groups(images.reshape(rows, c_out), groups), kernel_t, out=cols)
+            parallel.matmul(_split_groups(images.reshape(rows, c_out), groups), kernel_t, cols)
             col2im(cols.reshape((kh * kw, groups, images.shape[0]) + geometry.out_hw + (cg,)),
                    geometry, image[start:start + per_chunk])
         z = crop_padding(image, geometry)
@@ -208,11 +208,10 @@ def _split_groups(rows, groups):
 
 def _gemm(a, b, out):
     """out[g] = a[g] @ b[g]; one plain 2-D GEMM when there is one group."""
-    xp = get_array_module(a)
     if a.shape[0] == 1:
-        xp.matmul(a[0], b[0], out=out[0])
+        parallel.matmul(a[0], b[0], out[0])
     else:
-        xp.matmul(a, b, out=out)
+        parallel.matmul(a, b, out)
 
 
 class BiasGrad(Function):

@@ -1,5 +1,7 @@
 """The fully connected layer's op: ``y = x @ W + b``."""
-from ..core import Function
+import numpy as np
+
+from ..core import Function, get_array_module, parallel
 from ..core.operators import matmul, reshape, sum
 
 __all__ = ['Linear', 'linear']
@@ -16,7 +18,10 @@ class Linear(Function):
     def forward(self, x, W, b=None):
         _check_shapes(x, W, b)
         in_features, out_features = W.shape
-        y = x.reshape(-1, in_features) @ W
+        x_rows = x.reshape(-1, in_features)
+        y = get_array_module(x).empty((x_rows.shape[0], out_features),
+                                      np.result_type(x.dtype, W.dtype))
+        parallel.matmul(x_rows, W, y)
         if b is not None:
             y += b  # in place: y is a fresh GEMM result
         return y.reshape(x.shape[:-1] + (out_features,))
