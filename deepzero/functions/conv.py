@@ -73,6 +73,7 @@ class Conv2D(Function):
         c_out = kernel.shape[3]
         y = workspace.empty((n, oh, ow, c_out), x.dtype, xp)
         y_rows = y.reshape(-1, c_out)
+        y_groups = _split_groups(y_rows, groups)
         kernel_groups = _grouped_kernel(kernel, groups)
         # Block by block: im2col a block of windows, multiply it, add the bias.
         # A kept im2col matrix is filled block by block; else one block-sized
@@ -80,16 +81,12 @@ class Conv2D(Function):
         blocks = window_blocks(windows, BLOCK_BYTES)
         rows = n * oh * ow if self.keep_cols else max(stop - start for _, start, stop in blocks)
         cols = workspace.empty((groups, rows, kh * kw * c // groups), x.dtype, xp)
-        def multiply_rows(cols_rows, y_part):  # (rows', G, K), (rows', C_out)
-            xp.matmul(cols_rows.transpose(1, 0, 2), kernel_groups,
-                      out=_split_groups(y_part, groups))
-            if bias is not None:
-                y_part += bias
         for index, start, stop in blocks:
             block = cols[:, start:stop] if self.keep_cols else cols[:, :stop - start]
             windows_into_cols(windows[index], block)
-            parallel.over_batch(multiply_rows, block.transpose(1, 0, 2), y_rows[start:stop],
-                                min_bytes=0)
+            _gemm(block, kernel_groups, y_groups[:, start:stop])
+            if bias is not None:
+                y_rows[start:stop] += bias
         self.cols = cols if self.keep_cols else None
         return from_nhwc(y, spec.data_format)
 
@@ -126,29 +123,17 @@ class Conv2DTranspose(Function):
         kernel_t = kernel.reshape(kh * kw, cg, groups, c_out // groups).transpose(0, 2, 3, 1)
         image = workspace.empty((batch,) + geometry.padded_hw + (spec.in_channels,),
                                 g.dtype, xp)
-        out_cells = geometry.out_hw[0] * geometry.out_hw[1]
-
-        def images_part(g_part, cols_part, image_part):
-            # cols_part (N', KH*KW, G, OH*OW, C_in/G): the GEMM writes each
-            # offset's columns contiguously (KH*KW narrow GEMMs, but col2im's
-            # adds then read contiguous runs: 3.5x faster than adds from
-            # (rows, KH*KW*C_in) columns, which outweighs the wider GEMM)
-            g_groups = g_part.reshape(g_part.shape[0], out_cells, groups, -1).transpose(2, 0, 1, 3)
-            cols_part = cols_part.transpose(1, 2, 0, 3, 4)
-            xp.matmul(g_groups, kernel_t[:, :, None], out=cols_part)
-            col2im(cols_part.reshape(cols_part.shape[:3] + geometry.out_hw + (cg,)), geometry,
-                   image_part)
-        # Blocks of images (at least one per core), each image's GEMM and
-        # col2im on one core.
-        window_cells = kh * kw * out_cells * spec.in_channels
+        # Blocks of images (at least one per core, for the parallel col2im).
+        window_cells = kh * kw * geometry.out_hw[0] * geometry.out_hw[1] * spec.in_channels
         per_chunk = max(parallel.THREADS, BLOCK_BYTES // (window_cells * g.dtype.itemsize))
         buffer = workspace.empty((min(per_chunk, batch) * window_cells,), g.dtype, xp)
         for start in range(0, batch, per_chunk):
             images = g[start:start + per_chunk]
-            cols = buffer[:images.shape[0] * window_cells].reshape(
-                kh * kw, groups, images.shape[0], out_cells, cg)
-            parallel.over_batch(images_part, images, cols.transpose(2, 0, 1, 3, 4),
-                                image[start:start + per_chunk])
+            rows = images.shape[0] * geometry.out_hw[0] * geometry.out_hw[1]
+            cols = buffer[:images.shape[0] * window_cells].reshape(kh * kw, groups, rows, cg)
+            parallel.matmul(_split_groups(images.reshape(rows, c_out), groups), kernel_t, cols)
+            col2im(cols.reshape((kh * kw, groups, images.shape[0]) + geometry.out_hw + (cg,)),
+                   geometry, image[start:start + per_chunk])
         z = crop_padding(image, geometry)
         if bias is not None:
             z += bias
@@ -233,8 +218,8 @@ class BiasGrad(Function):
     """The gradient of a per-channel bias: gy (N, H, W, C) (or (N, C, H, W))
     summed over all but the channel axis -> (C,).
 
-    A product with a vector of ones, ~8x faster than NumPy's sum over
-    leading axes (on one BLAS thread: see core/parallel.py)."""
+    A product with a vector of ones: BLAS streams it on every core, ~8x
+    faster than NumPy's sum over leading axes."""
 
     def __init__(self, data_format):
         self.data_format = data_format
@@ -243,9 +228,7 @@ class BiasGrad(Function):
         xp = get_array_module(gy)
         if self.data_format == 'channels_last':
             rows = gy.reshape(-1, gy.shape[3])
-            gb = xp.empty((1, rows.shape[1]), gy.dtype)
-            parallel.matmul(xp.ones((1, rows.shape[0]), gy.dtype), rows, gb)
-            return gb[0]
+            return xp.ones(rows.shape[0], gy.dtype) @ rows
         per_image = gy.reshape(gy.shape[0], gy.shape[1], -1)  # (N, C, H*W)
         return (per_image @ xp.ones(per_image.shape[2], gy.dtype)).sum(axis=0)
 

@@ -238,7 +238,13 @@ def window_blocks(windows, block_bytes):
 def col2im(cols, geometry, image):
     """Adjoint of im2col: overwrite the padded image ``image`` (N, Hp, Wp, C)
     with the sum of the windows of ``cols`` (KH*KW, G, N, OH, OW, C/G),
-    offset by offset (KH*KW strided adds; callers split it over the batch)."""
+    offset-major so that each offset's block is contiguous."""
+    def images(cols_part, image_part):  # cols_part: (N', KH*KW, G, OH, OW, C/G)
+        _col2im_images(cols_part.swapaxes(0, 2).swapaxes(0, 1), geometry, image_part)
+    parallel.over_batch(images, cols.swapaxes(0, 2).swapaxes(1, 2), image)
+
+
+def _col2im_images(cols, geometry, image):
     xp = get_array_module(cols)
     (kh_n, kw_n), (oh, ow) = geometry.window, geometry.out_hw
     n, c = image.shape[0], image.shape[3]
