@@ -12,6 +12,10 @@ tick. Measured on a shared 2-core VM (OpenBLAS 0.3.31): a 32x6272 @ 6272x512
 GEMM took ~120 ms on 2 OpenBLAS threads against ~2 ms on one, and the whole
 W1 training step ran 2.3x faster with OPENBLAS_NUM_THREADS=1. A split pass
 synchronises once, when the parts join.
+
+So importing deepzero makes the importing thread's OpenBLAS calls
+single-threaded (OpenBLAS 0.3.27+, as NumPy's wheels ship; other BLAS
+libraries are left alone), and deepzero's ops split their large GEMMs here.
 """
 import ctypes
 import glob
@@ -52,6 +56,14 @@ def _find_blas_threads_local():
 
 
 _set_blas_threads_local = _find_blas_threads_local()
+# The thread that imports deepzero (the main thread, as a rule) runs its BLAS
+# calls on one thread too: GEMMs that don't go through ``matmul`` (the dense
+# layers' backward, user code) would otherwise wake OpenBLAS's spinning
+# threads, which then compete with this pool for the cores. Measured: a W1
+# training step 1.35 s with it unset, 0.85 s with it (and with
+# OPENBLAS_NUM_THREADS=1), on the 2-core VM shared with another job.
+if _set_blas_threads_local is not None:
+    _set_blas_threads_local(1)
 
 
 def _start_worker():
