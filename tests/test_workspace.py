@@ -241,3 +241,17 @@ def test_parallel_matmul_matches_numpy(monkeypatch):
     out = np.empty((4, 7, 3), np.float32)
     parallel.matmul(a, b, out)
     np.testing.assert_allclose(out, a @ b, rtol=1e-6, atol=1e-6)
+
+
+def test_parallel_matmul_deep_matches_numpy(monkeypatch):
+    """Split over the summed axis (uneven parts), into a transposed view as
+    the kernel gradient writes."""
+    monkeypatch.setattr(parallel, 'MIN_PARALLEL_MACS', 0)
+    monkeypatch.setattr(parallel, 'THREADS', 3)
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2, 11, 4)).astype(np.float32).transpose(0, 2, 1)  # (2, 4, 11)
+    b = rng.standard_normal((2, 11, 5)).astype(np.float32)
+    out = np.empty((5, 2, 4), np.float32).transpose(1, 2, 0)
+    parallel.matmul_deep(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    assert out.dtype == np.float32

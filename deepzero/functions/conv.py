@@ -13,7 +13,7 @@ gradient of every order is again one of them (DeZero's pattern):
 Conv2D is im2col (strided copies) + GEMM written straight into the NHWC
 output, in blocks of images so that inference needs no whole im2col matrix.
 When the kernel needs a gradient, the whole matrix is kept for it, which is
-then a single GEMM (``cols.T @ gy`` or its transpose). Conv2DTranspose is a GEMM ``gy @ W.T`` into
+then a single GEMM ``cols.T @ gy``, split over the pixels. Conv2DTranspose is a GEMM ``gy @ W.T`` into
 window columns + col2im (KH*KW strided adds). A bias gradient is BiasGrad
 (a GEMV with ones). Large arrays come from the workspace pool
 (core/workspace.py); copies run on every core (core/parallel.py).
@@ -173,16 +173,7 @@ class Conv2DGradKernel(Function):
         gk = xp.empty((kh, kw, spec.in_channels // spec.groups, c_out), x.dtype)
         gk_groups = _grouped_kernel(gk, spec.groups)  # (G, K, C_out/G)
         gy_groups = _split_groups(gy_rows, spec.groups)  # (G, M, C_out/G)
-        if gk_groups.shape[1] >= gk_groups.shape[2]:
-            _gemm(cols.transpose(0, 2, 1), gy_groups, gk_groups)
-        else:
-            # OpenBLAS's threaded GEMM with a transposed, very deep operand
-            # (M = N*OH*OW pixels) crawls, up to 100x, seconds for a first
-            # conv's (27, 32) gradient, when the product has fewer rows than
-            # columns: compute the transposed product, then transpose it.
-            gk_t = xp.empty((spec.groups,) + gk_groups.shape[:0:-1], x.dtype)
-            _gemm(gy_groups.transpose(0, 2, 1), cols, gk_t)
-            gk_groups[...] = gk_t.transpose(0, 2, 1)
+        parallel.matmul_deep(cols.transpose(0, 2, 1), gy_groups, gk_groups)
         return gk
 
     def backward(self, ggk):
