@@ -85,8 +85,8 @@ class Conv2D(Function):
             block = cols[:, start:stop] if self.keep_cols else cols[:, :stop - start]
             windows_into_cols(windows[index], block)
             _gemm(block, kernel_groups, y_groups[:, start:stop])
-            if bias is not None:
-                y_rows[start:stop] += bias
+            if bias is not None:  # a pass over the output: on every core
+                parallel.over_batch(lambda rows: xp.add(rows, bias, out=rows), y_rows[start:stop])
         self.cols = cols if self.keep_cols else None
         return from_nhwc(y, spec.data_format)
 
