@@ -1,6 +1,7 @@
 """One benchmark worker process: builds workloads on demand and times calls.
 
-Protocol (stdin/stdout, one JSON line each): the driver sends
+Protocol (stdin/stdout, one JSON line each): the worker first prints its
+environment (and, for deepzero, NumPy's sgemm rate); then the driver sends
 ``{"workload": "W1_train", "calls": 3}`` and gets back per-call seconds, minor
 page faults and CPU seconds, plus the process's peak RSS. Only one worker
 computes at a time, so the workers do not disturb each other's timings.
@@ -50,14 +51,14 @@ def sgemm_rate(n=4096, repeats=5):
 
 
 def main():
+    # Measured before deepzero is imported: deepzero makes the importing thread's
+    # OpenBLAS calls single-threaded (see deepzero/core/parallel.py).
+    rate = sgemm_rate() if FRAMEWORK == 'deepzero' else None
     workloads = load_workloads()
     steps = {}
-    print(json.dumps(info()), flush=True)
+    print(json.dumps(dict(info(), sgemm_gflops=rate)), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
-        if req.get('sgemm'):
-            print(json.dumps({'gflops': sgemm_rate()}), flush=True)
-            continue
         name = req['workload']
         if name not in steps:
             make, _ = workloads[name]
