@@ -25,9 +25,14 @@ def _prepare(model, x, channels_last):
 def w1_train(channels_last=False, batch=32):
     torch.manual_seed(0)
     model, x = _prepare(_book_convnet(), torch.rand(batch, 3, 150, 150), channels_last)
-    t = (torch.rand(batch, 1) > 0.5).float()
-    # Keras defaults: rho 0.9, epsilon 1e-7
-    opt = torch.optim.RMSprop(model.parameters(), lr=1e-4, alpha=0.9, eps=1e-7)
+    return _training_step(model, x, model.parameters(), learning_rate=1e-4)
+
+
+def _training_step(model, x, params, learning_rate):
+    """One step of binary crossentropy + RMSprop with Keras's defaults
+    (rho 0.9, epsilon 1e-7), on random 0/1 labels."""
+    t = (torch.rand(x.shape[0], 1) > 0.5).float()
+    opt = torch.optim.RMSprop(params, lr=learning_rate, alpha=0.9, eps=1e-7)
     loss_fn = nn.BCELoss()
 
     def step():
@@ -80,18 +85,8 @@ def w3_finetune(channels_last=False, batch=20):
                          nn.Sigmoid())
     model, x = _prepare(nn.Sequential(base, head), torch.rand(batch, 3, 150, 150),
                         channels_last)
-    t = (torch.rand(batch, 1) > 0.5).float()
-    opt = torch.optim.RMSprop([p for p in model.parameters() if p.requires_grad], lr=1e-5,
-                              alpha=0.9, eps=1e-7)
-    loss_fn = nn.BCELoss()
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
+    return _training_step(model, x, [p for p in model.parameters() if p.requires_grad],
+                          learning_rate=1e-5)
 
 
 def workloads(channels_last):
