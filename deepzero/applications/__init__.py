@@ -11,8 +11,8 @@ deepzero's (~/.deepzero/models, or $DEEPZERO_HOME/models), else downloads
 the file Keras uses (see :mod:`deepzero.applications.weights`);
 ``weights=<path>`` loads any Keras weight file of the same architecture.
 """
-from . import (imagenet_utils, inception_v3, mobilenet, resnet, resnet50, squeezenet, vgg16,
-               vgg19, weights, xception)
+from . import (feature_cache, imagenet_utils, inception_v3, mobilenet, resnet, resnet50,
+               squeezenet, vgg16, vgg19, weights, xception)
 from .inception_v3 import InceptionV3
 from .mobilenet import MobileNet
 from .resnet import ResNet50, ResNet101, ResNet152
@@ -21,6 +21,6 @@ from .vgg16 import VGG16
 from .vgg19 import VGG19
 from .xception import Xception
 
-__all__ = ['imagenet_utils', 'inception_v3', 'mobilenet', 'resnet', 'resnet50', 'squeezenet',
+__all__ = ['feature_cache', 'imagenet_utils', 'inception_v3', 'mobilenet', 'resnet', 'resnet50', 'squeezenet',
            'vgg16', 'vgg19', 'weights', 'xception', 'InceptionV3', 'MobileNet', 'ResNet50',
            'ResNet101', 'ResNet152', 'SqueezeNet', 'VGG16', 'VGG19', 'Xception']
