@@ -21,6 +21,6 @@ from .vgg16 import VGG16
 from .vgg19 import VGG19
 from .xception import Xception
 
-__all__ = ['feature_cache', 'imagenet_utils', 'inception_v3', 'mobilenet', 'resnet', 'resnet50', 'squeezenet',
-           'vgg16', 'vgg19', 'weights', 'xception', 'InceptionV3', 'MobileNet', 'ResNet50',
-           'ResNet101', 'ResNet152', 'SqueezeNet', 'VGG16', 'VGG19', 'Xception']
+__all__ = ['feature_cache', 'imagenet_utils', 'inception_v3', 'mobilenet', 'resnet', 'resnet50',
+           'squeezenet', 'vgg16', 'vgg19', 'weights', 'xception', 'InceptionV3', 'MobileNet',
+           'ResNet50', 'ResNet101', 'ResNet152', 'SqueezeNet', 'VGG16', 'VGG19', 'Xception']
