@@ -345,8 +345,12 @@ class Sum(Function):
         return x.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
-        return broadcast_to(reshape(gy, keepdims_shape(self.x_shape, self.axis)),
-                            self.x_shape)
+        return unreduce(gy, self.x_shape, self.axis)
+
+
+def unreduce(gy, x_shape, axis):
+    """Broadcast the gradient of a reduction over ``axis`` back to ``x_shape``."""
+    return broadcast_to(reshape(gy, keepdims_shape(x_shape, axis)), x_shape)
 
 
 def keepdims_shape(shape, axis):

@@ -7,15 +7,10 @@ broadcasts it back over the reduced axes.
 import numpy as np
 
 from ..core import Function, get_array_module
-from ..core.operators import broadcast_to, exp, keepdims_shape, reshape
+from ..core.operators import exp, keepdims_shape, unreduce
 
 __all__ = ['Mean', 'mean', 'Max', 'max', 'Min', 'min', 'ArgMax', 'argmax',
            'LogSumExp', 'logsumexp', 'logsumexp_array']
-
-
-def _spread(gy, x_shape, axis):
-    """Broadcast a reduction's output gradient back to the input's shape."""
-    return broadcast_to(reshape(gy, keepdims_shape(x_shape, axis)), x_shape)
 
 
 class Mean(Function):
@@ -30,7 +25,7 @@ class Mean(Function):
         return y
 
     def backward(self, gy):
-        return _spread(gy, self.x_shape, self.axis) * self.scale
+        return unreduce(gy, self.x_shape, self.axis) * self.scale
 
 
 def mean(x, axis=None, keepdims=False):
@@ -63,7 +58,7 @@ class Max(Function):
         y = self.outputs[0]().data.reshape(keepdims_shape(x.shape, self.axis))
         share = (x == y).astype(gy.dtype)
         share /= share.sum(axis=self.axis, keepdims=True)
-        return _spread(gy, x.shape, self.axis) * share
+        return unreduce(gy, x.shape, self.axis) * share
 
 
 class Min(Max):
@@ -124,8 +119,8 @@ class LogSumExp(Function):
         # d/dx logsumexp = softmax(x) = exp(x - y), written with ops so that
         # higher derivatives flow through y.
         y = self.outputs[0]()
-        y = _spread(y, self.x_shape, self.axis)
-        return _spread(gy, self.x_shape, self.axis) * exp(self.inputs[0] - y)
+        y = unreduce(y, self.x_shape, self.axis)
+        return unreduce(gy, self.x_shape, self.axis) * exp(self.inputs[0] - y)
 
 
 def logsumexp(x, axis=None, keepdims=False):
