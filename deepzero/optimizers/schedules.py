@@ -29,55 +29,46 @@ def _check_decay_steps(decay_steps):
         raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _RatioDecay(LearningRateSchedule):
+    """Schedules of ``p = step / decay_steps`` (floored with ``staircase``);
+    a subclass gives ``decay(p)``, the rate at progress ``p``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name=None):
+        _check_decay_steps(decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name or type(self).__name__
+
+    def __call__(self, step):
+        p = np.float32(step) / np.float32(self.decay_steps)
+        if self.staircase:
+            p = np.floor(p)
+        return self.decay(p)
+
+    def get_config(self):
+        return {'initial_learning_rate': self.initial_learning_rate,
+                'decay_steps': self.decay_steps, 'decay_rate': self.decay_rate,
+                'staircase': self.staircase, 'name': self.name}
+
+
+class ExponentialDecay(_RatioDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with
     ``staircase=True`` the exponent is floored."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name='ExponentialDecay'):
-        _check_decay_steps(decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
-    def __call__(self, step):
-        p = np.float32(step) / np.float32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
+    def decay(self, p):
         return np.float32(self.initial_learning_rate) * np.float32(self.decay_rate) ** p
 
-    def get_config(self):
-        return {'initial_learning_rate': self.initial_learning_rate,
-                'decay_steps': self.decay_steps, 'decay_rate': self.decay_rate,
-                'staircase': self.staircase, 'name': self.name}
 
-
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RatioDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with
     ``staircase=True`` the ratio ``step / decay_steps`` is floored."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name='InverseTimeDecay'):
-        _check_decay_steps(decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
-    def __call__(self, step):
-        p = np.float32(step) / np.float32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
+    def decay(self, p):
         return np.float32(self.initial_learning_rate) / (
             np.float32(1.0) + np.float32(self.decay_rate) * p)
-
-    def get_config(self):
-        return {'initial_learning_rate': self.initial_learning_rate,
-                'decay_steps': self.decay_steps, 'decay_rate': self.decay_rate,
-                'staircase': self.staircase, 'name': self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
