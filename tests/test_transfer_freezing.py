@@ -8,6 +8,7 @@ import deepzero.functions.conv as conv_functions
 import deepzero.layers as L
 from deepzero import functions as F
 from deepzero.applications import VGG16, MobileNet, ResNet50
+from deepzero.demo_transfer import unfreeze_from
 from deepzero.models import Sequential
 from deepzero.optimizers import RMSprop
 
@@ -21,16 +22,6 @@ def book_model(conv_base):
     """Section 5.3.1: the conv base, Flatten, Dense 256, Dense 1."""
     return Sequential([conv_base, L.Flatten(), L.Dense(256, activation='relu'),
                        L.Dense(1, activation='sigmoid')])
-
-
-def unfreeze_from(conv_base, name):
-    """The book's fine-tuning loop."""
-    conv_base.trainable = True
-    set_trainable = False
-    for layer in conv_base.layers:
-        if layer.name == name:
-            set_trainable = True
-        layer.trainable = set_trainable
 
 
 @pytest.fixture(scope='module')
