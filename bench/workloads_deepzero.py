@@ -39,7 +39,7 @@ class BookConvnet:
 
     def __call__(self, x):
         for kernel, bias in self.convs:
-            x = F.max_pool2d(F.relu(F.conv2d(x, kernel, bias)), 2)
+            x = F.max_pool2d(F.conv2d(x, kernel, bias, activation='relu'), 2)
         x = F.dropout(F.flatten(x), 0.5)
         x = F.relu(F.linear(x, *self.dense1))
         return F.sigmoid(F.linear(x, *self.dense2))
@@ -98,7 +98,7 @@ def _vgg16_base(rng, trainable_from_block=6):
 def _vgg16_forward(blocks, x):
     for block in blocks:
         for kernel, bias in block:
-            x = F.relu(F.conv2d(x, kernel, bias, padding='same'))
+            x = F.conv2d(x, kernel, bias, padding='same', activation='relu')
         x = F.max_pool2d(x, 2)
     return x
 

@@ -126,6 +126,48 @@ def test_conv2d_kernel_gradient_without_input_gradient(rng):
     np.testing.assert_allclose(k.grad.data, 2 * first, rtol=1e-5)
 
 
+@pytest.mark.parametrize('data_format', ['channels_last', 'channels_first'])
+@pytest.mark.parametrize('with_bias', [True, False])
+def test_conv2d_fused_relu_is_relu_of_conv(rng, data_format, with_bias):
+    """activation='relu' gives exactly relu(conv2d(...)), forward and backward."""
+    x = rng.standard_normal((2, 6, 5, 4)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 2, 6)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32) if with_bias else None
+    if data_format == 'channels_first':
+        x = x.transpose(0, 3, 1, 2).copy()
+    gy = rng.standard_normal(F.conv2d(x, k, b, padding='same', groups=2,
+                                      data_format=data_format).shape).astype(np.float32)
+    results = []
+    for fused in (True, False):
+        xs = [Variable(x.copy()), Variable(k.copy())] + ([Variable(b.copy())] if with_bias else [])
+        conv = lambda act: F.conv2d(xs[0], xs[1], xs[2] if with_bias else None,
+                                    padding='same', groups=2, data_format=data_format,
+                                    activation=act)
+        y = conv('relu') if fused else F.relu(conv(None))
+        (y * gy).sum().backward()
+        results.append([y.data] + [v.grad.data for v in xs])
+        if fused:
+            assert isinstance(y.creator, F.Conv2D) and y.creator.relu
+    for fused, plain in zip(*results):
+        np.testing.assert_array_equal(fused, plain)
+
+
+def test_conv2d_fused_relu_gradients_and_torch(rng):
+    x, k = rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((3, 3, 3, 4))
+    b = rng.standard_normal(4)
+    fn = lambda x, k, b: F.conv2d(x, k, b, padding='same', activation='relu')
+    check_gradients(fn, x, k, b)
+    check_second_order(lambda x, k, b: fn(x, k, b) ** 2, x, k, b)
+    compare_with_torch(fn, lambda x, k, b: TF.relu(torch_conv(x, k, b, padding='same')),
+                       x, k, b)
+
+
+def test_conv2d_activation_must_be_relu_or_none():
+    with pytest.raises(ValueError, match=r"conv2d: activation must be None or 'relu', "
+                                         r"got 'tanh'"):
+        F.conv2d(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 3, 4)), activation='tanh')
+
+
 @pytest.mark.parametrize('dm, strides, padding, dilation', [
     (1, 1, 'valid', 1), (2, 2, 'same', 1), (3, 1, 'same', 2)])
 def test_depthwise_conv2d(rng, dm, strides, padding, dilation):

@@ -12,6 +12,9 @@ gradient of every order is again one of them (DeZero's pattern):
 
 Conv2D is im2col (strided copies) + GEMM written straight into the NHWC
 output, in blocks of images so that inference needs no whole im2col matrix.
+The bias and an optional ReLU are applied in one pass over each block's
+output (as oneDNN's post-ops do): a Keras ``Conv2D(activation='relu')``
+then needs no separate ReLU pass or pre-activation array.
 When the kernel needs a gradient, the whole matrix is kept for it, which is
 then a single GEMM ``cols.T @ gy``, split over the pixels. Conv2DTranspose is a GEMM ``gy @ W.T`` into
 window columns + col2im (KH*KW strided adds). A bias gradient is BiasGrad
@@ -23,6 +26,7 @@ import numbers
 from ..core import config, get_array_module, parallel, workspace
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
+from .activations import ReLUGrad
 from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im,
                          crop_padding, from_nhwc, im2col, pad_nhwc, pair, spatial_shape,
                          to_nhwc, window_blocks, window_view, windows_into_cols)
@@ -38,6 +42,8 @@ __all__ = ['conv2d', 'depthwise_conv2d', 'separable_conv2d', 'conv2d_transpose',
 # still bound the memory of inference (VGG16's first block would need a 1 GB
 # im2col matrix).
 BLOCK_BYTES = 64 << 20
+# Bytes of output per piece of the bias + ReLU pass (within a core's L2).
+POST_OP_BYTES = 512 << 10
 
 
 class ConvSpec:
@@ -55,15 +61,17 @@ class ConvSpec:
 
 
 class Conv2D(Function):
-    """y = conv(x, kernel) (+ bias). x (N, H, W, C_in) -> y (N, OH, OW, C_out).
+    """y = conv(x, kernel) (+ bias), then max(y, 0) when ``relu``.
+    x (N, H, W, C_in) -> y (N, OH, OW, C_out).
 
     ``keep_cols``: save the im2col buffer for the kernel gradient (when the
     kernel needs one), which then needs no second im2col.
     """
 
-    def __init__(self, spec, keep_cols=False):
+    def __init__(self, spec, keep_cols=False, relu=False):
         self.spec = spec
         self.keep_cols = keep_cols
+        self.relu = relu
 
     def forward(self, x, kernel, bias=None):
         spec, geometry, groups = self.spec, self.spec.geometry, self.spec.groups
@@ -85,14 +93,29 @@ class Conv2D(Function):
             block = cols[:, start:stop] if self.keep_cols else cols[:, :stop - start]
             windows_into_cols(windows[index], block)
             _gemm(block, kernel_groups, y_groups[:, start:stop])
-            if bias is not None:  # a pass over the output: on every core
-                parallel.over_batch(lambda rows: xp.add(rows, bias, out=rows), y_rows[start:stop])
+            if bias is not None or self.relu:  # a pass over the output: on every core
+                parallel.over_batch(lambda rows: self._bias_and_relu(rows, bias),
+                                    y_rows[start:stop])
         self.cols = cols if self.keep_cols else None
         return from_nhwc(y, spec.data_format)
+
+    def _bias_and_relu(self, rows, bias):
+        """rows += bias, then max(rows, 0), in pieces that stay in cache for
+        the second pass."""
+        xp = get_array_module(rows)
+        piece = max(1, POST_OP_BYTES // (rows.shape[1] * rows.itemsize))
+        for start in range(0, rows.shape[0], piece):
+            part = rows[start:start + piece]
+            if bias is not None:
+                xp.add(part, bias, out=part)
+            if self.relu:
+                xp.maximum(part, 0, out=part)
 
     def backward(self, gy):
         x, kernel = self.inputs[:2]
         need = self.needs_input_grad
+        if self.relu:  # the gradient of the pre-activation
+            gy = ReLUGrad(self.outputs[0]().data, None)(gy)
         # The forward's windows serve one kernel gradient; a second backward
         # through the same graph recomputes them.
         cols, self.cols = self.cols, None
@@ -230,7 +253,7 @@ class BiasGrad(Function):
 
 # --- public functions ------------------------------------------------------------------
 def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, groups=1,
-           data_format='channels_last'):
+           data_format='channels_last', activation=None):
     """2-D convolution (cross-correlation, as in Keras/TF/PyTorch).
 
     Args:
@@ -242,13 +265,17 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
             (pad_h, pad_w), or ((top, bottom), (left, right)).
         groups: C_in and C_out must be divisible by it; groups == C_in is a
             depthwise conv.
+        activation: None or 'relu': ``relu(conv2d(...))`` in one op, the ReLU
+            applied in the same pass as the bias (same values and gradients).
     Returns: (N, OH, OW, C_out) (or (N, C_out, OH, OW)), the dtype of x.
     """
     spec = _conv_spec('conv2d', x, kernel, bias, strides, padding, dilation_rate,
                       groups, data_format)
+    if activation not in (None, 'relu'):
+        raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}")
     keep_cols = config.enable_backprop and getattr(kernel, 'requires_grad', False)
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
-    return Conv2D(spec, keep_cols)(*inputs)
+    return Conv2D(spec, keep_cols, relu=activation == 'relu')(*inputs)
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1,

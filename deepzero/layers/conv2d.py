@@ -1,5 +1,5 @@
 """``Conv2D``: 2-d convolution (cross-correlation), optionally grouped."""
-from .. import functions as F, initializers, regularizers
+from .. import activations, functions as F, initializers, regularizers
 from .arg_utils import check_no_constraint
 from .base_conv import BaseConv
 
@@ -44,10 +44,12 @@ class Conv2D(BaseConv):
         self.add_bias(self.filters)
 
     def call(self, inputs, training=None):
+        # A plain ReLU runs inside the conv op, in the pass that adds the bias.
+        fused_relu = self.activation is activations.relu
         y = F.conv2d(inputs, self.kernel, self.bias, strides=self.strides, padding=self.padding,
                      dilation_rate=self.dilation_rate, groups=self.groups,
-                     data_format=self.data_format)
-        return self.activation(y)
+                     data_format=self.data_format, activation='relu' if fused_relu else None)
+        return y if fused_relu else self.activation(y)
 
     def get_config(self):
         return {**super().get_config(), 'filters': self.filters, **self.window_config(),
