@@ -139,26 +139,3 @@ def matmul(a, b, out):
     macs = out.size * a.shape[-1]
     over_batch(rows, np.moveaxis(a, -2, 0), np.moveaxis(out, -2, 0),
                min_bytes=0 if macs >= MIN_PARALLEL_MACS else float('inf'))
-
-
-def matmul_deep(a, b, out):
-    """``out[...] = a @ b`` for a small product of deep operands (a kernel
-    gradient: the summed axis runs over every pixel of the batch), split over
-    the summed axis: each part multiplies a slice of ``a``'s columns and
-    ``b``'s rows into its own partial product, and the partials are added.
-    Measured against splitting the rows of ``out`` (2 cores): conv1's
-    (27, 32) gradient 13 ms against 39 ms, conv2's 29 against 34."""
-    inner = a.shape[-1]
-    parts = min(THREADS, inner)
-    if not isinstance(out, np.ndarray) or parts < 2 or out.size * inner < MIN_PARALLEL_MACS:
-        get_array_module(out).matmul(a, b, out=out)
-        return
-    bounds = [inner * i // parts for i in range(parts + 1)]
-    partials = np.empty((parts,) + out.shape, out.dtype)
-
-    def multiply(indices, partial):  # partial products number ``indices``
-        for i, target in zip(indices, partial):
-            np.matmul(a[..., bounds[i]:bounds[i + 1]], b[..., bounds[i]:bounds[i + 1], :],
-                      out=target)
-    over_batch(multiply, np.arange(parts), partials, min_bytes=0)
-    np.sum(partials, axis=0, out=out)

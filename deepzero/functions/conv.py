@@ -11,39 +11,33 @@ gradient of every order is again one of them (DeZero's pattern):
     Conv2DGradKernel(x, g)  gW = sum over windows of x * g   kernel gradient
 
 Conv2D is im2col (strided copies) + GEMM written straight into the NHWC
-output, chunk by chunk on every core, so that each chunk of window columns
-is multiplied while it is in cache and inference needs no whole im2col matrix.
-The bias and an optional ReLU are applied in one pass over each block's
-output (as oneDNN's post-ops do): a Keras ``Conv2D(activation='relu')``
-then needs no separate ReLU pass or pre-activation array.
-When the kernel needs a gradient, the whole matrix is kept for it, which is
-then a single GEMM ``cols.T @ gy``, split over the pixels. Conv2DTranspose is a GEMM ``gy @ W.T`` into
-window columns + col2im (KH*KW strided adds). A bias gradient is BiasGrad
-(a GEMV with ones). Large arrays come from the workspace pool
+output, chunk by chunk on every core: each cache-sized chunk of window
+columns is multiplied while it is in cache, and no im2col matrix is ever
+built whole (``conv_utils.each_cols_chunk``). The bias and an optional ReLU
+are applied to each chunk's output in the same visit (as oneDNN's post-ops
+do): a Keras ``Conv2D(activation='relu')`` needs no separate ReLU pass or
+pre-activation array. Conv2DGradKernel sums ``cols.T @ gy`` over the same
+chunks, im2col'd again (as fast as reading a kept matrix, which then is
+never written). Conv2DTranspose is a GEMM ``gy @ W.T`` into window columns
++ col2im (KH*KW strided adds). A bias gradient is BiasGrad (a GEMV with
+ones). Large arrays come from the workspace pool
 (core/workspace.py); copies run on every core (core/parallel.py).
 """
 import numbers
 
 import numpy as np
 
-from ..core import config, get_array_module, parallel, workspace
+from ..core import get_array_module, parallel, workspace
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
 from .activations import ReLUGrad
 from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im,
-                         crop_padding, from_nhwc, im2col, pad_nhwc, pair, spatial_shape,
-                         to_nhwc, window_blocks, window_view, windows_into_cols)
+                         crop_padding, each_cols_chunk, from_nhwc, pad_nhwc, pair,
+                         spatial_shape, to_nhwc, window_view)
 
 __all__ = ['conv2d', 'depthwise_conv2d', 'separable_conv2d', 'conv2d_transpose',
            'Conv2D', 'Conv2DTranspose', 'Conv2DGradKernel', 'BiasGrad']
 
-# Bytes of window columns per chunk of the forward: each core takes a run of
-# chunks and, chunk by chunk, im2cols it, multiplies it while it is still in
-# cache and applies the bias and ReLU. Measured on the 2-core VM against
-# 64 MB blocks with every step split over the cores: 0.75x the time for the
-# book's conv2, 0.9x for VGG16's block1_conv2. Chunks also bound the memory
-# of inference (VGG16's first block would need a 1 GB im2col matrix).
-CHUNK_BYTES = 4 << 20
 # Bytes of window columns per block of the input gradient (GEMM + col2im).
 # Few, large blocks: every GEMM call after a pause can wait for a sleeping
 # BLAS thread (a scheduler tick or more), which costs more than cache misses.
@@ -68,15 +62,10 @@ class ConvSpec:
 
 class Conv2D(Function):
     """y = conv(x, kernel) (+ bias), then max(y, 0) when ``relu``.
-    x (N, H, W, C_in) -> y (N, OH, OW, C_out).
+    x (N, H, W, C_in) -> y (N, OH, OW, C_out)."""
 
-    ``keep_cols``: save the im2col buffer for the kernel gradient (when the
-    kernel needs one), which then needs no second im2col.
-    """
-
-    def __init__(self, spec, keep_cols=False, relu=False):
+    def __init__(self, spec, relu=False):
         self.spec = spec
-        self.keep_cols = keep_cols
         self.relu = relu
 
     def forward(self, x, kernel, bias=None):
@@ -89,31 +78,16 @@ class Conv2D(Function):
         y_rows = y.reshape(-1, c_out)
         y_groups = _split_groups(y_rows, groups)
         kernel_groups = _grouped_kernel(kernel, groups)
-        chunks = window_blocks(windows, CHUNK_BYTES)
-        width = kh * kw * c // groups
-        # A kept im2col matrix is filled chunk by chunk; else each core has
-        # one chunk-sized buffer (no full matrix).
-        cols = (workspace.empty((groups, n * oh * ow, width), x.dtype, xp)
-                if self.keep_cols else None)
 
-        def multiply(chunk_numbers):
-            buffer = None
-            if cols is None:
-                rows = max(chunks[i][2] - chunks[i][1] for i in chunk_numbers)
-                buffer = workspace.empty((groups, rows, width), x.dtype, xp)
-            for i in chunk_numbers:
-                index, start, stop = chunks[i]
-                block = cols[:, start:stop] if cols is not None else buffer[:, :stop - start]
-                windows_into_cols(windows[index], block)
-                _gemm(block, kernel_groups, y_groups[:, start:stop])
-                if bias is not None or self.relu:
-                    self._bias_and_relu(y_rows[start:stop], bias)
-        parallel.over_batch(multiply, np.arange(len(chunks)), min_bytes=0)
-        self.cols = cols
+        def multiply(core, cols, start, stop):
+            _gemm(cols, kernel_groups, y_groups[:, start:stop])
+            if bias is not None or self.relu:
+                self._bias_and_relu(y_rows[start:stop], bias)
+        each_cols_chunk(windows, groups, multiply)
         return from_nhwc(y, spec.data_format)
 
     def _bias_and_relu(self, rows, bias):
-        """rows += bias, then max(rows, 0), in pieces that stay in cache for
+        """rows += bias, then max(rows, 0), in pieces that stay in L1/L2 for
         the second pass."""
         xp = get_array_module(rows)
         piece = max(1, POST_OP_BYTES // (rows.shape[1] * rows.itemsize))
@@ -129,11 +103,8 @@ class Conv2D(Function):
         need = self.needs_input_grad
         if self.relu:  # the gradient of the pre-activation
             gy = ReLUGrad(self.outputs[0]().data, None)(gy)
-        # The forward's windows serve one kernel gradient; a second backward
-        # through the same graph recomputes them.
-        cols, self.cols = self.cols, None
         grads = (Conv2DTranspose(self.spec)(gy, kernel) if need[0] else None,
-                 Conv2DGradKernel(self.spec, cols)(x, gy) if need[1] else None)
+                 Conv2DGradKernel(self.spec)(x, gy) if need[1] else None)
         if len(self.inputs) == 3:
             grads += (BiasGrad(self.spec.data_format)(gy) if need[2] else None,)
         return grads
@@ -186,30 +157,39 @@ class Conv2DTranspose(Function):
 
 
 class Conv2DGradKernel(Function):
-    """The kernel gradient of ``Conv2D(spec)``: (x, gy) -> gW (KH, KW, C_in/G, C_out).
+    """The kernel gradient of ``Conv2D(spec)``: (x, gy) -> gW (KH, KW, C_in/G, C_out),
+    ``cols.T @ gy`` summed chunk by chunk of x's window columns: each core
+    adds up its own chunks, then the cores' sums are added."""
 
-    ``cols``: the im2col buffer of x saved by the forward conv, if any.
-    """
-
-    def __init__(self, spec, cols=None):
+    def __init__(self, spec):
         self.spec = spec
-        self.cols = cols
 
     def forward(self, x, gy):
         spec = self.spec
         xp = get_array_module(x)
-        cols = self.cols
-        if cols is None:
-            cols = im2col(to_nhwc(x, spec.data_format), spec.geometry, spec.groups)
-        self.cols = None  # only the first forward needs them; don't keep them alive
+        geometry = spec.geometry
+        windows = window_view(pad_nhwc(to_nhwc(x, spec.data_format), geometry), geometry)
         gy_nhwc = to_nhwc(gy, spec.data_format)
-        gy_rows = gy_nhwc.reshape(-1, gy_nhwc.shape[3])
-        kh, kw = spec.geometry.window
-        c_out = gy_rows.shape[1]
-        gk = xp.empty((kh, kw, spec.in_channels // spec.groups, c_out), x.dtype)
+        gy_groups = _split_groups(gy_nhwc.reshape(-1, gy_nhwc.shape[3]), spec.groups)
+        kh, kw = geometry.window
+        gk = xp.empty((kh, kw, spec.in_channels // spec.groups, gy_nhwc.shape[3]), x.dtype)
         gk_groups = _grouped_kernel(gk, spec.groups)  # (G, K, C_out/G)
-        gy_groups = _split_groups(gy_rows, spec.groups)  # (G, M, C_out/G)
-        parallel.matmul_deep(cols.transpose(0, 2, 1), gy_groups, gk_groups)
+        sums = {}  # core -> its running sum
+
+        def accumulate(core, cols, start, stop):
+            product = xp.matmul(cols.transpose(0, 2, 1), gy_groups[:, start:stop],
+                                out=workspace.empty(gk_groups.shape, x.dtype, xp))
+            if core in sums:
+                sums[core] += product
+            else:
+                sums[core] = product
+        # Each chunk adds a kernel-sized product to its core's sum: chunks of
+        # at least 4 kernels keep those adds small next to the GEMMs.
+        each_cols_chunk(windows, spec.groups, accumulate, min_chunk_bytes=4 * gk.nbytes)
+        partial_sums = list(sums.values())
+        gk_groups[...] = partial_sums[0]
+        for partial in partial_sums[1:]:
+            gk_groups += partial
         return gk
 
     def backward(self, ggk):
@@ -286,9 +266,8 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
                       groups, data_format)
     if activation not in (None, 'relu'):
         raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}")
-    keep_cols = config.enable_backprop and getattr(kernel, 'requires_grad', False)
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
-    return Conv2D(spec, keep_cols, relu=activation == 'relu')(*inputs)
+    return Conv2D(spec, relu=activation == 'relu')(*inputs)
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1,
