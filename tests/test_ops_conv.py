@@ -327,3 +327,23 @@ def test_no_grad_forward_matches(rng):
 def test_errors_name_op_and_shapes(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+@pytest.mark.parametrize('trainable', [(True, True), (True, False), (False, True)])
+def test_conv2d_bias_gradient_with_and_without_kernel_gradient(rng, trainable):
+    """The bias gradient comes out of the kernel-gradient op when both are
+    needed, and from BiasGrad alone when the kernel is frozen."""
+    x = rng.standard_normal((2, 6, 5, 3)).astype(np.float32)
+    gy = rng.standard_normal((2, 6, 5, 4)).astype(np.float32)
+    k = Variable(rng.standard_normal((3, 3, 3, 4)).astype(np.float32),
+                 requires_grad=trainable[0])
+    b = Variable(rng.standard_normal(4).astype(np.float32), requires_grad=trainable[1])
+    (F.conv2d(x, k, b, padding='same', activation='relu') * gy).sum().backward()
+    tk, tb = (torch.tensor(v.data, requires_grad=True) for v in (k, b))
+    (TF.relu(torch_conv(torch.tensor(x), tk, tb, padding='same')) * torch.tensor(gy)
+     ).sum().backward()
+    for v, t, needed in ((k, tk, trainable[0]), (b, tb, trainable[1])):
+        if needed:
+            np.testing.assert_allclose(v.grad.data, t.grad.numpy(), rtol=1e-4, atol=1e-4)
+        else:
+            assert v.grad is None

@@ -31,17 +31,14 @@ from ..core import get_array_module, parallel, workspace
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
 from .activations import ReLUGrad
-from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im,
-                         crop_padding, each_cols_chunk, from_nhwc, pad_nhwc, pair,
-                         spatial_shape, to_nhwc, window_view)
+from . import conv_utils
+from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im, crop_padding,
+                         each_cols_chunk, from_nhwc, pad_nhwc, pair, spatial_shape, to_nhwc,
+                         window_view)
 
 __all__ = ['conv2d', 'depthwise_conv2d', 'separable_conv2d', 'conv2d_transpose',
            'Conv2D', 'Conv2DTranspose', 'Conv2DGradKernel', 'BiasGrad']
 
-# Bytes of window columns per block of the input gradient (GEMM + col2im).
-# Few, large blocks: every GEMM call after a pause can wait for a sleeping
-# BLAS thread (a scheduler tick or more), which costs more than cache misses.
-BLOCK_BYTES = 64 << 20
 # Bytes of output per piece of the bias + ReLU pass (within a core's L2).
 POST_OP_BYTES = 512 << 10
 
@@ -103,11 +100,15 @@ class Conv2D(Function):
         need = self.needs_input_grad
         if self.relu:  # the gradient of the pre-activation
             gy = ReLUGrad(self.outputs[0]().data, None)(gy)
-        grads = (Conv2DTranspose(self.spec)(gy, kernel) if need[0] else None,
-                 Conv2DGradKernel(self.spec)(x, gy) if need[1] else None)
-        if len(self.inputs) == 3:
-            grads += (BiasGrad(self.spec.data_format)(gy) if need[2] else None,)
-        return grads
+        gx = Conv2DTranspose(self.spec)(gy, kernel) if need[0] else None
+        has_bias = len(self.inputs) == 3
+        need_bias = has_bias and need[2]
+        if need[1]:  # the bias gradient comes with the kernel's, from the same reads of gy
+            gk = Conv2DGradKernel(self.spec, with_bias=need_bias)(x, gy)
+            gk, gb = gk if need_bias else (gk, None)
+        else:
+            gk, gb = None, BiasGrad(self.spec.data_format)(gy) if need_bias else None
+        return (gx, gk, gb) if has_bias else (gx, gk)
 
 
 class Conv2DTranspose(Function):
@@ -130,17 +131,22 @@ class Conv2DTranspose(Function):
         kernel_t = kernel.reshape(kh * kw, cg, groups, c_out // groups).transpose(0, 2, 3, 1)
         image = workspace.empty((batch,) + geometry.padded_hw + (spec.in_channels,),
                                 g.dtype, xp)
-        # Blocks of images (at least one per core, for the parallel col2im).
+        # Each core takes its own images, a few at a time: their window
+        # columns (GEMM) are scattered back (col2im) while they are in cache.
         window_cells = kh * kw * geometry.out_hw[0] * geometry.out_hw[1] * spec.in_channels
-        per_chunk = max(parallel.THREADS, BLOCK_BYTES // (window_cells * g.dtype.itemsize))
-        buffer = workspace.empty((min(per_chunk, batch) * window_cells,), g.dtype, xp)
-        for start in range(0, batch, per_chunk):
-            images = g[start:start + per_chunk]
-            rows = images.shape[0] * geometry.out_hw[0] * geometry.out_hw[1]
-            cols = buffer[:images.shape[0] * window_cells].reshape(kh * kw, groups, rows, cg)
-            parallel.matmul(_split_groups(images.reshape(rows, c_out), groups), kernel_t, cols)
-            col2im(cols.reshape((kh * kw, groups, images.shape[0]) + geometry.out_hw + (cg,)),
-                   geometry, image[start:start + per_chunk])
+        per_chunk = max(1, conv_utils.CHUNK_BYTES // (window_cells * g.dtype.itemsize))
+
+        def transpose_images(g_part, image_part):
+            buffer = workspace.empty((min(per_chunk, len(g_part)) * window_cells,), g.dtype, xp)
+            for start in range(0, len(g_part), per_chunk):
+                images = g_part[start:start + per_chunk]
+                rows = images.shape[0] * geometry.out_hw[0] * geometry.out_hw[1]
+                cols = buffer[:images.shape[0] * window_cells].reshape(kh * kw, groups, rows, cg)
+                parallel.matmul(_split_groups(images.reshape(rows, c_out), groups), kernel_t,
+                                cols)
+                col2im(cols.reshape((kh * kw, groups, images.shape[0]) + geometry.out_hw + (cg,)),
+                       geometry, image_part[start:start + per_chunk])
+        parallel.over_batch(transpose_images, g, image, min_bytes=0)
         z = crop_padding(image, geometry)
         if bias is not None:
             z += bias
@@ -159,10 +165,15 @@ class Conv2DTranspose(Function):
 class Conv2DGradKernel(Function):
     """The kernel gradient of ``Conv2D(spec)``: (x, gy) -> gW (KH, KW, C_in/G, C_out),
     ``cols.T @ gy`` summed chunk by chunk of x's window columns: each core
-    adds up its own chunks, then the cores' sums are added."""
+    adds up its own chunks, then the cores' sums are added.
 
-    def __init__(self, spec):
+    ``with_bias``: also return the bias gradient (C_out,), the sum of gy over
+    its rows, taken from each chunk of gy while it is in cache for the GEMM.
+    """
+
+    def __init__(self, spec, with_bias=False):
         self.spec = spec
+        self.with_bias = with_bias
 
     def forward(self, x, gy):
         spec = self.spec
@@ -170,33 +181,41 @@ class Conv2DGradKernel(Function):
         geometry = spec.geometry
         windows = window_view(pad_nhwc(to_nhwc(x, spec.data_format), geometry), geometry)
         gy_nhwc = to_nhwc(gy, spec.data_format)
-        gy_groups = _split_groups(gy_nhwc.reshape(-1, gy_nhwc.shape[3]), spec.groups)
+        gy_rows = gy_nhwc.reshape(-1, gy_nhwc.shape[3])
+        gy_groups = _split_groups(gy_rows, spec.groups)
         kh, kw = geometry.window
-        gk = xp.empty((kh, kw, spec.in_channels // spec.groups, gy_nhwc.shape[3]), x.dtype)
+        gk = xp.empty((kh, kw, spec.in_channels // spec.groups, gy_rows.shape[1]), x.dtype)
         gk_groups = _grouped_kernel(gk, spec.groups)  # (G, K, C_out/G)
-        sums = {}  # core -> its running sum
+        sums = {}  # core -> [its kernel sum, its bias sum]
 
         def accumulate(core, cols, start, stop):
             product = xp.matmul(cols.transpose(0, 2, 1), gy_groups[:, start:stop],
                                 out=workspace.empty(gk_groups.shape, x.dtype, xp))
+            bias_sum = (xp.ones(stop - start, x.dtype) @ gy_rows[start:stop]
+                        if self.with_bias else None)
             if core in sums:
-                sums[core] += product
+                sums[core][0] += product
+                if self.with_bias:
+                    sums[core][1] += bias_sum
             else:
-                sums[core] = product
+                sums[core] = [product, bias_sum]
         # Each chunk adds a kernel-sized product to its core's sum: chunks of
         # at least 4 kernels keep those adds small next to the GEMMs.
         each_cols_chunk(windows, spec.groups, accumulate, min_chunk_bytes=4 * gk.nbytes)
-        partial_sums = list(sums.values())
-        gk_groups[...] = partial_sums[0]
-        for partial in partial_sums[1:]:
-            gk_groups += partial
-        return gk
+        (gk_groups[...], gb), *others = sums.values()
+        for kernel_sum, bias_sum in others:
+            gk_groups += kernel_sum
+            if self.with_bias:
+                gb += bias_sum
+        return (gk, gb) if self.with_bias else gk
 
-    def backward(self, ggk):
+    def backward(self, ggk, ggb=None):
         x, gy = self.inputs
         need = self.needs_input_grad
-        return (Conv2DTranspose(self.spec)(gy, ggk) if need[0] else None,
-                Conv2D(self.spec)(x, ggk) if need[1] else None)
+        gx = Conv2DTranspose(self.spec)(gy, ggk) if need[0] else None
+        if not need[1]:
+            return gx, None
+        return gx, Conv2D(self.spec)(x, ggk, ggb) if self.with_bias else Conv2D(self.spec)(x, ggk)
 
 
 # --- GEMM helpers: group g uses input channels [g*C/G, (g+1)*C/G) and output
