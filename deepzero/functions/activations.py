@@ -10,7 +10,7 @@ from ..core.operators import exp
 from .math import where
 from .reductions import logsumexp_array
 
-__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu', 'relu6', 'LeakyReLU', 'leaky_relu',
+__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu_passing', 'relu', 'relu6', 'LeakyReLU', 'leaky_relu',
            'ELU', 'elu', 'Softplus', 'softplus', 'Softmax', 'softmax',
            'LogSoftmax', 'log_softmax']
 
@@ -53,36 +53,43 @@ class ReLU(Function):
 
     def backward(self, gy):
         # The mask comes from the output (y > 0 exactly where x > 0).
-        return ReLUGrad(self.outputs[0]().data, self.max_value)(gy)
+        y = self.outputs[0]().data
+        xp = get_array_module(y)
+        passing = workspace.empty(y.shape, bool, xp)
+        parallel.over_batch(lambda y, passing: relu_passing(y, self.max_value, passing),
+                            y, passing)
+        return ReLUGrad(passing)(gy)
+
+
+def relu_passing(y, max_value, out):
+    """Where ReLU's gradient is 1, from its output y: ``0 < y < max_value``
+    (flat above the cap, as torch's relu6), into the bool array ``out``."""
+    xp = get_array_module(y)
+    xp.greater(y, 0, out=out)
+    if max_value is not None:
+        out &= y < max_value
 
 
 class ReLUGrad(Function):
-    """gy * (0 < y < max_value): ReLU's backward, given its output y.
+    """gy * passing: ReLU's backward, given where its gradient is 1 (a bool
+    array, see ``relu_passing``).
 
     Linear in gy with a constant mask, so its own gradient is ReLUGrad again
     (exact to any order)."""
 
-    def __init__(self, y, max_value):
-        self.y = y
-        self.max_value = max_value
+    def __init__(self, passing):
+        self.passing = passing
 
     def forward(self, gy):
         xp = get_array_module(gy)
         gx = workspace.empty(gy.shape, gy.dtype, xp)
-        passing = workspace.empty(gy.shape, bool, xp)
-        parallel.over_batch(self._mask_part, gy, self.y, passing, gx)
+        # A bool mask times gy costs about a copy: no float mask is built.
+        parallel.over_batch(lambda gy, passing, gx: xp.multiply(gy, passing, out=gx),
+                            gy, self.passing, gx)
         return gx
 
-    def _mask_part(self, gy, y, passing, gx):
-        # A bool mask times gy costs about a copy: no float mask is built.
-        xp = get_array_module(gy)
-        xp.greater(y, 0, out=passing)
-        if self.max_value is not None:  # flat above the cap, as torch's relu6
-            passing &= y < self.max_value
-        xp.multiply(gy, passing, out=gx)
-
     def backward(self, ggx):
-        return ReLUGrad(self.y, self.max_value)(ggx)
+        return ReLUGrad(self.passing)(ggx)
 
 
 def relu(x, max_value=None):

@@ -27,10 +27,10 @@ import numbers
 
 import numpy as np
 
-from ..core import get_array_module, parallel, workspace
+from ..core import as_variable, config, get_array_module, parallel, workspace
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
-from .activations import ReLUGrad
+from .activations import ReLUGrad, relu_passing
 from . import conv_utils
 from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im, crop_padding,
                          each_cols_chunk, from_nhwc, pad_nhwc, pair, spatial_shape, to_nhwc,
@@ -59,11 +59,16 @@ class ConvSpec:
 
 class Conv2D(Function):
     """y = conv(x, kernel) (+ bias), then max(y, 0) when ``relu``.
-    x (N, H, W, C_in) -> y (N, OH, OW, C_out)."""
+    x (N, H, W, C_in) -> y (N, OH, OW, C_out).
 
-    def __init__(self, spec, relu=False):
+    ``keep_mask``: with ``relu``, record where the ReLU passes (a bool per
+    output, written while the output is in cache) for the backward pass.
+    """
+
+    def __init__(self, spec, relu=False, keep_mask=False):
         self.spec = spec
         self.relu = relu
+        self.keep_mask = relu and keep_mask
 
     def forward(self, x, kernel, bias=None):
         spec, geometry, groups = self.spec, self.spec.geometry, self.spec.groups
@@ -75,17 +80,22 @@ class Conv2D(Function):
         y_rows = y.reshape(-1, c_out)
         y_groups = _split_groups(y_rows, groups)
         kernel_groups = _grouped_kernel(kernel, groups)
+        self.passing = workspace.empty(y.shape, bool, xp) if self.keep_mask else None
+        passing_rows = None if self.passing is None else self.passing.reshape(-1, c_out)
 
         def multiply(core, cols, start, stop):
             _gemm(cols, kernel_groups, y_groups[:, start:stop])
             if bias is not None or self.relu:
-                self._bias_and_relu(y_rows[start:stop], bias)
+                self._post_ops(y_rows[start:stop], bias,
+                               None if passing_rows is None else passing_rows[start:stop])
         each_cols_chunk(windows, groups, multiply)
+        if self.passing is not None:
+            self.passing = from_nhwc(self.passing, spec.data_format)
         return from_nhwc(y, spec.data_format)
 
-    def _bias_and_relu(self, rows, bias):
-        """rows += bias, then max(rows, 0), in pieces that stay in L1/L2 for
-        the second pass."""
+    def _post_ops(self, rows, bias, passing):
+        """rows += bias, then max(rows, 0) and where that passes, in pieces
+        that stay in L1/L2 from one pass to the next."""
         xp = get_array_module(rows)
         piece = max(1, POST_OP_BYTES // (rows.shape[1] * rows.itemsize))
         for start in range(0, rows.shape[0], piece):
@@ -94,12 +104,14 @@ class Conv2D(Function):
                 xp.add(part, bias, out=part)
             if self.relu:
                 xp.maximum(part, 0, out=part)
+            if passing is not None:
+                relu_passing(part, None, passing[start:start + piece])
 
     def backward(self, gy):
         x, kernel = self.inputs[:2]
         need = self.needs_input_grad
         if self.relu:  # the gradient of the pre-activation
-            gy = ReLUGrad(self.outputs[0]().data, None)(gy)
+            gy = ReLUGrad(self.passing)(gy)
         gx = Conv2DTranspose(self.spec)(gy, kernel) if need[0] else None
         has_bias = len(self.inputs) == 3
         need_bias = has_bias and need[2]
@@ -285,8 +297,10 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
                       groups, data_format)
     if activation not in (None, 'relu'):
         raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}")
-    inputs = (x, kernel) if bias is None else (x, kernel, bias)
-    return Conv2D(spec, relu=activation == 'relu')(*inputs)
+    inputs = tuple(as_variable(v) for v in ((x, kernel) if bias is None else (x, kernel, bias)))
+    # as Function.__call__ decides whether to record the op
+    keep_mask = config.enable_backprop and any(v.requires_grad for v in inputs)
+    return Conv2D(spec, relu=activation == 'relu', keep_mask=keep_mask)(*inputs)
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1,
