@@ -62,10 +62,11 @@ class Conv2D(Function):
     x (N, H, W, C_in) -> y (N, OH, OW, C_out).
 
     ``keep_mask``: with ``relu``, record where the ReLU passes (a bool per
-    output, written while the output is in cache) for the backward pass.
+    output, written while the output is in cache) for the backward pass;
+    ``conv2d`` turns it off when no gradient will be taken.
     """
 
-    def __init__(self, spec, relu=False, keep_mask=False):
+    def __init__(self, spec, relu=False, keep_mask=True):
         self.spec = spec
         self.relu = relu
         self.keep_mask = relu and keep_mask
