@@ -10,8 +10,8 @@ from ..core.operators import exp
 from .math import where
 from .reductions import logsumexp_array
 
-__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu_passing', 'relu', 'relu6', 'LeakyReLU', 'leaky_relu',
-           'ELU', 'elu', 'Softplus', 'softplus', 'Softmax', 'softmax',
+__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu_passing', 'relu', 'relu6',
+           'LeakyReLU', 'leaky_relu', 'ELU', 'elu', 'Softplus', 'softplus', 'Softmax', 'softmax',
            'LogSoftmax', 'log_softmax']
 
 
