@@ -211,11 +211,11 @@ def test_chunked_conv_matches_one_chunk(monkeypatch, chunk_bytes, groups, stride
 
 
 @pytest.mark.parametrize('kernel_shape, groups', [
-    ((3, 3, 4, 6), 1),     # K = 36 >= 6 output channels: cols.T @ gy
-    ((1, 1, 2, 8), 1),     # K = 2 < 8: computed as gy.T @ cols, transposed
+    ((3, 3, 4, 6), 1),     # K = 36 window columns >= 6 output channels
+    ((1, 1, 2, 8), 1),     # K = 2 < 8
     ((3, 3, 1, 24), 2),    # grouped, K = 9 < 12 per group
 ])
-def test_kernel_gradient_both_gemm_layouts(kernel_shape, groups):
+def test_kernel_gradient_matches_einsum(kernel_shape, groups):
     rng = np.random.default_rng(3)
     c_in = kernel_shape[2] * groups
     x = rng.standard_normal((2, 6, 5, c_in))
