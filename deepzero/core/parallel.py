@@ -102,9 +102,10 @@ def over_batch(fn, *arrays, min_bytes=None):
 
     ``fn`` writes its results into its parts (``out=``, slice assignment), and
     parts never overlap, so the slices run at once on the thread pool when the
-    largest array has at least ``min_bytes`` (default MIN_PARALLEL_BYTES); else ``fn(*arrays)`` runs once,
-    here. BLAS calls inside ``fn`` run on one thread each. All arrays must
-    have the same leading length (0-d arrays and GPU arrays run whole).
+    largest array has at least ``min_bytes`` (default MIN_PARALLEL_BYTES);
+    else ``fn(*arrays)`` runs once, here. BLAS calls inside ``fn`` run on one
+    thread each. All arrays must have the same leading length (0-d arrays and
+    GPU arrays run whole). A pass started inside a part runs serially.
     """
     if not all(isinstance(a, np.ndarray) for a in arrays):
         fn(*arrays)
