@@ -25,8 +25,6 @@ ones). Large arrays come from the workspace pool
 """
 import numbers
 
-import numpy as np
-
 from ..core import as_variable, config, get_array_module, parallel, workspace
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
@@ -75,9 +73,8 @@ class Conv2D(Function):
         spec, geometry, groups = self.spec, self.spec.geometry, self.spec.groups
         xp = get_array_module(x)
         windows = window_view(pad_nhwc(to_nhwc(x, spec.data_format), geometry), geometry)
-        n, oh, ow, kh, kw, c = windows.shape
         c_out = kernel.shape[3]
-        y = workspace.empty((n, oh, ow, c_out), x.dtype, xp)
+        y = workspace.empty(windows.shape[:3] + (c_out,), x.dtype, xp)
         y_rows = y.reshape(-1, c_out)
         y_groups = _split_groups(y_rows, groups)
         kernel_groups = _grouped_kernel(kernel, groups)
