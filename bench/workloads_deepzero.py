@@ -39,7 +39,7 @@ class BookConvnet:
 
     def __call__(self, x):
         for kernel, bias in self.convs:
-            x = F.max_pool2d(F.conv2d(x, kernel, bias, activation='relu'), 2)
+            x = F.conv2d(x, kernel, bias, activation='relu', pool_size=2)
         x = F.dropout(F.flatten(x), 0.5)
         x = F.relu(F.linear(x, *self.dense1))
         return F.sigmoid(F.linear(x, *self.dense2))

@@ -162,6 +162,97 @@ def test_conv2d_fused_relu_gradients_and_torch(rng):
                        x, k, b)
 
 
+POOL_CASES = [  # (x shape NHWC, kernel shape, padding, activation, bias, pool_size)
+    ((2, 9, 11, 3), (3, 3, 3, 4), 'valid', 'relu', True, 2),     # odd conv output: row/col dropped
+    ((2, 8, 8, 2), (3, 3, 2, 3), 'same', None, True, 2),
+    ((3, 7, 9, 2), (2, 2, 2, 5), 'valid', 'relu', False, (2, 3)),
+    ((2, 7, 7, 4), (3, 3, 4, 6), 'same', 'relu', True, 3),
+]
+
+
+@pytest.mark.parametrize('x_shape, k_shape, padding, activation, with_bias, pool_size',
+                         POOL_CASES)
+@pytest.mark.parametrize('data_format', ['channels_last', 'channels_first'])
+def test_conv2d_fused_pool_is_max_pool_of_conv(rng, x_shape, k_shape, padding, activation,
+                                               with_bias, pool_size, data_format):
+    """pool_size gives exactly max_pool2d(conv2d(...)), forward and backward
+    (float32, bit for bit)."""
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    if data_format == 'channels_first':
+        x = x.transpose(0, 3, 1, 2).copy()
+    k = rng.standard_normal(k_shape).astype(np.float32)
+    b = rng.standard_normal(k_shape[3]).astype(np.float32) if with_bias else None
+    results = []
+    for fused in (True, False):
+        xs = [Variable(a.copy()) for a in (x, k, b) if a is not None]
+        conv = lambda pool: F.conv2d(*xs[:2], xs[2] if with_bias else None, padding=padding,
+                                     data_format=data_format, activation=activation,
+                                     pool_size=pool)
+        y = conv(pool_size) if fused else F.max_pool2d(conv(None), pool_size,
+                                                       data_format=data_format)
+        if fused:
+            assert isinstance(y.creator, F.Conv2DMaxPool)
+            gy = rng.standard_normal(y.shape).astype(np.float32)
+        (y * gy).sum().backward()
+        results.append([y.data] + [v.grad.data for v in xs])
+    for fused, plain in zip(*results):
+        assert fused.dtype == np.float32
+        np.testing.assert_array_equal(fused, plain)
+
+
+def test_conv2d_fused_pool_across_chunks(rng, monkeypatch):
+    """Chunks that cut an image into runs of rows still pool whole windows."""
+    from deepzero.functions import conv_utils
+    monkeypatch.setattr(conv_utils, 'CHUNK_BYTES', 2000)  # a few output rows per chunk
+    x = Variable(rng.standard_normal((3, 13, 12, 3)).astype(np.float32))
+    k = Variable(rng.standard_normal((3, 3, 3, 4)).astype(np.float32))
+    y = F.conv2d(x, k, activation='relu', pool_size=2)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    (y * gy).sum().backward()
+    gx, gk = x.grad.data, k.grad.data
+    x.cleargrad(), k.cleargrad()
+    plain = F.max_pool2d(F.conv2d(x, k, activation='relu'), 2)
+    (plain * gy).sum().backward()
+    np.testing.assert_array_equal(y.data, plain.data)
+    np.testing.assert_array_equal(gx, x.grad.data)
+    np.testing.assert_array_equal(gk, k.grad.data)
+
+
+def test_conv2d_fused_pool_gradients_and_torch(rng):
+    x, k = rng.standard_normal((2, 7, 8, 3)), rng.standard_normal((3, 3, 3, 4))
+    b = rng.standard_normal(4)
+    fn = lambda x, k, b: F.conv2d(x, k, b, padding='same', activation='relu', pool_size=2)
+    check_gradients(fn, x, k, b)
+    check_second_order(lambda x, k, b: fn(x, k, b) ** 2, x, k, b)
+    compare_with_torch(
+        fn, lambda x, k, b: nhwc(TF.max_pool2d(nchw(TF.relu(torch_conv(x, k, b, padding='same'))),
+                                               2)),
+        x, k, b)
+    compare_with_torch(fn, lambda x, k, b: nhwc(TF.max_pool2d(
+        nchw(TF.relu(torch_conv(x, k, b, padding='same'))), 2)), x, k, b, dtype=np.float64)
+
+
+def test_conv2d_fused_pool_keeps_no_state_without_gradients(rng):
+    x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    k = Variable(rng.standard_normal((3, 3, 3, 4)).astype(np.float32))
+    with no_grad():
+        y = F.conv2d(x, k, activation='relu', pool_size=2)
+    np.testing.assert_array_equal(y.data, F.max_pool2d(F.conv2d(x, k, activation='relu'), 2).data)
+    y = F.conv2d(x, k, activation='relu', pool_size=2)
+    assert y.creator.argmax is not None and y.creator.passing is not None
+    assert y.creator.argmax.shape == y.shape and y.creator.argmax.dtype == np.uint8
+
+
+@pytest.mark.parametrize('pool_size, message', [
+    (0, r"conv2d: pool_size must be a positive int or a pair of them, got \(0, 0\)"),
+    (4, r"conv2d: pool_size \(4, 4\) is larger than the conv output \(3, 3\) "
+        r"\(x \(1, 5, 5, 3\), kernel \(3, 3, 3, 4\)\)"),
+])
+def test_conv2d_fused_pool_errors(pool_size, message):
+    with pytest.raises(ValueError, match=message):
+        F.conv2d(np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 3, 4)), pool_size=pool_size)
+
+
 def test_conv2d_activation_must_be_relu_or_none():
     with pytest.raises(ValueError, match=r"conv2d: activation must be None or 'relu', "
                                          r"got 'tanh'"):

@@ -29,13 +29,14 @@ from ..core import as_variable, config, get_array_module, parallel, workspace
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
 from .activations import ReLUGrad, relu_passing
+from .pooling import MaxPool2DGrad, PoolSpec, argmax_dtype, block_windows, window_max
 from . import conv_utils
 from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im, crop_padding,
                          each_cols_chunk, from_nhwc, pad_nhwc, pair, spatial_shape, to_nhwc,
                          window_view)
 
 __all__ = ['conv2d', 'depthwise_conv2d', 'separable_conv2d', 'conv2d_transpose',
-           'Conv2D', 'Conv2DTranspose', 'Conv2DGradKernel', 'BiasGrad']
+           'Conv2D', 'Conv2DMaxPool', 'Conv2DTranspose', 'Conv2DGradKernel', 'BiasGrad']
 
 # Bytes of output per piece of the bias + ReLU pass (within a core's L2).
 POST_OP_BYTES = 512 << 10
@@ -70,19 +71,18 @@ class Conv2D(Function):
         self.keep_mask = relu and keep_mask
 
     def forward(self, x, kernel, bias=None):
-        spec, geometry, groups = self.spec, self.spec.geometry, self.spec.groups
+        spec, groups = self.spec, self.spec.groups
         xp = get_array_module(x)
-        windows = window_view(pad_nhwc(to_nhwc(x, spec.data_format), geometry), geometry)
+        windows = self._windows(x)
         c_out = kernel.shape[3]
         y = workspace.empty(windows.shape[:3] + (c_out,), x.dtype, xp)
         y_rows = y.reshape(-1, c_out)
-        y_groups = _split_groups(y_rows, groups)
         kernel_groups = _grouped_kernel(kernel, groups)
         self.passing = workspace.empty(y.shape, bool, xp) if self.keep_mask else None
         passing_rows = None if self.passing is None else self.passing.reshape(-1, c_out)
 
         def multiply(core, cols, start, stop):
-            _gemm(cols, kernel_groups, y_groups[:, start:stop])
+            _gemm(cols, kernel_groups, _split_groups(y_rows[start:stop], groups))
             if bias is not None or self.relu:
                 self._post_ops(y_rows[start:stop], bias,
                                None if passing_rows is None else passing_rows[start:stop])
@@ -90,6 +90,11 @@ class Conv2D(Function):
         if self.passing is not None:
             self.passing = from_nhwc(self.passing, spec.data_format)
         return from_nhwc(y, spec.data_format)
+
+    def _windows(self, x):
+        """The (N, OH, OW, KH, KW, C_in) window view of x, padded."""
+        geometry = self.spec.geometry
+        return window_view(pad_nhwc(to_nhwc(x, self.spec.data_format), geometry), geometry)
 
     def _post_ops(self, rows, bias, passing):
         """rows += bias, then max(rows, 0) and where that passes, in pieces
@@ -106,10 +111,15 @@ class Conv2D(Function):
                 relu_passing(part, None, passing[start:start + piece])
 
     def backward(self, gy):
-        x, kernel = self.inputs[:2]
-        need = self.needs_input_grad
         if self.relu:  # the gradient of the pre-activation
             gy = ReLUGrad(self.passing)(gy)
+        return self._conv_backward(gy)
+
+    def _conv_backward(self, gy):
+        """The gradients of x, kernel (and bias) given gy of the conv's own
+        output (before any post-op)."""
+        x, kernel = self.inputs[:2]
+        need = self.needs_input_grad
         gx = Conv2DTranspose(self.spec)(gy, kernel) if need[0] else None
         has_bias = len(self.inputs) == 3
         need_bias = has_bias and need[2]
@@ -119,6 +129,86 @@ class Conv2D(Function):
         else:
             gk, gb = None, BiasGrad(self.spec.data_format)(gy) if need_bias else None
         return (gx, gk, gb) if has_bias else (gx, gk)
+
+
+class Conv2DMaxPool(Conv2D):
+    """max_pool(conv(x, kernel) (+ bias), then max(., 0) when ``relu``) in one
+    op: x (N, H, W, C_in) -> (N, OH // PH, OW // PW, C_out), for a 'valid' max
+    pool whose strides equal its window (PH, PW), as Keras's MaxPooling2D
+    defaults to.
+
+    Each chunk's conv output is pooled while it is in the core's cache, so
+    the full-size conv output is never written nor read again. The bias is
+    added before the pool (rounding can make ties, and the first of them
+    wins, as in max_pool2d); the ReLU after it, at a quarter of the size: it
+    commutes with max, and a window's winner passes the ReLU exactly where
+    the pooled value is > 0, so that is the mask kept for backward.
+    Backward: that ReLUGrad, the scatter to the winners (MaxPool2DGrad),
+    then Conv2D's gradients.
+
+    ``keep_state``: record the winners (and the ReLU mask) for backward;
+    ``conv2d`` turns it off when no gradient will be taken.
+    """
+
+    def __init__(self, spec, pool_spec, relu=False, keep_state=True):
+        super().__init__(spec, relu, keep_state)
+        self.pool_spec = pool_spec
+        self.keep_argmax = keep_state
+
+    def forward(self, x, kernel, bias=None):
+        spec, groups, window = self.spec, self.spec.groups, self.pool_spec.geometry.window
+        xp = get_array_module(x)
+        windows = self._windows(x)
+        n, oh, ow = windows.shape[:3]
+        c_out = kernel.shape[3]
+        y = workspace.empty((n,) + self.pool_spec.geometry.out_hw + (c_out,), x.dtype, xp)
+        self.argmax = (workspace.empty(y.shape, argmax_dtype(window), xp)
+                       if self.keep_argmax else None)
+        self.passing = workspace.empty(y.shape, bool, xp) if self.keep_mask else None
+        kernel_groups = _grouped_kernel(kernel, groups)
+        pooled_rows = y.shape[1] * window[0]  # conv output rows the pool reads
+
+        def multiply(core, cols, start, stop):
+            out = workspace.empty((stop - start, c_out), x.dtype, xp)
+            _gemm(cols, kernel_groups, _split_groups(out, groups))
+            out_rows = out.reshape(-1, ow, c_out)  # image rows [first, last)
+            first, last = start // ow, stop // ow
+            for image in range(first // oh, (last - 1) // oh + 1):
+                begin = image * oh
+                row, end = max(first - begin, 0), min(last - begin, pooled_rows)
+                if row < end:
+                    self._pool_rows(out_rows[begin + row - first:begin + end - first], bias,
+                                    image, slice(row // window[0], end // window[0]), y)
+        each_cols_chunk(windows, groups, multiply, row_multiple=window[0])
+        if self.passing is not None:
+            self.passing = from_nhwc(self.passing, spec.data_format)
+        return from_nhwc(y, spec.data_format)
+
+    def _pool_rows(self, part, bias, image, pooled, y):
+        """Pool ``part`` (rows, OW, C_out), rows of the conv output of
+        ``image``, into y[image, pooled]: bias, max (+ winners), then the
+        ReLU. A chunk's rows (a few MB at most) stay in cache: measured, cutting
+        them into L2-sized pieces cost more in NumPy calls than it saved."""
+        xp = get_array_module(part)
+        if bias is not None:
+            xp.add(part, bias, out=part)
+        target = y[image:image + 1, pooled]
+        argmax_and_scratch = ()
+        if self.argmax is not None:
+            argmax_and_scratch = (self.argmax[image:image + 1, pooled],
+                                  xp.empty(target.shape, bool),
+                                  xp.empty(target.shape, self.argmax.dtype))
+        window_max(block_windows(part[None], self.pool_spec.geometry.window), target,
+                   *argmax_and_scratch)
+        if self.relu:
+            xp.maximum(target, 0, out=target)
+        if self.passing is not None:
+            relu_passing(target, None, self.passing[image:image + 1, pooled])
+
+    def backward(self, gy):
+        if self.relu:
+            gy = ReLUGrad(self.passing)(gy)
+        return self._conv_backward(MaxPool2DGrad(self.pool_spec, self.argmax)(gy))
 
 
 class Conv2DTranspose(Function):
@@ -275,7 +365,7 @@ class BiasGrad(Function):
 
 # --- public functions ------------------------------------------------------------------
 def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, groups=1,
-           data_format='channels_last', activation=None):
+           data_format='channels_last', activation=None, pool_size=None):
     """2-D convolution (cross-correlation, as in Keras/TF/PyTorch).
 
     Args:
@@ -289,7 +379,12 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
             depthwise conv.
         activation: None or 'relu': ``relu(conv2d(...))`` in one op, the ReLU
             applied in the same pass as the bias (same values and gradients).
-    Returns: (N, OH, OW, C_out) (or (N, C_out, OH, OW)), the dtype of x.
+        pool_size: None, or an int or (h, w): then the result is max-pooled
+            in the same op, as ``max_pool2d(y, pool_size)`` ('valid', strides
+            = pool_size) would, with the same values and gradients, while
+            each piece of the conv output is in cache.
+    Returns: (N, OH, OW, C_out) (or (N, C_out, OH, OW)), the dtype of x;
+    with pool_size, (N, OH // PH, OW // PW, C_out).
     """
     spec = _conv_spec('conv2d', x, kernel, bias, strides, padding, dilation_rate,
                       groups, data_format)
@@ -298,7 +393,16 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
     inputs = tuple(as_variable(v) for v in ((x, kernel) if bias is None else (x, kernel, bias)))
     # as Function.__call__ decides whether to record the op
     keep_mask = config.enable_backprop and any(v.requires_grad for v in inputs)
-    return Conv2D(spec, relu=activation == 'relu', keep_mask=keep_mask)(*inputs)
+    relu = activation == 'relu'
+    if pool_size is None:
+        return Conv2D(spec, relu, keep_mask)(*inputs)
+    window = pair(pool_size, 'pool_size', 'conv2d')
+    if any(p > n for p, n in zip(window, spec.geometry.out_hw)):
+        raise ValueError(f"conv2d: pool_size {window} is larger than the conv output "
+                         f"{spec.geometry.out_hw} (x {x.shape}, kernel {kernel.shape})")
+    pool_spec = PoolSpec(WindowGeometry('conv2d', spec.geometry.out_hw, window, window, (1, 1),
+                                        'valid'), data_format)
+    return Conv2DMaxPool(spec, pool_spec, relu, keep_mask)(*inputs)
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1,

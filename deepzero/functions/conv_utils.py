@@ -201,10 +201,11 @@ def window_slice(geometry, kh, kw):
 CHUNK_BYTES = 4 << 20
 
 
-def each_cols_chunk(windows, groups, visit, min_chunk_bytes=0):
+def each_cols_chunk(windows, groups, visit, min_chunk_bytes=0, row_multiple=1):
     """im2col without the whole matrix: the windows (N, OH, OW, KH, KW, C) are
     cut into chunks of about CHUNK_BYTES (or ``min_chunk_bytes``, if larger)
-    of window columns, at least one per core; each core takes a run of chunks and
+    of window columns, at least one per core (whole images, or runs of a
+    multiple of ``row_multiple`` output rows); each core takes a run of chunks and
     copies them one by one into its own buffer, calling
     ``visit(core, cols, start, stop)`` while they are in its cache. ``cols``
     is (G, stop - start, KH*KW*C/G): the windows of NHWC output rows
@@ -215,7 +216,7 @@ def each_cols_chunk(windows, groups, visit, min_chunk_bytes=0):
     n, oh, ow, kh, kw, c = windows.shape
     total = n * oh * ow * kh * kw * c * windows.itemsize
     chunks = window_blocks(windows, min(max(CHUNK_BYTES, min_chunk_bytes),
-                                        -(-total // parallel.THREADS)))
+                                        -(-total // parallel.THREADS)), row_multiple)
     cores = min(parallel.THREADS, len(chunks))
 
     def run(core_numbers):
@@ -244,10 +245,11 @@ def windows_into_cols(windows, cols):
                             1, 0, 5, 2, 3, 4, 6))
 
 
-def window_blocks(windows, block_bytes):
+def window_blocks(windows, block_bytes, row_multiple=1):
     """Split the windows (N, OH, OW, KH, KW, C) of a conv into blocks of about
     ``block_bytes`` of window columns: whole images when they are small, else
-    runs of output rows of one image. Returns (index, start, stop) triples:
+    runs of output rows of one image, a multiple of ``row_multiple`` rows
+    long (but the last). Returns (index, start, stop) triples:
     ``windows[index]`` is the block and [start, stop) its run of NHWC output
     rows (``N*OH*OW`` in all)."""
     n, oh, ow = windows.shape[:3]
@@ -256,7 +258,7 @@ def window_blocks(windows, block_bytes):
         per_block = block_bytes // (oh * row_bytes)
         return [((slice(i, min(i + per_block, n)),), i * oh * ow,
                  min(i + per_block, n) * oh * ow) for i in range(0, n, per_block)]
-    rows = max(1, block_bytes // row_bytes)
+    rows = max(1, block_bytes // row_bytes // row_multiple) * row_multiple
     return [((slice(i, i + 1), slice(r, min(r + rows, oh))), (i * oh + r) * ow,
              (i * oh + min(r + rows, oh)) * ow)
             for i in range(n) for r in range(0, oh, rows)]

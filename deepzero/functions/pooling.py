@@ -73,42 +73,17 @@ class MaxPool2D(Function):
         x = to_nhwc(x, spec.data_format)
         padded = pad_nhwc(x, spec.geometry, _lowest(x.dtype))
         y = spec.output(x)
-        self.argmax = None
+        self.argmax, scratch = None, ()
         if self.keep_argmax:
-            window_size = np.prod(spec.geometry.window)
-            index_type = np.uint8 if window_size <= 256 else np.int32
-            self.argmax = workspace.empty(y.shape, index_type, xp)
-            won = workspace.empty(y.shape, bool, xp)
-            step = workspace.empty(y.shape, index_type, xp)
-            parallel.over_batch(self._max_and_argmax, padded, y, self.argmax, won, step)
-        else:
-            parallel.over_batch(self._max, padded, y)
+            self.argmax = workspace.empty(y.shape, argmax_dtype(spec.geometry.window), xp)
+            scratch = (workspace.empty(y.shape, bool, xp),
+                       workspace.empty(y.shape, self.argmax.dtype, xp))
+        parallel.over_batch(self._pool, padded, y,
+                            *(() if self.argmax is None else (self.argmax,) + scratch))
         return from_nhwc(y, spec.data_format)
 
-    def _max(self, padded, y):
-        xp = get_array_module(y)
-        windows = window_view(padded, self.spec.geometry)
-        y[...] = windows[:, :, :, 0, 0, :]
-        for k, (kh, kw) in self.spec.offsets():
-            if k:
-                xp.maximum(y, windows[:, :, :, kh, kw, :], out=y)
-
-    def _max_and_argmax(self, padded, y, argmax, won, step):
-        xp = get_array_module(y)
-        windows = window_view(padded, self.spec.geometry)
-        y[...] = windows[:, :, :, 0, 0, :]
-        argmax.fill(0)
-        for k, (kh, kw) in self.spec.offsets():
-            if k == 0:
-                continue
-            candidate = windows[:, :, :, kh, kw, :]
-            # The winner is the last offset that beat the running max
-            # (strictly: ties keep the first), i.e. the largest such k.
-            # Arithmetic instead of masked writes, which crawl on random masks.
-            xp.greater(candidate, y, out=won)
-            xp.multiply(won.view(np.uint8), argmax.dtype.type(k), out=step)
-            xp.maximum(argmax, step, out=argmax)
-            xp.maximum(y, candidate, out=y)
+    def _pool(self, padded, y, *argmax_and_scratch):
+        window_max(window_view(padded, self.spec.geometry), y, *argmax_and_scratch)
 
     def backward(self, gy):
         return MaxPool2DGrad(self.spec, self.argmax)(gy)
@@ -173,6 +148,41 @@ class MaxPool2DGather(Function):
 
     def backward(self, gy):
         return MaxPool2DGrad(self.spec, self.argmax)(gy)
+
+
+def window_max(windows, y, argmax=None, won=None, step=None):
+    """y = the max of each window of ``windows`` (N, OH, OW, KH, KW, C).
+    With ``argmax`` (an integer array shaped like y), also record the first
+    winning offset (row-major) of each window; ``won`` (bool) and ``step``
+    (argmax's dtype) are scratch arrays shaped like y."""
+    xp = get_array_module(y)
+    kh_n, kw_n = windows.shape[3:5]
+    y[...] = windows[:, :, :, 0, 0, :]
+    if argmax is not None:
+        argmax.fill(0)
+    for k in range(1, kh_n * kw_n):
+        candidate = windows[:, :, :, k // kw_n, k % kw_n, :]
+        if argmax is not None:
+            # The winner is the last offset that beat the running max
+            # (strictly: ties keep the first), i.e. the largest such k.
+            # Arithmetic instead of masked writes, which crawl on random masks.
+            xp.greater(candidate, y, out=won)
+            xp.multiply(won.view(np.uint8), argmax.dtype.type(k), out=step)
+            xp.maximum(argmax, step, out=argmax)
+        xp.maximum(y, candidate, out=y)
+
+
+def argmax_dtype(window):
+    """The smallest index type that numbers every offset of ``window``."""
+    return np.uint8 if np.prod(window) <= 256 else np.int32
+
+
+def block_windows(x, window):
+    """The (N, OH, OW, KH, KW, C) windows of a 'valid' pool of ``x`` (N, H, W, C)
+    whose strides equal its ``window`` (KH, KW): a view, no copy."""
+    (kh, kw), (n, h, w, c) = window, x.shape
+    oh, ow = h // kh, w // kw
+    return x[:, :oh * kh, :ow * kw].reshape(n, oh, kh, ow, kw, c).transpose(0, 1, 3, 2, 4, 5)
 
 
 def _lowest(dtype):
