@@ -20,7 +20,12 @@ pre-activation array. Conv2DGradKernel sums ``cols.T @ gy`` over the same
 chunks, im2col'd again (as fast as reading a kept matrix, which then is
 never written). Conv2DTranspose is a GEMM ``gy @ W.T`` into window columns
 + col2im (KH*KW strided adds). A bias gradient is BiasGrad (a GEMV with
-ones). Large arrays come from the workspace pool
+ones).
+
+Conv2DMaxPool (``conv2d(..., pool_size=2)``) is Conv2D with a max pool as
+one more post-op: each chunk is pooled while in cache, and the full-size
+output is never written. Its kernel gradient can take the pooled gradient
+as it is (``FusedPool``, Conv2DGradKernel). Large arrays come from the workspace pool
 (core/workspace.py); copies run on every core (core/parallel.py).
 """
 import numbers
@@ -29,7 +34,8 @@ from ..core import as_variable, config, get_array_module, parallel, workspace
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
 from .activations import ReLUGrad, relu_passing
-from .pooling import MaxPool2DGrad, PoolSpec, argmax_dtype, block_windows, window_max
+from .pooling import (MaxPool2DGather, MaxPool2DGrad, PoolSpec, argmax_dtype, block_windows,
+                      window_max)
 from . import conv_utils
 from .conv_utils import (WindowGeometry, check_data_format, check_image, col2im, crop_padding,
                          each_cols_chunk, from_nhwc, pad_nhwc, pair, spatial_shape, to_nhwc,
@@ -115,18 +121,25 @@ class Conv2D(Function):
             gy = ReLUGrad(self.passing)(gy)
         return self._conv_backward(gy)
 
-    def _conv_backward(self, gy):
+    def _conv_backward(self, gy, pool=None):
         """The gradients of x, kernel (and bias) given gy of the conv's own
-        output (before any post-op)."""
+        output (before any post-op), or at the pooled size of ``pool``.
+
+        With ``pool``, the kernel gradient takes gy as it is when x needs no
+        gradient (a first layer); else gy is scattered to full size once
+        for both: measured, the pooled kernel gradient's four passes with a
+        quarter of the rows each cost more than reading that back."""
         x, kernel = self.inputs[:2]
         need = self.needs_input_grad
+        if pool is not None and need[0]:
+            gy, pool = pool.scatter(gy), None
         gx = Conv2DTranspose(self.spec)(gy, kernel) if need[0] else None
         has_bias = len(self.inputs) == 3
         need_bias = has_bias and need[2]
         if need[1]:  # the bias gradient comes with the kernel's, from the same reads of gy
-            gk = Conv2DGradKernel(self.spec, with_bias=need_bias)(x, gy)
+            gk = Conv2DGradKernel(self.spec, with_bias=need_bias, pool=pool)(x, gy)
             gk, gb = gk if need_bias else (gk, None)
-        else:
+        else:  # a pooled gradient sums to the same per channel
             gk, gb = None, BiasGrad(self.spec.data_format)(gy) if need_bias else None
         return (gx, gk, gb) if has_bias else (gx, gk)
 
@@ -143,43 +156,38 @@ class Conv2DMaxPool(Conv2D):
     wins, as in max_pool2d); the ReLU after it, at a quarter of the size: it
     commutes with max, and a window's winner passes the ReLU exactly where
     the pooled value is > 0, so that is the mask kept for backward.
-    Backward: that ReLUGrad, the scatter to the winners (MaxPool2DGrad),
-    then Conv2D's gradients.
+    Backward: that ReLUGrad, then Conv2D's gradient ops. When x needs no
+    gradient (a first layer), the kernel gradient takes the pooled gradient
+    as it is (see Conv2DGradKernel) and the full-size gradient is never
+    written; else it is scattered to full size once for both.
 
     ``keep_state``: record the winners (and the ReLU mask) for backward;
     ``conv2d`` turns it off when no gradient will be taken.
     """
 
-    def __init__(self, spec, pool_spec, relu=False, keep_state=True):
+    def __init__(self, spec, pool, relu=False, keep_state=True):
         super().__init__(spec, relu, keep_state)
-        self.pool_spec = pool_spec
+        self.pool = pool
         self.keep_argmax = keep_state
 
     def forward(self, x, kernel, bias=None):
-        spec, groups, window = self.spec, self.spec.groups, self.pool_spec.geometry.window
+        spec, groups, pool = self.spec, self.spec.groups, self.pool
         xp = get_array_module(x)
         windows = self._windows(x)
-        n, oh, ow = windows.shape[:3]
-        c_out = kernel.shape[3]
-        y = workspace.empty((n,) + self.pool_spec.geometry.out_hw + (c_out,), x.dtype, xp)
-        self.argmax = (workspace.empty(y.shape, argmax_dtype(window), xp)
-                       if self.keep_argmax else None)
+        ow, c_out = windows.shape[2], kernel.shape[3]
+        y = workspace.empty((len(x),) + pool.spec.geometry.out_hw + (c_out,), x.dtype, xp)
+        if self.keep_argmax:
+            pool.argmax = workspace.empty(y.shape, argmax_dtype(pool.window), xp)
         self.passing = workspace.empty(y.shape, bool, xp) if self.keep_mask else None
         kernel_groups = _grouped_kernel(kernel, groups)
-        pooled_rows = y.shape[1] * window[0]  # conv output rows the pool reads
 
         def multiply(core, cols, start, stop):
             out = workspace.empty((stop - start, c_out), x.dtype, xp)
             _gemm(cols, kernel_groups, _split_groups(out, groups))
-            out_rows = out.reshape(-1, ow, c_out)  # image rows [first, last)
-            first, last = start // ow, stop // ow
-            for image in range(first // oh, (last - 1) // oh + 1):
-                begin = image * oh
-                row, end = max(first - begin, 0), min(last - begin, pooled_rows)
-                if row < end:
-                    self._pool_rows(out_rows[begin + row - first:begin + end - first], bias,
-                                    image, slice(row // window[0], end // window[0]), y)
-        each_cols_chunk(windows, groups, multiply, row_multiple=window[0])
+            out_rows = out.reshape(-1, ow, c_out)
+            for image, rows, pooled in pool.segments(start // ow, stop // ow):
+                self._pool_rows(out_rows[rows], bias, image, pooled, y)
+        each_cols_chunk(windows, groups, multiply, row_multiple=pool.window[0])
         if self.passing is not None:
             self.passing = from_nhwc(self.passing, spec.data_format)
         return from_nhwc(y, spec.data_format)
@@ -194,12 +202,11 @@ class Conv2DMaxPool(Conv2D):
             xp.add(part, bias, out=part)
         target = y[image:image + 1, pooled]
         argmax_and_scratch = ()
-        if self.argmax is not None:
-            argmax_and_scratch = (self.argmax[image:image + 1, pooled],
+        if self.pool.argmax is not None:
+            argmax_and_scratch = (self.pool.argmax[image:image + 1, pooled],
                                   xp.empty(target.shape, bool),
-                                  xp.empty(target.shape, self.argmax.dtype))
-        window_max(block_windows(part[None], self.pool_spec.geometry.window), target,
-                   *argmax_and_scratch)
+                                  xp.empty(target.shape, self.pool.argmax.dtype))
+        window_max(block_windows(part[None], self.pool.window), target, *argmax_and_scratch)
         if self.relu:
             xp.maximum(target, 0, out=target)
         if self.passing is not None:
@@ -208,7 +215,49 @@ class Conv2DMaxPool(Conv2D):
     def backward(self, gy):
         if self.relu:
             gy = ReLUGrad(self.passing)(gy)
-        return self._conv_backward(MaxPool2DGrad(self.pool_spec, self.argmax)(gy))
+        return self._conv_backward(gy, self.pool)
+
+
+class FusedPool:
+    """A 'valid' max pool with strides equal to its window, run on a conv's
+    output chunk by chunk. ``spec``: its PoolSpec (``in_hw`` is the conv's
+    output size); ``argmax``: the winning offset of each window, (N, PH, PW,
+    C) NHWC, once a forward that keeps it has run.
+
+    The kernel gradient takes a gradient at the pooled size together with
+    this object (see Conv2DGradKernel); ``scatter`` and ``gather`` move a
+    gradient between the pooled and the full size.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.window = spec.geometry.window
+        self.argmax = None
+
+    def segments(self, first, last):
+        """For the conv-output rows [first, last), counted over all images
+        (image * OH + row) and starting at a multiple of PH: (image, slice
+        of those rows, slice of pooled rows) for each image's run of rows
+        that the pool reads."""
+        oh = self.spec.geometry.in_hw[0]
+        ph = self.window[0]
+        pooled_rows = self.spec.geometry.out_hw[0] * ph
+        for image in range(first // oh, (last - 1) // oh + 1):
+            begin = image * oh
+            row, end = max(first - begin, 0), min(last - begin, pooled_rows)
+            if row < end:
+                yield image, slice(begin + row - first, begin + end - first), slice(
+                    row // ph, end // ph)
+
+    def scatter(self, gy):
+        """A gradient at the pooled size, sent to the winners at the conv's
+        output size (0 elsewhere): a Variable, written whole."""
+        return MaxPool2DGrad(self.spec, self.argmax)(gy)
+
+    def gather(self, y):
+        """The adjoint of ``scatter``: each window of a full-size gradient y
+        read at its winner, (N, PH, PW, C) (in the pool's data_format)."""
+        return MaxPool2DGather(self.spec, self.argmax)(y)
 
 
 class Conv2DTranspose(Function):
@@ -233,14 +282,15 @@ class Conv2DTranspose(Function):
                                 g.dtype, xp)
         # Each core takes its own images, a few at a time: their window
         # columns (GEMM) are scattered back (col2im) while they are in cache.
-        window_cells = kh * kw * geometry.out_hw[0] * geometry.out_hw[1] * spec.in_channels
+        oh, ow = geometry.out_hw
+        window_cells = kh * kw * oh * ow * spec.in_channels
         per_chunk = max(1, conv_utils.CHUNK_BYTES // (window_cells * g.dtype.itemsize))
 
         def transpose_images(g_part, image_part):
             buffer = workspace.empty((min(per_chunk, len(g_part)) * window_cells,), g.dtype, xp)
             for start in range(0, len(g_part), per_chunk):
                 images = g_part[start:start + per_chunk]
-                rows = images.shape[0] * geometry.out_hw[0] * geometry.out_hw[1]
+                rows = images.shape[0] * oh * ow
                 cols = buffer[:images.shape[0] * window_cells].reshape(kh * kw, groups, rows, cg)
                 parallel.matmul(_split_groups(images.reshape(rows, c_out), groups), kernel_t,
                                 cols)
@@ -269,30 +319,35 @@ class Conv2DGradKernel(Function):
 
     ``with_bias``: also return the bias gradient (C_out,), the sum of gy over
     its rows, taken from each chunk of gy while it is in cache for the GEMM.
+
+    ``pool`` (a FusedPool): gy is given at the pooled size (N, PH, PW, C_out).
+    The sum over output rows may run in any order, so it runs pool offset by
+    pool offset: for offset (a, b), the windows of the output cells (a + i*ph,
+    b + j*pw) against gy * (winner == (a, b)), both at the pooled size and
+    contiguous. The full-size gradient, 3/4 zeros, is never built.
     """
 
-    def __init__(self, spec, with_bias=False):
+    def __init__(self, spec, with_bias=False, pool=None):
         self.spec = spec
         self.with_bias = with_bias
+        self.pool = pool
 
     def forward(self, x, gy):
-        spec = self.spec
+        spec, pool = self.spec, self.pool
         xp = get_array_module(x)
         geometry = spec.geometry
         windows = window_view(pad_nhwc(to_nhwc(x, spec.data_format), geometry), geometry)
         gy_nhwc = to_nhwc(gy, spec.data_format)
         gy_rows = gy_nhwc.reshape(-1, gy_nhwc.shape[3])
-        gy_groups = _split_groups(gy_rows, spec.groups)
         kh, kw = geometry.window
         gk = xp.empty((kh, kw, spec.in_channels // spec.groups, gy_rows.shape[1]), x.dtype)
         gk_groups = _grouped_kernel(gk, spec.groups)  # (G, K, C_out/G)
         sums = {}  # core -> [its kernel sum, its bias sum]
 
-        def accumulate(core, cols, start, stop):
-            product = xp.matmul(cols.transpose(0, 2, 1), gy_groups[:, start:stop],
+        def accumulate(core, cols, gy_chunk):
+            product = xp.matmul(cols.transpose(0, 2, 1), _split_groups(gy_chunk, spec.groups),
                                 out=workspace.empty(gk_groups.shape, x.dtype, xp))
-            bias_sum = (xp.ones(stop - start, x.dtype) @ gy_rows[start:stop]
-                        if self.with_bias else None)
+            bias_sum = xp.ones(len(gy_chunk), x.dtype) @ gy_chunk if self.with_bias else None
             if core in sums:
                 sums[core][0] += product
                 if self.with_bias:
@@ -301,7 +356,26 @@ class Conv2DGradKernel(Function):
                 sums[core] = [product, bias_sum]
         # Each chunk adds a kernel-sized product to its core's sum: chunks of
         # at least 4 kernels keep those adds small next to the GEMMs.
-        each_cols_chunk(windows, spec.groups, accumulate, min_chunk_bytes=4 * gk.nbytes)
+        min_chunk_bytes = 4 * gk.nbytes
+        if pool is None:
+            each_cols_chunk(windows, spec.groups,
+                            lambda core, cols, start, stop: accumulate(core, cols,
+                                                                       gy_rows[start:stop]),
+                            min_chunk_bytes)
+        else:
+            winners = pool.argmax.reshape(gy_rows.shape)
+            (ph, pw), (out_h, out_w) = pool.window, pool.spec.geometry.out_hw
+            for k in range(ph * pw):
+                a, b = divmod(k, pw)
+
+                def offset_k(core, cols, start, stop, k=k):
+                    won = xp.equal(winners[start:stop], k,
+                                   out=workspace.empty((stop - start, gy_rows.shape[1]), bool, xp))
+                    accumulate(core, cols, xp.multiply(
+                        gy_rows[start:stop], won,
+                        out=workspace.empty((stop - start, gy_rows.shape[1]), x.dtype, xp)))
+                each_cols_chunk(windows[:, a:a + ph * out_h:ph, b:b + pw * out_w:pw], spec.groups,
+                                offset_k, min_chunk_bytes)
         (gk_groups[...], gb), *others = sums.values()
         for kernel_sum, bias_sum in others:
             gk_groups += kernel_sum
@@ -312,10 +386,14 @@ class Conv2DGradKernel(Function):
     def backward(self, ggk, ggb=None):
         x, gy = self.inputs
         need = self.needs_input_grad
-        gx = Conv2DTranspose(self.spec)(gy, ggk) if need[0] else None
+        gx = None
+        if need[0]:
+            gx = Conv2DTranspose(self.spec)(gy if self.pool is None else self.pool.scatter(gy),
+                                            ggk)
         if not need[1]:
             return gx, None
-        return gx, Conv2D(self.spec)(x, ggk, ggb) if self.with_bias else Conv2D(self.spec)(x, ggk)
+        ggy = Conv2D(self.spec)(x, ggk, ggb) if self.with_bias else Conv2D(self.spec)(x, ggk)
+        return gx, ggy if self.pool is None else self.pool.gather(ggy)
 
 
 # --- GEMM helpers: group g uses input channels [g*C/G, (g+1)*C/G) and output
@@ -400,9 +478,9 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
     if any(p > n for p, n in zip(window, spec.geometry.out_hw)):
         raise ValueError(f"conv2d: pool_size {window} is larger than the conv output "
                          f"{spec.geometry.out_hw} (x {x.shape}, kernel {kernel.shape})")
-    pool_spec = PoolSpec(WindowGeometry('conv2d', spec.geometry.out_hw, window, window, (1, 1),
-                                        'valid'), data_format)
-    return Conv2DMaxPool(spec, pool_spec, relu, keep_mask)(*inputs)
+    pool = FusedPool(PoolSpec(WindowGeometry('conv2d', spec.geometry.out_hw, window, window,
+                                             (1, 1), 'valid'), data_format))
+    return Conv2DMaxPool(spec, pool, relu, keep_mask)(*inputs)
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1,
