@@ -43,12 +43,15 @@ class Conv2D(BaseConv):
             self.kernel_initializer, regularizer=self.kernel_regularizer)
         self.add_bias(self.filters)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, pool_size=None):
         # A plain ReLU runs inside the conv op, in the pass that adds the bias.
+        # A model passes pool_size to run the MaxPooling2D that follows in the
+        # same op (models/layer_fusion.py).
         fused_relu = self.activation is activations.relu
         y = F.conv2d(inputs, self.kernel, self.bias, strides=self.strides, padding=self.padding,
                      dilation_rate=self.dilation_rate, groups=self.groups,
-                     data_format=self.data_format, activation='relu' if fused_relu else None)
+                     data_format=self.data_format, activation='relu' if fused_relu else None,
+                     pool_size=pool_size)
         return y if fused_relu else self.activation(y)
 
     def get_config(self):

@@ -7,6 +7,7 @@ by depth, and at call time runs the nodes from the inputs forward.
 from ..layers.input_layer import InputLayer
 from ..layers.layer import format_shape, unique_name
 from ..layers.node import KerasTensor, flatten, map_structure
+from . import layer_fusion
 from .layer_serialization import deserialize_layer, serialize_layer
 from .model import Model
 
@@ -28,6 +29,7 @@ class Functional(Model):
         self.__dict__['_sublayers'] = layers
         self._execution_order = [node for depth in sorted(self._nodes_by_depth, reverse=True)
                                  for node in self._nodes_by_depth[depth] if not node.is_input]
+        self._fused_pairs = layer_fusion.fused_pairs(self._execution_order, self.outputs)
         self.built = True
 
     # --- running the graph ----------------------------------------------------------
@@ -47,8 +49,19 @@ class Functional(Model):
         return outputs if isinstance(self._outputs_struct, (list, tuple)) else outputs[0]
 
     def call(self, inputs, training=None):
-        return self._run_graph(inputs, lambda node, args: node.layer(
-            args, **{'training': training, **node.call_kwargs}))
+        pooled = {}  # pool node -> its output, computed with its conv's
+
+        def apply(node, args):
+            kwargs = {'training': training, **node.call_kwargs}
+            if node in pooled:
+                return pooled.pop(node)
+            pool_node = self._fused_pairs.get(node)
+            if pool_node is None:
+                return node.layer(args, **kwargs)
+            pooled[pool_node] = layer_fusion.call_fused(node.layer, pool_node.layer, args,
+                                                        **kwargs)
+            return None  # the conv output itself: only the pool would read it
+        return self._run_graph(inputs, apply)
 
     def compute_output_shape(self, input_shape):
         return self._run_graph(input_shape,

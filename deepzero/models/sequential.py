@@ -2,6 +2,7 @@
 from ..layers.input_layer import InputLayer
 from ..layers.layer import Layer, unique_name
 from ..layers.node import KerasTensor
+from . import layer_fusion
 from .layer_serialization import deserialize_layer, serialize_layer
 from .model import Model
 
@@ -105,9 +106,14 @@ class Sequential(Model):
             self.build((None,) + tuple(input_shape[1:]))
 
     def call(self, inputs, training=None):
-        x = inputs
-        for layer in self.layers:
-            x = layer(x, training=training)
+        x, layers, i = inputs, self.layers, 0
+        while i < len(layers):
+            if i + 1 < len(layers) and layer_fusion.fusable(layers[i], layers[i + 1]):
+                x = layer_fusion.call_fused(layers[i], layers[i + 1], x, training=training)
+                i += 2
+            else:
+                x = layers[i](x, training=training)
+                i += 1
         return x
 
     def compute_output_shape(self, input_shape):
