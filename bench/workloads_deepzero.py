@@ -5,6 +5,8 @@ pool, flatten, dropout 0.5, dense 512 ReLU, dense 1 sigmoid), binary
 crossentropy and deepzero's RMSprop update (Keras 3 rule), batch 32 at 150x150x3.
 W2: the VGG16 convolutional base (13 3x3 'same' convs, 5 max pools) forward at
 batch 20 on 150x150x3.
+Each max pool runs in the conv before it (``conv2d(..., pool_size=2)``), as a
+Keras model runs a Conv2D + MaxPooling2D pair (models/layer_fusion.py).
 W3: one fine-tuning step of that base with block5 trainable (blocks 1-4 frozen,
 so they record no graph), plus flatten, dense 256 ReLU, dense 1 sigmoid, binary
 crossentropy and RMSprop (lr 1e-5), batch 20.
@@ -97,9 +99,10 @@ def _vgg16_base(rng, trainable_from_block=6):
 
 def _vgg16_forward(blocks, x):
     for block in blocks:
-        for kernel, bias in block:
+        for kernel, bias in block[:-1]:
             x = F.conv2d(x, kernel, bias, padding='same', activation='relu')
-        x = F.max_pool2d(x, 2)
+        kernel, bias = block[-1]  # the block's pool runs in its last conv, as a Keras model runs it
+        x = F.conv2d(x, kernel, bias, padding='same', activation='relu', pool_size=2)
     return x
 
 
