@@ -184,33 +184,34 @@ class Conv2DMaxPool(Conv2D):
         def multiply(core, cols, start, stop):
             out = workspace.empty((stop - start, c_out), x.dtype, xp)
             _gemm(cols, kernel_groups, _split_groups(out, groups))
-            out_rows = out.reshape(-1, ow, c_out)
-            for image, rows, pooled in pool.segments(start // ow, stop // ow):
-                self._pool_rows(out_rows[rows], bias, image, pooled, y)
+            images, rows, read, pooled = pool.chunk_rows(start // ow, stop // ow)
+            if read.stop:
+                self._pool_rows(out.reshape(-1, rows, ow, c_out)[:, read], bias, images, pooled,
+                                y)
         each_cols_chunk(windows, groups, multiply, row_multiple=pool.window[0])
         if self.passing is not None:
             self.passing = from_nhwc(self.passing, spec.data_format)
         return from_nhwc(y, spec.data_format)
 
-    def _pool_rows(self, part, bias, image, pooled, y):
-        """Pool ``part`` (rows, OW, C_out), rows of the conv output of
-        ``image``, into y[image, pooled]: bias, max (+ winners), then the
+    def _pool_rows(self, part, bias, images, pooled, y):
+        """Pool ``part`` (K, rows, OW, C_out), rows of the conv output of
+        ``images``, into y[images, pooled]: bias, max (+ winners), then the
         ReLU. A chunk's rows (a few MB at most) stay in cache: measured, cutting
         them into L2-sized pieces cost more in NumPy calls than it saved."""
         xp = get_array_module(part)
         if bias is not None:
             xp.add(part, bias, out=part)
-        target = y[image:image + 1, pooled]
+        target = y[images, pooled]
         argmax_and_scratch = ()
         if self.pool.argmax is not None:
-            argmax_and_scratch = (self.pool.argmax[image:image + 1, pooled],
+            argmax_and_scratch = (self.pool.argmax[images, pooled],
                                   xp.empty(target.shape, bool),
                                   xp.empty(target.shape, self.pool.argmax.dtype))
-        window_max(block_windows(part[None], self.pool.window), target, *argmax_and_scratch)
+        window_max(block_windows(part, self.pool.window), target, *argmax_and_scratch)
         if self.relu:
             xp.maximum(target, 0, out=target)
         if self.passing is not None:
-            relu_passing(target, None, self.passing[image:image + 1, pooled])
+            relu_passing(target, None, self.passing[images, pooled])
 
     def backward(self, gy):
         if self.relu:
@@ -234,20 +235,20 @@ class FusedPool:
         self.window = spec.geometry.window
         self.argmax = None
 
-    def segments(self, first, last):
-        """For the conv-output rows [first, last), counted over all images
-        (image * OH + row) and starting at a multiple of PH: (image, slice
-        of those rows, slice of pooled rows) for each image's run of rows
-        that the pool reads."""
-        oh = self.spec.geometry.in_hw[0]
-        ph = self.window[0]
-        pooled_rows = self.spec.geometry.out_hw[0] * ph
-        for image in range(first // oh, (last - 1) // oh + 1):
-            begin = image * oh
-            row, end = max(first - begin, 0), min(last - begin, pooled_rows)
-            if row < end:
-                yield image, slice(begin + row - first, begin + end - first), slice(
-                    row // ph, end // ph)
+    def chunk_rows(self, first, last):
+        """Where the conv-output rows [first, last) of one chunk sit, counted
+        over all images (image * OH + row): whole images, or a run of one
+        image's rows that starts at a multiple of PH (``each_cols_chunk``
+        cuts them so). Returns (images, rows, read, pooled): a slice of
+        images, the rows per image in the chunk, the slice of those rows
+        that the pool reads, and the slice of pooled rows it writes."""
+        oh, ph = self.spec.geometry.in_hw[0], self.window[0]
+        image, row = divmod(first, oh)
+        count, rows = ((last - first) // oh, oh) if row == 0 and last - first >= oh else (
+            1, last - first)
+        read = max(0, min(rows, self.spec.geometry.out_hw[0] * ph - row))
+        return slice(image, image + count), rows, slice(0, read), slice(row // ph,
+                                                                        (row + read) // ph)
 
     def scatter(self, gy):
         """A gradient at the pooled size, sent to the winners at the conv's
