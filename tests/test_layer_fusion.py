@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import deepzero.layers as L
-from deepzero import Variable, functions as F, regularizers
+from deepzero import Variable, activations, functions as F, regularizers
 from deepzero.models import Model, Sequential
 from deepzero.models.layer_fusion import fusable
 
@@ -58,8 +58,9 @@ def test_functional_fuses_only_where_the_conv_output_goes_only_to_the_pool(rng):
     pooled_c = L.MaxPooling2D(name='pool_c')(c)
     summed = L.Add()([pooled_a, pooled_b, pooled_c, L.MaxPooling2D()(L.ReLU()(c))])
     model = Model(inputs, [summed, b])
-    assert {(conv.layer.name, pool.layer.name) for conv, pool in model._fused_pairs.items()} == {
-        ('a', 'pool_a')}
+    fused = {(conv.layer.name, pool.layer.name) for conv, pool in model._only_readers.items()
+             if fusable(conv.layer, pool.layer)}
+    assert fused == {('a', 'pool_a')}
     x = rng.random((2, 20, 20, 3), dtype=np.float32)
     outputs = model(x)
     layers = {layer.name: layer for layer in model.layers}
@@ -96,3 +97,15 @@ def test_fused_training_step_matches_in_channels_first(rng):
     plain = values_and_gradients(lambda x: layer_by_layer(model, x), model, x)
     for a, b in zip(fused, plain):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_layer_changed_after_the_model_was_built_is_seen(rng):
+    inputs = L.Input((10, 10, 2))
+    conv = L.Conv2D(3, 3, activation='relu')
+    model = Model(inputs, L.MaxPooling2D()(conv(inputs)))
+    x = rng.standard_normal((2, 10, 10, 2)).astype(np.float32)
+    assert isinstance(model(x).creator, F.Conv2DMaxPool)
+    conv.activation = activations.sigmoid  # an activation the fused op does not run
+    y = model(x)
+    assert not isinstance(y.creator, F.Conv2DMaxPool)
+    np.testing.assert_array_equal(y.data, F.max_pool2d(conv(x), 2).data)

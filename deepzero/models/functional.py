@@ -29,7 +29,7 @@ class Functional(Model):
         self.__dict__['_sublayers'] = layers
         self._execution_order = [node for depth in sorted(self._nodes_by_depth, reverse=True)
                                  for node in self._nodes_by_depth[depth] if not node.is_input]
-        self._fused_pairs = layer_fusion.fused_pairs(self._execution_order, self.outputs)
+        self._only_readers = layer_fusion.only_readers(self._execution_order, self.outputs)
         self.built = True
 
     # --- running the graph ----------------------------------------------------------
@@ -55,8 +55,8 @@ class Functional(Model):
             kwargs = {'training': training, **node.call_kwargs}
             if node in pooled:
                 return pooled.pop(node)
-            pool_node = self._fused_pairs.get(node)
-            if pool_node is None:
+            pool_node = self._only_readers.get(node)
+            if pool_node is None or not layer_fusion.fusable(node.layer, pool_node.layer):
                 return node.layer(args, **kwargs)
             pooled[pool_node] = layer_fusion.call_fused(node.layer, pool_node.layer, args,
                                                         **kwargs)

@@ -31,20 +31,22 @@ def call_fused(conv, pool, x, **call_kwargs):
     return conv(x, pool_size=pool.pool_size, **call_kwargs)
 
 
-def fused_pairs(nodes, outputs):
-    """In a graph of ``nodes`` (layer calls) with model ``outputs``: {conv
-    node: pool node} for every fusable pair whose conv output feeds only the
-    pool."""
-    consumers = {}
+def only_readers(nodes, outputs):
+    """In a graph of ``nodes`` (layer calls) with model ``outputs``: {node:
+    the one node that reads its output}, for every node with one output that
+    exactly one node reads and that is not a model output. The model checks
+    ``fusable`` on these pairs at each call, so later changes to a layer
+    (its activation, an activity regularizer) are seen."""
+    readers = {}
     for node in nodes:
         for tensor in node.input_tensors:
-            consumers.setdefault(id(tensor), []).append(node)
+            readers.setdefault(id(tensor), []).append(node)
     output_ids = {id(t) for t in outputs}
     pairs = {}
     for node in nodes:
         if node.is_input or len(node.outputs) != 1 or id(node.outputs[0]) in output_ids:
             continue
-        users = consumers.get(id(node.outputs[0]), [])
-        if len(users) == 1 and fusable(node.layer, users[0].layer):
+        users = readers.get(id(node.outputs[0]), [])
+        if len(users) == 1:
             pairs[node] = users[0]
     return pairs
