@@ -244,11 +244,13 @@ class FusedPool:
         that the pool reads, and the slice of pooled rows it writes."""
         oh, ph = self.spec.geometry.in_hw[0], self.window[0]
         image, row = divmod(first, oh)
-        count, rows = ((last - first) // oh, oh) if row == 0 and last - first >= oh else (
-            1, last - first)
+        if row == 0 and last - first >= oh:  # whole images
+            count, rows = (last - first) // oh, oh
+        else:  # a run of one image's rows
+            count, rows = 1, last - first
         read = max(0, min(rows, self.spec.geometry.out_hw[0] * ph - row))
-        return slice(image, image + count), rows, slice(0, read), slice(row // ph,
-                                                                        (row + read) // ph)
+        return (slice(image, image + count), rows, slice(0, read),
+                slice(row // ph, (row + read) // ph))
 
     def scatter(self, gy):
         """A gradient at the pooled size, sent to the winners at the conv's
