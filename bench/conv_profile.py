@@ -1,6 +1,7 @@
 """Per-layer and whole-step timings of the book's convnet (W1) at batch 32:
 deepzero's conv/pool ops against PyTorch (NCHW and channels_last) in the same
-process. Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/conv_profile.py
+process, and deepzero's conv + ReLU + pool as one op (``pool_size=2``, as a
+Keras model runs them) against the same ops apart. Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/conv_profile.py
 
 ReLU, dense, dropout and the loss are minimal stand-ins written here, so that
 the step measures the conv and pooling ops; the update is a plain RMSprop.
@@ -120,6 +121,21 @@ def per_layer(repeat):
         print(f"  maxpool {p.shape}: dz fwd {pf * 1e3:.1f} bwd "
               f"{(median_time(pool_fb, repeat) - pf) * 1e3:.1f}; torch fwd+bwd "
               f"{median_time(tpool_fb, repeat) * 1e3:.1f}")
+        # conv + ReLU + pool as a Keras model runs them (one op), against the ops apart
+        bv = Parameter(np.zeros(cout, np.float32))
+        fused = lambda: F.conv2d(xv, kv, bv, activation='relu', pool_size=2)
+        apart = lambda: F.max_pool2d(F.conv2d(xv, kv, bv, activation='relu'), 2)
+        times = []
+        for run in (fused, apart):
+            def forward_backward(run=run):
+                kv.cleargrad(), bv.cleargrad(), xv.cleargrad()
+                z = run()
+                z.grad = Variable(np.ones(z.shape, np.float32))
+                z.backward()
+            f = median_time(run, repeat)
+            times += [f, median_time(forward_backward, repeat) - f]
+        print("  conv+ReLU+pool: one op fwd {:.1f} bwd {:.1f}; apart fwd {:.1f} bwd {:.1f}".format(
+            *(t * 1e3 for t in times)))
 
 
 class DZNet:
