@@ -101,7 +101,7 @@ def _vgg16_forward(blocks, x):
     for block in blocks:
         for kernel, bias in block[:-1]:
             x = F.conv2d(x, kernel, bias, padding='same', activation='relu')
-        kernel, bias = block[-1]  # the block's pool runs in its last conv, as a Keras model runs it
+        kernel, bias = block[-1]  # the block's pool runs in its last conv, as in a Keras model
         x = F.conv2d(x, kernel, bias, padding='same', activation='relu', pool_size=2)
     return x
 

@@ -20,13 +20,13 @@ pre-activation array. Conv2DGradKernel sums ``cols.T @ gy`` over the same
 chunks, im2col'd again (as fast as reading a kept matrix, which then is
 never written). Conv2DTranspose is a GEMM ``gy @ W.T`` into window columns
 + col2im (KH*KW strided adds). A bias gradient is BiasGrad (a GEMV with
-ones).
+ones). Large arrays come from the workspace pool (core/workspace.py);
+copies run on every core (core/parallel.py).
 
 Conv2DMaxPool (``conv2d(..., pool_size=2)``) is Conv2D with a max pool as
 one more post-op: each chunk is pooled while in cache, and the full-size
 output is never written. Its kernel gradient can take the pooled gradient
-as it is (``FusedPool``, Conv2DGradKernel). Large arrays come from the workspace pool
-(core/workspace.py); copies run on every core (core/parallel.py).
+as it is (``FusedPool``, Conv2DGradKernel).
 """
 import numbers
 
