@@ -116,6 +116,44 @@ def test_model_checkpoint_in_fit(tmp_path):
                                           str(tmp_path / 'm.02.h5')]
 
 
+def test_model_checkpoint_best_only_never_takes_nan_as_best(tmp_path):
+    """A NaN first value must not become "best" (every comparison with NaN is
+    false, so nothing later would be saved); NaN is never an improvement."""
+    template = str(tmp_path / 'w.{epoch:02d}.h5')
+    _, model = run_with_values(ModelCheckpoint(template, save_best_only=True),
+                               [math.nan, 0.9, math.nan, 0.5])
+    assert [path for _, path in model.saved] == [str(tmp_path / 'w.02.h5'),
+                                                str(tmp_path / 'w.04.h5')]
+    _, model = run_with_values(ModelCheckpoint(template, save_best_only=True, mode='max',
+                                               monitor='val_acc'),
+                               [math.nan, 0.4, 0.7], key='val_acc')
+    assert [path for _, path in model.saved] == [str(tmp_path / 'w.02.h5'),
+                                                str(tmp_path / 'w.03.h5')]
+    cb = ModelCheckpoint(template, save_best_only=True)
+    _, model = run_with_values(cb, [math.nan, math.nan])
+    assert model.saved == [] and cb.best is None
+
+
+def test_early_stopping_restores_the_best_finite_epoch_after_nan():
+    epochs, model = run_with_values(
+        EarlyStopping(patience=5, restore_best_weights=True), [math.nan, 0.8, 0.6, math.nan])
+    assert epochs == 4
+    assert np.all(model.kernel.data == 0.6)
+    stopper = EarlyStopping(patience=1, restore_best_weights=True)
+    epochs, model = run_with_values(stopper, [math.nan, math.nan, math.nan])
+    assert epochs == 2                  # NaN epochs count as epochs without improvement
+    assert stopper.best is None and stopper.best_weights is None
+    assert np.isnan(model.kernel.data).all()    # the last weights stay: none was the best
+
+
+def test_reduce_lr_on_plateau_recovers_from_nan_best():
+    model = fitted(optimizer=optimizers.RMSprop(learning_rate=1.0))
+    cb = ReduceLROnPlateau(factor=0.5, patience=2)
+    run_with_values(cb, [math.nan, 1.0, 0.9, 0.8], model=model)
+    assert cb.best == 0.8
+    assert model.optimizer.learning_rate == pytest.approx(1.0)   # it kept improving
+
+
 def test_reduce_lr_on_plateau():
     model = fitted(optimizer=optimizers.RMSprop(learning_rate=1.0))
     cb = ReduceLROnPlateau(factor=0.5, patience=1, min_lr=0.2, cooldown=2)

@@ -8,7 +8,8 @@ class EarlyStopping(MonitorCallback):
     """Keras 3 semantics: after ``patience`` epochs without an improvement of
     at least ``min_delta``, set ``model.stop_training``. ``baseline``: keep
     counting until the value also beats it. ``restore_best_weights``: at the
-    end of training put back the weights of the best epoch.
+    end of training put back the weights of the best epoch (none when no
+    epoch had a usable value: a NaN epoch is never the best).
     ``start_from_epoch``: ignore the first epochs (warm-up)."""
 
     def __init__(self, monitor='val_loss', min_delta=0, patience=0, verbose=0, mode='auto',
@@ -38,9 +39,6 @@ class EarlyStopping(MonitorCallback):
             return
         if epoch < self.start_from_epoch:
             return
-        if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = self.model.get_weights()
-            self.best_epoch = epoch
         self.wait += 1
         if self._is_improvement(current, self.best):
             self.best = current

@@ -1,6 +1,7 @@
 """``MonitorCallback``: the shared logic of callbacks that watch one logged
 quantity (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau): which
 direction is better and what counts as an improvement."""
+import math
 import operator
 
 from .callback import Callback
@@ -14,7 +15,8 @@ class MonitorCallback(Callback):
     kept so 'acc' works before the metrics are built); otherwise ValueError.
 
     An improvement is ``current - min_delta`` better than the reference
-    (min_delta is applied in the better direction)."""
+    (min_delta is applied in the better direction); a NaN value is never
+    one."""
 
     def __init__(self, monitor='val_loss', mode='auto', min_delta=0.0):
         super().__init__()
@@ -52,6 +54,12 @@ class MonitorCallback(Callback):
             "pass `mode='min'` in order to use the lowest value.")
 
     def _is_improvement(self, value, reference):
-        if reference is None:
+        """Whether ``value`` beats ``reference`` (None: nothing yet). NaN is
+        never better than anything (every comparison with it is false, so a
+        NaN best could never be beaten), and a NaN reference is beaten by
+        any number."""
+        if math.isnan(value):
+            return False
+        if reference is None or math.isnan(reference):
             return True
         return self.monitor_op(value - self.min_delta, reference)
