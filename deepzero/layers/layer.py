@@ -9,18 +9,38 @@ ops. ``__call__`` runs in one of two ways:
 - on KerasTensors (the functional API): nothing is computed; a ``Node`` is
   recorded and KerasTensors with the output shape are returned.
 """
+import contextlib
+import functools
 import inspect
 import math
 import re
+import threading
 
 import numpy as np
 
-from ..core import Parameter, Variable, config
+from ..core import Parameter, Variable
 from .. import initializers as initializers_module
 from .. import regularizers as regularizers_module
 from .node import KerasTensor, Node, flatten, is_shape, map_structure
 
 _name_counts = {}
+
+# The ``training`` mode of the layer call under way in each thread (None: no
+# call, or one that left the mode to its layers). A layer called without
+# ``training`` inherits it, so ``model(x, training=True)`` trains its Dropout.
+_current_call = threading.local()
+
+
+@contextlib.contextmanager
+def training_scope(training):
+    """Layers called inside without a ``training`` argument resolve it to
+    ``training`` (True, False, or None: their own ``call`` default)."""
+    outer = getattr(_current_call, 'training', None)
+    _current_call.training = training
+    try:
+        yield
+    finally:
+        _current_call.training = outer
 
 
 def unique_name(prefix):
@@ -86,6 +106,19 @@ class InputSpec:
                                  f"got {got}; input shape {format_shape(shape)}")
 
 
+def _marks_built(build):
+    """Wrap a layer class's ``build`` so that the layer is built once the
+    outermost ``build`` returns (a subclass's ``super().build(...)`` runs
+    inside it), however it was called: ``layer.build(shape)`` by the user
+    (Keras 3 marks that built too) or the first call on an input."""
+    @functools.wraps(build)
+    def build_then_finish(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        if type(self).build is build_then_finish:
+            self._finish_build(args[0] if args else kwargs.get('input_shape'))
+    return build_then_finish
+
+
 class Layer:
     """Base layer.
 
@@ -105,6 +138,11 @@ class Layer:
     # Stateless layers Keras marks built at construction (no build_config in
     # their saved form, no "(unbuilt)" in summaries).
     built_at_init = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if 'build' in cls.__dict__:
+            cls.build = _marks_built(cls.__dict__['build'])
 
     def __init__(self, trainable=True, name=None, dtype=None, activity_regularizer=None,
                  **kwargs):
@@ -266,19 +304,28 @@ class Layer:
         return losses
 
     # --- building -------------------------------------------------------------
+    @_marks_built
     def build(self, input_shape):
-        """Create weights for ``input_shape`` (batch axis included, may be None)."""
+        """Create weights for ``input_shape`` (batch axis included, may be None).
+
+        Every ``build`` (a subclass's too) is wrapped to mark the layer built
+        when it returns, whether a first call or the user ran it: see
+        ``_marks_built``."""
+
+    def _finish_build(self, input_shape):
+        """What follows a layer's build: it is built, it remembers the shape
+        (for ``get_build_config``), and ``weights=`` given at construction
+        are set."""
         self.built = True
+        if self._build_input_shape is None:
+            self._build_input_shape = input_shape
+        if self._initial_weights is not None:
+            weights, self._initial_weights = self._initial_weights, None
+            self.set_weights(weights)
 
     def _maybe_build(self, input_shape):
-        if self.built:
-            return
-        self._build_input_shape = input_shape
-        self.build(input_shape)
-        self.built = True
-        if self._initial_weights is not None:
-            self.set_weights(self._initial_weights)
-            self._initial_weights = None
+        if not self.built:
+            self.build(input_shape)
 
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape``; the default keeps it (element-wise layers)."""
@@ -320,11 +367,12 @@ class Layer:
         shapes = map_structure(lambda v: tuple(v.shape), inputs)
         self._maybe_build(shapes)
         self.check_input(shapes)
-        if training is None:
-            training = config.train
-        if self._call_takes_training():
+        takes_training, default_training = self._call_training_arg()
+        training = self._resolve_training(training, default_training)
+        if takes_training and training is not None:
             kwargs['training'] = training
-        outputs = self.call(inputs, **kwargs)
+        with training_scope(training):
+            outputs = self.call(inputs, **kwargs)
         self._losses = [regularizer(param) for param, regularizer in self._weight_regularizers]
         if self.activity_regularizer is not None:
             for output in flatten(outputs):
@@ -342,13 +390,28 @@ class Layer:
             array = array.astype(self.dtype)
         return Variable(array, requires_grad=False)
 
+    @staticmethod
+    def _resolve_training(training, default_training):
+        """Keras 3's order: the ``training`` argument; else the mode of the
+        enclosing layer call; else the default in this layer's ``call``
+        signature; else None, which every layer reads as inference. (DeZero's
+        ``config.train`` is for the ops; layers do not read it.)"""
+        if training is None:
+            training = getattr(_current_call, 'training', None)
+        if training is None:
+            training = default_training
+        return training
+
     @classmethod
-    def _call_takes_training(cls):
-        if '_takes_training' not in cls.__dict__:
+    def _call_training_arg(cls):
+        """(whether ``call`` takes ``training``, its default or None), per class."""
+        if '_training_arg' not in cls.__dict__:
             params = inspect.signature(cls.call).parameters
-            cls._takes_training = 'training' in params or any(
+            takes = 'training' in params or any(
                 p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        return cls._takes_training
+            default = params['training'].default if 'training' in params else None
+            cls._training_arg = (takes, None if default is inspect.Parameter.empty else default)
+        return cls._training_arg
 
     # --- config -----------------------------------------------------------------
     def get_config(self):

@@ -7,7 +7,7 @@ define-by-run model whose sub-layers are the Layer attributes.
 import numpy as np
 
 from ..core import no_grad, test_mode
-from ..layers.layer import Layer, unique_name, to_snake_case
+from ..layers.layer import Layer, training_scope, unique_name, to_snake_case
 from ..layers.node import flatten
 from .trainer import Trainer
 
@@ -63,7 +63,6 @@ class Model(Trainer, Layer):
         """Subclassed models build by running once on zeros (batch 1) in
         inference mode, which creates every sub-layer's weights."""
         self._run_on_zeros(input_shape)
-        self.built = True
 
     def compute_output_shape(self, input_shape):
         """For a subclassed model: run once on zeros and read the shapes back."""
@@ -76,9 +75,12 @@ class Model(Trainer, Layer):
             raise ValueError(f"Model '{self.name}' has no call() to build from")
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         zeros = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype) for s in shapes]
-        with no_grad(), test_mode():
+        takes_training, _ = self._call_training_arg()
+        # inference mode, also for sub-layers called without ``training`` and
+        # whatever call this build runs in: zeros must not move BN statistics
+        with no_grad(), test_mode(), training_scope(False):
             return self.call(zeros if isinstance(input_shape, list) else zeros[0],
-                             training=False)
+                             **({'training': False} if takes_training else {}))
 
     # --- symbolic inputs and outputs -------------------------------------------------
     @property

@@ -99,7 +99,6 @@ class Sequential(Model):
             x = layer(x)
         self.__dict__['_functional'] = Functional(inputs, x)
         self._build_input_shape = input_shape
-        self.built = True
 
     def _maybe_build(self, input_shape):
         if not self.built:
