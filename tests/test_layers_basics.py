@@ -288,3 +288,135 @@ def test_custom_layer_in_keras3_style(rng):
     assert len(layer.trainable_weights) == 1
     model = Sequential([L.Input((3,)), layer, L.Dense(1)])
     assert model.count_params() == 8
+
+
+# --- training mode -------------------------------------------------------------------
+
+def test_explicit_training_of_a_layer_does_not_leak_to_its_siblings():
+    """The mode a call inherits is its enclosing call's; a sibling's explicit
+    ``training=False`` does not change it (Keras 3 lets it leak)."""
+    class Model2(Model):
+        def __init__(self):
+            super().__init__()
+            self.frozen, self.free = L.Dropout(0.5), L.Dropout(0.5)
+
+        def call(self, inputs):
+            return self.free(self.frozen(inputs, training=False))
+
+    x = np.ones((8, 16), 'float32')
+    assert set(np.unique(Model2()(x, training=True).data)) == {0.0, 2.0}
+    np.testing.assert_array_equal(Model2()(x).data, x)
+
+
+def test_fit_trains_while_evaluate_predict_and_building_infer(rng):
+    model = Sequential([L.Input((3,)), L.BatchNormalization(), L.Dense(1)])
+    model.compile(optimizer='sgd', loss='mse')
+    bn = model.layers[0]
+    x = rng.standard_normal((16, 3)).astype('float32') + 5
+    y = np.zeros((16, 1), 'float32')
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    model(x)
+    np.testing.assert_array_equal(bn.moving_mean.data, np.zeros(3))
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    np.testing.assert_allclose(bn.moving_mean.data, 0.01 * x.mean(axis=0), rtol=1e-5)
+
+
+def test_a_subclassed_model_built_inside_a_training_call_builds_in_inference():
+    """Building runs the model once on zeros; those must not reach the
+    moving statistics even when the enclosing call trains."""
+    class Inner(Model):
+        def __init__(self):
+            super().__init__()
+            self.bn = L.BatchNormalization(momentum=0.5)
+
+        def call(self, inputs):
+            return self.bn(inputs)
+
+    class Outer(Model):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    outer = Outer()
+    x = np.full((4, 2), 3.0, 'float32')
+    outer(x, training=True)
+    np.testing.assert_allclose(outer.inner.bn.moving_mean.data, [1.5, 1.5])
+    np.testing.assert_allclose(outer.inner.bn.moving_variance.data, [0.5, 0.5])
+
+
+# --- seeded dropout ----------------------------------------------------------------------
+
+def test_seeded_dropout_draws_a_new_mask_each_step_and_repeats_across_layers():
+    """Keras 3's SeedGenerator: the layer owns its generator, seeded once."""
+    x = np.ones((4, 32), 'float32')
+    first, twin = L.Dropout(0.5, seed=3), L.Dropout(0.5, seed=3)
+    masks = [first(x, training=True).data for _ in range(3)]
+    assert not np.array_equal(masks[0], masks[1])
+    assert not np.array_equal(masks[1], masks[2])
+    for mask in masks:
+        np.testing.assert_array_equal(twin(x, training=True).data, mask)
+    # a layer rebuilt from its config starts the sequence again
+    rebuilt = L.Dropout.from_config(first.get_config())
+    np.testing.assert_array_equal(rebuilt(x, training=True).data, masks[0])
+    assert not np.array_equal(L.Dropout(0.5, seed=4)(x, training=True).data, masks[0])
+    assert set(np.unique(L.Dropout(0.5, seed=-1)(x, training=True).data)) == {0.0, 2.0}
+
+
+def test_unseeded_dropout_layers_draw_different_masks():
+    x = np.ones((4, 32), 'float32')
+    layer = L.Dropout(0.5)
+    assert not np.array_equal(layer(x, training=True).data, layer(x, training=True).data)
+    assert not np.array_equal(L.Dropout(0.5)(x, training=True).data,
+                              L.Dropout(0.5)(x, training=True).data)
+
+
+def test_dropout_seed_must_be_an_integer():
+    with pytest.raises(ValueError, match="Dropout 'drop': seed must be an integer"):
+        L.Dropout(0.5, seed='3', name='drop')
+    with pytest.raises(ValueError, match='seed must be an integer'):
+        L.Dropout(0.5, seed=1.5)
+
+
+# --- explicit build ----------------------------------------------------------------------
+
+@pytest.mark.parametrize('make, shape', [
+    (lambda: L.Dense(3), (None, 4)),
+    (lambda: L.Conv2D(2, 3), (None, 5, 5, 1)),
+    (lambda: Sequential([L.Dense(3, name='hidden'), L.Dense(1)]), (None, 4)),
+])
+def test_explicit_build_marks_the_layer_built(make, shape, rng):
+    """``layer.build(shape)`` by hand is a build: weights can be set, and the
+    first call uses them instead of creating new ones."""
+    layer = make()
+    layer.build(shape)
+    assert layer.built
+    assert layer.get_build_config() == {'input_shape': list(shape)}
+    values = [rng.standard_normal(w.shape).astype('float32') for w in layer.weights]
+    layer.set_weights(values)
+    x = rng.standard_normal((2,) + shape[1:]).astype('float32')
+    layer(x)
+    for now, given in zip(layer.get_weights(), values):
+        np.testing.assert_array_equal(now, given)
+
+
+def test_build_of_a_subclass_finishes_after_the_whole_build(rng):
+    """``weights=`` are set once the outermost build returns, not when a
+    subclass's ``super().build`` does (the subclass adds weights after it)."""
+    class DenseWithScale(L.Dense):
+        def build(self, input_shape):
+            super().build(input_shape)
+            assert not self.built
+            self.scale = self.add_weight('scale', (self.units,), 'ones')
+
+        def call(self, inputs, training=None):
+            return super().call(inputs) * self.scale
+
+    values = [np.ones((2, 3), 'float32'), np.zeros(3, 'float32'), np.full(3, 2.0, 'float32')]
+    layer = DenseWithScale(3, weights=values)
+    layer.build((None, 2))
+    assert layer.built
+    np.testing.assert_array_equal(layer(np.ones((1, 2), 'float32')).data, [[4.0, 4.0, 4.0]])

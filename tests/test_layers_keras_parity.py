@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import deepzero.layers as L
+from deepzero.core import Variable
 from deepzero.models import Model, Sequential
 
 keras = pytest.importorskip('keras')
@@ -172,3 +173,88 @@ def test_functional_dag_matches_keras(rng):
     x = rng.standard_normal((2, 8, 8, 3)).astype('float32')
     _compare(model(x, training=False), keras_model(x, training=False))
     _compare(model(x, training=True), keras_model(x, training=True))
+
+
+# --- training mode: Keras 3's rule for calls without ``training`` ----------------
+
+def _numpy(y):
+    """An output or weight of either library as an array."""
+    return y.data if isinstance(y, Variable) else keras.ops.convert_to_numpy(y)
+
+
+@pytest.mark.parametrize('lib', ['keras', 'deepzero'])
+def test_direct_call_runs_in_inference_mode(lib):
+    """A model or layer called without ``training`` (outside fit) infers:
+    Dropout is the identity and BatchNormalization uses, and keeps, its
+    moving statistics."""
+    layers, model_cls = (keras.layers, keras.Sequential) if lib == 'keras' else (L, Sequential)
+    x = np.ones((4, 8), 'float32')
+    model = model_cls([layers.Input((8,)), layers.Dropout(0.5)])
+    np.testing.assert_array_equal(_numpy(model(x)), x)
+    np.testing.assert_array_equal(_numpy(layers.Dropout(0.5)(x)), x)
+    bn = layers.BatchNormalization()
+    y = _numpy(bn(x * 3 + 1))
+    np.testing.assert_allclose(y, (x * 3 + 1) / np.sqrt(1 + 1e-3), rtol=1e-6)
+    np.testing.assert_array_equal(_numpy(bn.moving_mean), np.zeros(8))
+
+
+def _bn_models(lib, Input, Model):
+    """The same BatchNormalization reached three ways: in a Sequential, in a
+    functional model, and in a subclassed model whose call passes no
+    ``training`` to its layers; all three nested in an outer Sequential."""
+    layers = lib.layers if hasattr(lib, 'layers') else lib
+
+    class Wrapper(Model):
+        def __init__(self):
+            super().__init__()
+            self.bn = layers.BatchNormalization(momentum=0.5)
+
+        def call(self, inputs):
+            return self.bn(inputs)
+
+    inputs = Input((3,))
+    functional = Model(inputs, layers.BatchNormalization(momentum=0.5)(inputs))
+    sequential = (keras.Sequential if lib is keras else Sequential)(
+        [layers.Input((3,)), layers.BatchNormalization(momentum=0.5)])
+    wrapper = Wrapper()
+    wrapper(np.zeros((1, 3), 'float32'), training=False)   # built, statistics untouched
+    outer = (keras.Sequential if lib is keras else Sequential)(
+        [layers.Input((3,)), sequential, functional, wrapper])
+    return outer, [sequential.layers[-1], functional.layers[-1], wrapper.bn]
+
+
+def test_nested_layers_inherit_the_training_argument(rng):
+    """``model(x, training=True)`` trains every layer inside, however deep
+    and whether or not the model passes ``training`` on; the moving
+    statistics move as Keras's do."""
+    x = rng.standard_normal((6, 3)).astype('float32') * 2 + 1
+    keras_outer, keras_bns = _bn_models(keras, keras.Input, keras.Model)
+    outer, bns = _bn_models(L, L.Input, Model)
+    _compare(outer(x, training=True), keras_outer(x, training=True))
+    for bn, keras_bn in zip(bns, keras_bns):
+        assert not np.array_equal(bn.moving_mean.data, np.zeros(3))
+        np.testing.assert_allclose(bn.moving_mean.data,
+                                   keras.ops.convert_to_numpy(keras_bn.moving_mean),
+                                   rtol=1e-5, atol=1e-6)
+    moved = [bn.get_weights() for bn in bns]
+    _compare(outer(x), keras_outer(x))                      # inference again
+    for bn, weights in zip(bns, moved):
+        for now, before in zip(bn.get_weights(), weights):
+            np.testing.assert_array_equal(now, before)
+
+
+@pytest.mark.parametrize('lib', ['keras', 'deepzero'])
+def test_call_signature_default_sets_the_mode(lib):
+    """Without an argument or an enclosing mode, a layer whose ``call``
+    defaults ``training=True`` trains, also inside a model."""
+    layers, model_cls = (keras.layers, keras.Sequential) if lib == 'keras' else (L, Sequential)
+
+    class DoublesWhileTraining(layers.Layer):
+        def call(self, inputs, training=True):
+            return inputs * 2 if training else inputs
+
+    x = np.ones((2, 3), 'float32')
+    np.testing.assert_array_equal(_numpy(DoublesWhileTraining()(x)), 2 * x)
+    model = model_cls([layers.Input((3,)), DoublesWhileTraining()])
+    np.testing.assert_array_equal(_numpy(model(x)), 2 * x)
+    np.testing.assert_array_equal(_numpy(model(x, training=False)), x)
