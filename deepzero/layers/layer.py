@@ -8,6 +8,11 @@ ops. ``__call__`` runs in one of two ways:
   whose graph reaches the layer's Parameters, so ``loss.backward()`` works;
 - on KerasTensors (the functional API): nothing is computed; a ``Node`` is
   recorded and KerasTensors with the output shape are returned.
+
+A call without ``training`` runs in the mode of the layer call it is made
+in (``model(x, training=True)`` trains the model's Dropout), else in the
+default of its ``call``, else in inference, as in Keras 3. DeZero's
+``config.train`` is left to the ops.
 """
 import contextlib
 import functools
