@@ -151,6 +151,39 @@ def test_retain_grad_keeps_intermediate_gradients():
     np.testing.assert_array_equal(y.grad.data, [1.0])
 
 
+@pytest.mark.parametrize('create_graph', [False, True])
+def test_retain_grad_twice_matches_torch(create_graph):
+    """Retained gradients of intermediates add up across calls, as in PyTorch,
+    but only this call's gradient flows on down: the leaf gets exactly twice."""
+    values = np.array([0.5, -1.5, 2.0])
+    x = Variable(values.copy())
+    a = x * x
+    b = F.sin(a)
+    y = (b * 3.0).sum()
+    tx = torch.tensor(values, requires_grad=True)
+    ta = tx * tx
+    tb = torch.sin(ta)
+    for t in (ta, tb):
+        t.retain_grad()
+    ty = (tb * 3.0).sum()
+    for _ in range(2):
+        y.backward(retain_grad=True, create_graph=create_graph)
+        ty.backward(retain_graph=True)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.data, 2 * 6 * values * np.cos(values ** 2), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(y.grad.data, 1.0)  # the seed, not a sum
+
+
+def test_backward_after_retain_grad_sends_only_its_own_gradient_down():
+    x = Variable(np.array([3.0]))
+    y = (x * x) * 2
+    y.backward(retain_grad=True)
+    y.backward()  # the retained intermediate gradient must not flow down again
+    np.testing.assert_array_equal(x.grad.data, [24.0])
+
+
 def test_fourth_derivative_of_x_to_the_fourth():
     x = Variable(np.array([1.5]))
     y = x ** 4
