@@ -3,6 +3,7 @@
 thread-local config, dtypes, and the core ops (getitem, matmul, reshape,
 transpose, sum, broadcast_to, sum_to) against PyTorch and finite differences."""
 import gc
+import re
 import threading
 import weakref
 
@@ -427,6 +428,32 @@ def test_core_errors_name_the_op_and_shapes():
         Variable(np.ones((2, 3))).reshape(4)
     with pytest.raises(ValueError, match=r'broadcast_to: cannot broadcast shape \(2,\) to \(3,\)'):
         F.broadcast_to(Variable(np.ones(2)), (3,))
+
+
+@pytest.mark.parametrize('target', [(3, 1), (4, 2, 3), (2,), (3, 3), (2, -3), (0, 3)])
+def test_sum_to_an_unreachable_shape_names_both_shapes(target):
+    """sum_to(x, shape) exists only where ``shape`` broadcasts to ``x.shape``;
+    (2, 3) -> (3, 1) used to give a (2, 1) result."""
+    x = Variable(np.ones((2, 3)))
+    message = rf"sum_to: cannot sum shape \(2, 3\) to {re.escape(str(target))}"
+    with pytest.raises(ValueError, match=message):
+        F.sum_to(x, target)
+    with pytest.raises(ValueError, match=message):
+        F.sum_to(x.data, target)  # an array, as broadcasting ops' backward passes
+
+
+@pytest.mark.parametrize('target', [(3, 2), (3,), (-1, 3), (1, 3)])
+def test_broadcast_to_an_unreachable_shape_names_both_shapes(target):
+    with pytest.raises(ValueError, match=rf"broadcast_to: cannot broadcast shape \(2, 3\) "
+                                         rf"to {re.escape(str(target))}"):
+        F.broadcast_to(Variable(np.ones((2, 3))), target)
+
+
+def test_sum_to_and_broadcast_to_take_an_int_shape_as_numpy_does():
+    x = Variable(np.arange(3.0))
+    np.testing.assert_array_equal(F.broadcast_to(x, 3).data, np.broadcast_to(x.data, 3))
+    np.testing.assert_array_equal(F.sum_to(F.broadcast_to(x, (2, 3)), 3).data, 2 * x.data)
+    assert F.sum_to(Variable(np.ones((0, 3))), (1, 3)).shape == (1, 3)  # (1, 3) -> (0, 3)
 
 
 def test_zero_d_arrays_adapt_like_scalars():
