@@ -98,6 +98,26 @@ def test_requires_grad_defaults_and_int_data_refuses_gradients():
         Variable(labels)
 
 
+@pytest.mark.parametrize('data, dtype', [
+    ('abc', '<U3'), (np.array(['a', 'bc']), '<U2'), (b'raw', '|S3'), (object(), 'object'),
+    ([1.0, None], 'object'), (np.array(['2024-01-01'], 'datetime64[D]'), 'datetime64'),
+])
+def test_non_numeric_data_is_refused_naming_its_dtype(data, dtype):
+    with pytest.raises(TypeError, match=rf"Variable\(data\): data has dtype "
+                                        rf"{re.escape(dtype)}.*not numeric"):
+        Variable(data)
+
+
+def test_bool_numeric_and_placeholder_data_are_kept():
+    for data in (np.array([True, False]), np.arange(3, dtype=np.uint8), np.arange(3),
+                 np.ones(2, np.float16), np.ones(2, np.complex64), 1, 2.5, True, [1, 2]):
+        assert Variable(data).dtype.kind in 'biufc'
+    placeholder = Variable(None, name='W')  # DeZero's lazy parameters start as None
+    assert placeholder.data is None and placeholder.requires_grad is False
+    placeholder.data = np.zeros(2, np.float32)
+    assert placeholder.shape == (2,)
+
+
 def test_backward_of_a_constant_explains():
     with no_grad():
         y = Variable(np.ones(2)) * 2

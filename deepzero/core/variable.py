@@ -13,12 +13,19 @@ from .array_module import ARRAY_TYPES, as_array, is_scalar
 from .config import config, using_config
 
 
+# dtype kinds a Variable holds: bool, signed and unsigned int, float, complex.
+# Kinds rather than array types, so CuPy arrays pass just as NumPy's do.
+NUMERIC_KINDS = 'biufc'
+
+
 class Variable:
     """An n-d array that remembers how it was computed.
 
     Args:
-        data: ndarray (NumPy or CuPy), Python scalar or nested list. Python
-            floats and float lists become float32.
+        data: ndarray (NumPy or CuPy), Python scalar or nested list, of
+            bool or numeric dtype (TypeError otherwise), or None for a
+            placeholder filled in later (as in DeZero). Python floats and
+            float lists become float32.
         name: optional label, shown in ``repr`` and graph pictures.
         requires_grad: whether backprop computes a gradient for this Variable.
             Defaults to True for floating-point data, False otherwise
@@ -32,6 +39,9 @@ class Variable:
                 raise TypeError("Variable(data): data is already a Variable; "
                                 "use it directly or pass data.data")
             data = as_array(data)
+        if data is not None and data.dtype.kind not in NUMERIC_KINDS:
+            raise TypeError(f"Variable(data): data has dtype {data.dtype}, which is not "
+                            "numeric; a Variable holds bool, int, float or complex data")
         self.data = data
         self.name = name
         self.grad = None
