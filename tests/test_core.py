@@ -15,6 +15,7 @@ import deepzero.functions as F
 import deepzero
 from deepzero import (Parameter, Variable, as_array, as_variable, config, no_grad,
                       using_config)
+from deepzero.core.operators import cast
 from deepzero.utils import check_gradients, check_second_order
 from op_checks import check_float32
 from torch_oracle import compare_with_torch
@@ -474,6 +475,20 @@ def test_sum_to_and_broadcast_to_take_an_int_shape_as_numpy_does():
     np.testing.assert_array_equal(F.broadcast_to(x, 3).data, np.broadcast_to(x.data, 3))
     np.testing.assert_array_equal(F.sum_to(F.broadcast_to(x, (2, 3)), 3).data, 2 * x.data)
     assert F.sum_to(Variable(np.ones((0, 3))), (1, 3)).shape == (1, 3)  # (1, 3) -> (0, 3)
+
+
+def test_cast_keeps_the_graph_and_sends_the_gradient_back_in_the_input_dtype():
+    x = Variable(np.array([1.0, -2.0, 3.0]))
+    y = cast(x, 'float32')
+    assert y.dtype == np.float32 and y.creator is not None
+    (y * y).sum().backward(create_graph=True)
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.data, [2.0, -4.0, 6.0])
+    gx = x.grad
+    x.cleargrad()
+    gx.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+    assert cast(x, np.float64) is x
 
 
 def test_zero_d_arrays_adapt_like_scalars():

@@ -1,6 +1,7 @@
 """The ops behind Variable's own operators and methods: arithmetic, ``@``,
 indexing, reshape, transpose, sum, and the two broadcasting adjoints
-(``broadcast_to`` / ``sum_to``) that every broadcasting op's backward uses.
+(``broadcast_to`` / ``sum_to``) that every broadcasting op's backward uses;
+and ``cast``, a dtype conversion that keeps the graph.
 
 They live in ``core`` because ``Variable`` needs them; ``deepzero.functions``
 re-exports them beside every other op.
@@ -383,6 +384,27 @@ def keepdims_shape(shape, axis):
 
 def sum(x, axis=None, keepdims=False):
     return Sum(axis, keepdims)(x)
+
+
+# --- dtype -----------------------------------------------------------------------
+class Cast(Function):
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.astype(self.dtype, copy=False)
+
+    def backward(self, gy):
+        return cast(gy, self.inputs[0].dtype)
+
+
+def cast(x, dtype):
+    """``x`` converted to ``dtype``, keeping the graph: the gradient goes back
+    in ``x``'s dtype. (``Variable.astype`` gives a new leaf instead.)"""
+    dtype = np.dtype(dtype)
+    if getattr(x, 'dtype', None) == dtype:
+        return as_variable(x)
+    return Cast(dtype)(x)
 
 
 from .variable import as_variable  # noqa: E402  (variable.py imports this module)

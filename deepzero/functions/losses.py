@@ -10,13 +10,13 @@ the class axis. ``reduction`` then picks what the caller gets:
 - ``'sum'``: their sum, 0-d.
 
 Targets (``y_true``) may be int or float arrays or Variables, read in
-``y_pred``'s dtype. A target Variable that requires a gradient gets one, as in
-DeZero and PyTorch, so a loss written with its arguments the other way round
-still trains both; every other target is a constant. The class indices of
-``sparse_categorical_crossentropy`` have no gradient: a target Variable there
-that requires one is refused. As in Keras, a target whose shape differs from
-``y_pred``'s only by a trailing axis of size 1 (labels (N,) against
-predictions (N, 1)) is reshaped to match.
+``y_pred``'s dtype. A target Variable that requires a gradient gets one (in
+its own dtype), as in DeZero and PyTorch, so a loss written with its arguments
+the other way round still trains both; every other target is a constant. The
+class indices of ``sparse_categorical_crossentropy`` have no gradient: a
+target Variable there that requires one is refused. As in Keras, a target
+whose shape differs from ``y_pred``'s only by a trailing axis of size 1
+(labels (N,) against predictions (N, 1)) is reshaped to match.
 
 Probabilities are clipped to [1e-7, 1 - 1e-7] (Keras's ``epsilon()``) before
 the log, so the loss is finite and a confidently wrong prediction inside
@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core import Function, Variable, as_variable, get_array_module
 from ..core.array_module import ARRAY_TYPES
-from ..core.operators import broadcast_to, exp, log, reshape, sum
+from ..core.operators import broadcast_to, cast, exp, log, reshape, sum
 from .activations import sigmoid
 
 __all__ = ['MeanSquaredError', 'mean_squared_error',
@@ -243,10 +243,7 @@ def _prepare(name, y_pred, y_true):
     if not _requires_grad(y_true):
         labels = match_label_shape(name, y_pred.shape, plain_array(y_true))
         return y_pred, labels.astype(y_pred.dtype, copy=False)
-    if y_true.dtype != y_pred.dtype:  # a cast would cut y_true's gradient
-        raise TypeError(f"{name}: y_true requires a gradient, so it must have y_pred's "
-                        f"dtype {y_pred.dtype}, got {y_true.dtype}")
-    return y_pred, match_label_shape(name, y_pred.shape, y_true)
+    return y_pred, match_label_shape(name, y_pred.shape, cast(y_true, y_pred.dtype))
 
 
 def _requires_grad(x):
