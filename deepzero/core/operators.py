@@ -264,7 +264,7 @@ def matmul(a, b):
 # --- shape -----------------------------------------------------------------------
 class Reshape(Function):
     def __init__(self, shape):
-        self.shape = tuple(shape)
+        self.shape = shape
 
     def forward(self, x):
         self.x_shape = x.shape
