@@ -234,7 +234,8 @@ def match_label_shape(name, pred_shape, labels):
 
 def _prepare(name, y_pred, y_true):
     """y_pred as a Variable with a batch axis; y_true in its shape and dtype:
-    the Variable itself when it requires a gradient, else a constant array."""
+    a Variable keeping y_true's graph when y_true requires a gradient, else a
+    constant array."""
     y_pred = as_variable(y_pred)
     if y_pred.ndim == 0:
         raise ValueError(f"{name}: y_pred needs a batch axis, got a 0-d array")
