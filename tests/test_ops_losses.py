@@ -71,8 +71,8 @@ def test_gradients(rng, name, shape, reduction):
 
 def soft_targets(rng, name, shape, class_axis):
     """Targets away from the label values: distributions along the class
-    axis, values in (-1, 1) for hinge (no {0, 1} -> {-1, 1} mapping when
-    one is nudged), in (0, 1) otherwise."""
+    axis, values in (-1, 1) for hinge (so that nudging one never switches its
+    {0, 1} -> {-1, 1} label mapping on), in (0, 1) otherwise."""
     if class_axis is not None:
         t = rng.uniform(0.1, 1.0, shape)
         return t / t.sum(axis=class_axis, keepdims=True)
