@@ -3,6 +3,7 @@
 thread-local config, dtypes, and the core ops (getitem, matmul, reshape,
 transpose, sum, broadcast_to, sum_to) against PyTorch and finite differences."""
 import gc
+import re
 import threading
 import weakref
 
@@ -14,6 +15,7 @@ import deepzero.functions as F
 import deepzero
 from deepzero import (Parameter, Variable, as_array, as_variable, config, no_grad,
                       using_config)
+from deepzero.core.operators import cast
 from deepzero.utils import check_gradients, check_second_order
 from op_checks import check_float32
 from torch_oracle import compare_with_torch
@@ -97,6 +99,26 @@ def test_requires_grad_defaults_and_int_data_refuses_gradients():
         Variable(labels)
 
 
+@pytest.mark.parametrize('data, dtype', [
+    ('abc', '<U3'), (np.array(['a', 'bc']), '<U2'), (b'raw', '|S3'), (object(), 'object'),
+    ([1.0, None], 'object'), (np.array(['2024-01-01'], 'datetime64[D]'), 'datetime64'),
+])
+def test_non_numeric_data_is_refused_naming_its_dtype(data, dtype):
+    with pytest.raises(TypeError, match=rf"Variable\(data\): data has dtype "
+                                        rf"{re.escape(dtype)}.*not numeric"):
+        Variable(data)
+
+
+def test_bool_numeric_and_placeholder_data_are_kept():
+    for data in (np.array([True, False]), np.arange(3, dtype=np.uint8), np.arange(3),
+                 np.ones(2, np.float16), np.ones(2, np.complex64), 1, 2.5, True, [1, 2]):
+        assert Variable(data).dtype.kind in 'biufc'
+    placeholder = Variable(None, name='W')  # DeZero's lazy parameters start as None
+    assert placeholder.data is None and placeholder.requires_grad is False
+    placeholder.data = np.zeros(2, np.float32)
+    assert placeholder.shape == (2,)
+
+
 def test_backward_of_a_constant_explains():
     with no_grad():
         y = Variable(np.ones(2)) * 2
@@ -149,6 +171,39 @@ def test_retain_grad_keeps_intermediate_gradients():
     y.backward(retain_grad=True)
     np.testing.assert_array_equal(a.grad.data, [3.0])
     np.testing.assert_array_equal(y.grad.data, [1.0])
+
+
+@pytest.mark.parametrize('create_graph', [False, True])
+def test_retain_grad_twice_matches_torch(create_graph):
+    """Retained gradients of intermediates add up across calls, as in PyTorch,
+    but only this call's gradient flows on down: the leaf gets exactly twice."""
+    values = np.array([0.5, -1.5, 2.0])
+    x = Variable(values.copy())
+    a = x * x
+    b = F.sin(a)
+    y = (b * 3.0).sum()
+    tx = torch.tensor(values, requires_grad=True)
+    ta = tx * tx
+    tb = torch.sin(ta)
+    for t in (ta, tb):
+        t.retain_grad()
+    ty = (tb * 3.0).sum()
+    for _ in range(2):
+        y.backward(retain_grad=True, create_graph=create_graph)
+        ty.backward(retain_graph=True)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.data, 2 * 6 * values * np.cos(values ** 2), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(y.grad.data, 1.0)  # the seed, not a sum
+
+
+def test_backward_after_retain_grad_sends_only_its_own_gradient_down():
+    x = Variable(np.array([3.0]))
+    y = (x * x) * 2
+    y.backward(retain_grad=True)
+    y.backward()  # the retained intermediate gradient must not flow down again
+    np.testing.assert_array_equal(x.grad.data, [24.0])
 
 
 def test_fourth_derivative_of_x_to_the_fourth():
@@ -394,6 +449,46 @@ def test_core_errors_name_the_op_and_shapes():
         Variable(np.ones((2, 3))).reshape(4)
     with pytest.raises(ValueError, match=r'broadcast_to: cannot broadcast shape \(2,\) to \(3,\)'):
         F.broadcast_to(Variable(np.ones(2)), (3,))
+
+
+@pytest.mark.parametrize('target', [(3, 1), (4, 2, 3), (2,), (3, 3), (2, -3), (0, 3)])
+def test_sum_to_an_unreachable_shape_names_both_shapes(target):
+    """sum_to(x, shape) exists only where ``shape`` broadcasts to ``x.shape``;
+    (2, 3) -> (3, 1) used to give a (2, 1) result."""
+    x = Variable(np.ones((2, 3)))
+    message = rf"sum_to: cannot sum shape \(2, 3\) to {re.escape(str(target))}"
+    with pytest.raises(ValueError, match=message):
+        F.sum_to(x, target)
+    with pytest.raises(ValueError, match=message):
+        F.sum_to(x.data, target)  # an array, as broadcasting ops' backward passes
+
+
+@pytest.mark.parametrize('target', [(3, 2), (3,), (-1, 3), (1, 3)])
+def test_broadcast_to_an_unreachable_shape_names_both_shapes(target):
+    with pytest.raises(ValueError, match=rf"broadcast_to: cannot broadcast shape \(2, 3\) "
+                                         rf"to {re.escape(str(target))}"):
+        F.broadcast_to(Variable(np.ones((2, 3))), target)
+
+
+def test_sum_to_and_broadcast_to_take_an_int_shape_as_numpy_does():
+    x = Variable(np.arange(3.0))
+    np.testing.assert_array_equal(F.broadcast_to(x, 3).data, np.broadcast_to(x.data, 3))
+    np.testing.assert_array_equal(F.sum_to(F.broadcast_to(x, (2, 3)), 3).data, 2 * x.data)
+    assert F.sum_to(Variable(np.ones((0, 3))), (1, 3)).shape == (1, 3)  # (1, 3) -> (0, 3)
+
+
+def test_cast_keeps_the_graph_and_sends_the_gradient_back_in_the_input_dtype():
+    x = Variable(np.array([1.0, -2.0, 3.0]))
+    y = cast(x, 'float32')
+    assert y.dtype == np.float32 and y.creator is not None
+    (y * y).sum().backward(create_graph=True)
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.data, [2.0, -4.0, 6.0])
+    gx = x.grad
+    x.cleargrad()
+    gx.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+    assert cast(x, np.float64) is x
 
 
 def test_zero_d_arrays_adapt_like_scalars():

@@ -1,6 +1,6 @@
-"""Losses: gradients, PyTorch and Keras agreement, and the DeZero traps
-(BCE clipped at 0.999, sigmoid crossentropy inf on saturated logits, MSE
-divided by the batch size instead of the element count)."""
+"""Losses: gradients (in both arguments), PyTorch and Keras agreement, and the
+DeZero traps (BCE clipped at 0.999, sigmoid crossentropy inf on saturated
+logits, MSE divided by the batch size instead of the element count)."""
 import numpy as np
 import pytest
 import torch
@@ -69,22 +69,54 @@ def test_gradients(rng, name, shape, reduction):
     check_gradients(lambda y: loss(y, t, reduction=reduction), y)
 
 
-@pytest.mark.parametrize('name', ['mse', 'bce', 'bce_logits', 'cce', 'cce_logits'])
-def test_second_order(rng, name):
+def soft_targets(rng, name, shape, class_axis):
+    """Targets away from the label values: distributions along the class
+    axis, values in (-1, 1) for hinge (so that nudging one never switches its
+    {0, 1} -> {-1, 1} label mapping on), in (0, 1) otherwise."""
+    if class_axis is not None:
+        t = rng.uniform(0.1, 1.0, shape)
+        return t / t.sum(axis=class_axis, keepdims=True)
+    return rng.uniform(-1.0, 1.0, shape) if name == 'hinge' else rng.uniform(0.0, 1.0, shape)
+
+
+@pytest.mark.parametrize('reduction', REDUCTIONS)
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_gradients_in_both_arguments(rng, name, reduction):
+    """A target Variable that requires a gradient gets the right one."""
     loss, _, class_axis, kind = CASES[name]
-    y, t = make_inputs(rng, kind, (3, 4), class_axis)
-    check_second_order(lambda y: loss(y, t), y)
+    y, _ = make_inputs(rng, kind, (3, 2, 4), class_axis)
+    t = soft_targets(rng, name, y.shape, class_axis)
+    check_gradients(lambda y, t: loss(y, t, reduction=reduction), y, t)
+
+
+@pytest.mark.parametrize('name', ['mse', 'bce', 'bce_logits', 'cce', 'cce_logits'])
+def test_second_order_in_both_arguments(rng, name):
+    loss, _, class_axis, kind = CASES[name]
+    y, _ = make_inputs(rng, kind, (3, 4), class_axis)
+    check_second_order(lambda y, t: loss(y, t), y, soft_targets(rng, name, y.shape, class_axis))
 
 
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
 @pytest.mark.parametrize('reduction', REDUCTIONS)
 @pytest.mark.parametrize('name', sorted(CASES))
-def test_matches_torch(rng, name, reduction, dtype):
+def test_matches_torch_in_both_arguments(rng, name, reduction, dtype):
     loss, torch_loss, class_axis, kind = CASES[name]
     y, t = make_inputs(rng, kind, (5, 2, 4), class_axis)
     compare_with_torch(lambda y, t: loss(y, t, reduction=reduction),
                        lambda y, t: torch_reduce(torch_loss(y, t), reduction, class_axis),
-                       y, t, dtype=dtype, grad_inputs=[0])
+                       y, t, dtype=dtype, grad_inputs=[0, 1])
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_mse_in_either_argument_order_matches_torch_mse_loss(rng, dtype):
+    """mean_squared_error(target, prediction) must train the prediction too."""
+    a, b = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    compare_with_torch(F.mean_squared_error, TF.mse_loss, a, b, dtype=dtype)
+    compare_with_torch(lambda a, b: F.mean_squared_error(b, a),
+                       lambda a, b: TF.mse_loss(b, a), a, b, dtype=dtype)
+    compare_with_torch(lambda a, b: F.mean_squared_error(a, b, reduction='none'),
+                       lambda a, b: TF.mse_loss(a, b, reduction='none').mean(dim=1),
+                       a, b, dtype=dtype)
 
 
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
@@ -178,11 +210,32 @@ def test_sparse_float32_and_label_shapes(rng):
     assert flat.shape == (4,) and flat.dtype == np.float32
 
 
-def test_labels_never_get_gradients(rng):
+def test_constant_targets_get_no_gradient(rng):
     y = Variable(rng.uniform(0.1, 0.9, (3, 2)))
-    t = Variable(rng.uniform(0, 1, (3, 2)))  # a float Variable that could take one
+    t = Variable(rng.uniform(0, 1, (3, 2)), requires_grad=False)
     F.binary_crossentropy(y, t).backward()
     assert y.grad is not None and t.grad is None
+
+
+@pytest.mark.parametrize('t_dtype', [np.float32, np.float64])
+def test_a_target_that_requires_a_gradient_gets_it_in_its_own_shape_and_dtype(rng, t_dtype):
+    y = rng.standard_normal((5, 1)).astype(np.float32)
+    t = Variable(rng.standard_normal(5).astype(t_dtype))  # (N,) against (N, 1)
+    loss = F.mean_squared_error(y, t)
+    loss.backward()
+    assert loss.dtype == np.float32  # y_pred's dtype, as for constant targets
+    assert t.grad.shape == t.shape and t.grad.dtype == t_dtype
+    np.testing.assert_allclose(t.grad.data, 2 * (t.data - y[:, 0]) / 5, rtol=1e-6)
+
+
+def test_sparse_class_indices_that_require_a_gradient_are_refused():
+    y = Variable(np.full((2, 3), 1 / 3))
+    with pytest.raises(TypeError, match=r"sparse_categorical_crossentropy: y_true holds "
+                                        r"class indices, which have no gradient"):
+        F.sparse_categorical_crossentropy(y, Variable(np.array([0.0, 2.0])))
+    for labels in (np.array([0, 2]), Variable(np.array([0, 2])),
+                   Variable(np.array([0.0, 2.0]), requires_grad=False)):
+        assert F.sparse_categorical_crossentropy(y, labels).shape == ()
 
 
 def test_rank_one_labels_against_one_unit_predictions(rng):

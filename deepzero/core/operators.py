@@ -1,6 +1,7 @@
 """The ops behind Variable's own operators and methods: arithmetic, ``@``,
 indexing, reshape, transpose, sum, and the two broadcasting adjoints
-(``broadcast_to`` / ``sum_to``) that every broadcasting op's backward uses.
+(``broadcast_to`` / ``sum_to``) that every broadcasting op's backward uses;
+and ``cast``, a dtype conversion that keeps the graph.
 
 They live in ``core`` because ``Variable`` needs them; ``deepzero.functions``
 re-exports them beside every other op.
@@ -14,14 +15,25 @@ from .function import Function
 
 # --- broadcasting ------------------------------------------------------------
 def sum_to_array(x, shape):
-    """Sum array ``x`` down to ``shape`` (the adjoint of broadcasting)."""
-    if x.shape == tuple(shape):
+    """Sum array ``x`` down to ``shape`` (the adjoint of broadcasting ``shape``
+    to ``x.shape``). Raises ValueError when ``shape`` does not broadcast to
+    ``x.shape``: there is no such sum."""
+    shape = tuple(shape)
+    if x.shape == shape:
         return x
     lead = x.ndim - len(shape)
+    if lead < 0 or any(n not in (1, m) for n, m in zip(shape, x.shape[lead:])):
+        raise ValueError(f"sum_to: cannot sum shape {x.shape} to {shape}; "
+                         f"{shape} does not broadcast to {x.shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
     y = x.sum(axis=axes, keepdims=True)
     return y.reshape(shape) if lead else y
+
+
+def _as_shape(shape):
+    """A shape as NumPy takes it, an int or a sequence of ints, as a tuple."""
+    return (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
 
 
 class BroadcastTo(Function):
@@ -54,13 +66,19 @@ class SumTo(Function):
 
 
 def broadcast_to(x, shape):
-    if getattr(x, 'shape', None) == tuple(shape):
+    """Repeat ``x`` along new leading axes and its size-1 axes to ``shape``
+    (an int or a tuple), as ``np.broadcast_to``."""
+    shape = _as_shape(shape)
+    if getattr(x, 'shape', None) == shape:
         return as_variable(x)
     return BroadcastTo(shape)(x)
 
 
 def sum_to(x, shape):
-    if getattr(x, 'shape', None) == tuple(shape):
+    """Sum ``x`` down to ``shape`` (an int or a tuple), which must broadcast
+    to ``x.shape``: the gradient of ``broadcast_to``."""
+    shape = _as_shape(shape)
+    if getattr(x, 'shape', None) == shape:
         return as_variable(x)
     return SumTo(shape)(x)
 
@@ -366,6 +384,27 @@ def keepdims_shape(shape, axis):
 
 def sum(x, axis=None, keepdims=False):
     return Sum(axis, keepdims)(x)
+
+
+# --- dtype -----------------------------------------------------------------------
+class Cast(Function):
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.astype(self.dtype, copy=False)
+
+    def backward(self, gy):
+        return cast(gy, self.inputs[0].dtype)
+
+
+def cast(x, dtype):
+    """``x`` converted to ``dtype``, keeping the graph: the gradient goes back
+    in ``x``'s dtype. (``Variable.astype`` gives a new leaf instead.)"""
+    dtype = np.dtype(dtype)
+    if getattr(x, 'dtype', None) == dtype:
+        return as_variable(x)
+    return Cast(dtype)(x)
 
 
 from .variable import as_variable  # noqa: E402  (variable.py imports this module)

@@ -13,12 +13,19 @@ from .array_module import ARRAY_TYPES, as_array, is_scalar
 from .config import config, using_config
 
 
+# dtype kinds a Variable holds: bool, signed and unsigned int, float, complex.
+# Kinds rather than array types, so CuPy arrays pass just as NumPy's do.
+NUMERIC_KINDS = 'biufc'
+
+
 class Variable:
     """An n-d array that remembers how it was computed.
 
     Args:
-        data: ndarray (NumPy or CuPy), Python scalar or nested list. Python
-            floats and float lists become float32.
+        data: ndarray (NumPy or CuPy), Python scalar or nested list, of
+            bool or numeric dtype (TypeError otherwise), or None for a
+            placeholder filled in later (as in DeZero). Python floats and
+            float lists become float32.
         name: optional label, shown in ``repr`` and graph pictures.
         requires_grad: whether backprop computes a gradient for this Variable.
             Defaults to True for floating-point data, False otherwise
@@ -32,6 +39,9 @@ class Variable:
                 raise TypeError("Variable(data): data is already a Variable; "
                                 "use it directly or pass data.data")
             data = as_array(data)
+        if data is not None and data.dtype.kind not in NUMERIC_KINDS:
+            raise TypeError(f"Variable(data): data has dtype {data.dtype}, which is not "
+                            "numeric; a Variable holds bool, int, float or complex data")
         self.data = data
         self.name = name
         self.grad = None
@@ -114,10 +124,13 @@ class Variable:
         """Accumulate d(self)/d(v) into ``v.grad`` for every Variable ``v``
         that requires a gradient and that ``self`` depends on.
 
-        Gradients add up across calls until ``cleargrad()``. With
+        The gradient flowing back starts from ``self.grad``, ones when it is
+        None. Gradients add up across calls until ``cleargrad()``. With
         ``retain_grad=False`` only leaves (Variables without a creator) keep
-        their ``grad``. With ``create_graph=True`` the backward computation is
-        itself recorded, so ``v.grad.backward()`` gives second derivatives.
+        their ``grad``; with ``retain_grad=True`` intermediate Variables add
+        this call's gradient to theirs too, as PyTorch's ``retain_grad()``
+        does. With ``create_graph=True`` the backward computation is itself
+        recorded, so ``v.grad.backward()`` gives second derivatives.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -127,6 +140,11 @@ class Variable:
             xp = _xp(self.data)
             self.grad = Variable(xp.ones_like(self.data), requires_grad=False)
 
+        # This call's gradient of each intermediate Variable, summed over the
+        # functions that use it; complete once its creator comes off the heap.
+        # Kept apart from ``.grad``, which may hold what earlier calls retained:
+        # only this call's gradient may flow further down.
+        call_grads = {self: self.grad}
         heap, seen = [], set()
 
         def push(f):
@@ -139,28 +157,34 @@ class Variable:
         while heap:
             f = heapq.heappop(heap)[2]
             outputs = [ref() for ref in f.outputs]
-            gys = [None if y is None else y.grad for y in outputs]
+            gys = [call_grads.pop(y, None) for y in outputs]  # None: dead or unused
+            if not retain_grad:
+                for y in outputs:
+                    if y is not None:
+                        y.grad = None
             if all(g is None for g in gys):
                 continue
-            if len(gys) > 1:  # an unused output of a multi-output op gets zeros
-                xp = _xp(f.inputs[0].data)
-                gys = [g if g is not None else
-                       Variable(xp.zeros(shape, dtype), requires_grad=False)
-                       for g, (shape, dtype) in zip(gys, f.output_meta)]
             with using_config('enable_backprop', create_graph):
+                if retain_grad:
+                    for y, gy in zip(outputs, gys):
+                        if gy is not None and y is not self:  # self.grad is the seed
+                            y.grad = _accumulate(y.grad, gy)
+                if len(gys) > 1:  # an unused output of a multi-output op gets zeros
+                    xp = _xp(f.inputs[0].data)
+                    gys = [g if g is not None else
+                           Variable(xp.zeros(shape, dtype), requires_grad=False)
+                           for g, (shape, dtype) in zip(gys, f.output_meta)]
                 gxs = f.backward(*gys)
                 if not isinstance(gxs, tuple):
                     gxs = (gxs,)
                 for x, gx in zip(f.inputs, gxs):
                     if gx is None or not x.requires_grad:
                         continue
-                    x.grad = gx if x.grad is None else x.grad + gx
-                    if x.creator is not None:
+                    if x.creator is None:
+                        x.grad = _accumulate(x.grad, gx)
+                    else:
+                        call_grads[x] = _accumulate(call_grads.get(x), gx)
                         push(x.creator)
-            if not retain_grad:
-                for y in outputs:
-                    if y is not None:
-                        y.grad = None
 
     # --- operators (the ops live in core/operators.py) ---------------------
     def __add__(self, other):
@@ -269,6 +293,12 @@ def as_variable(obj, dtype=None):
 
 def _is_float(dtype):
     return np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating)
+
+
+def _accumulate(total, g):
+    """``total + g``, a new Variable (an in-place add would change a gradient
+    that another Variable may share); ``g`` itself when ``total`` is None."""
+    return g if total is None else total + g
 
 
 def _raw(x):

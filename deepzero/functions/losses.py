@@ -9,10 +9,14 @@ the class axis. ``reduction`` then picks what the caller gets:
 - ``'mean'`` (default, Keras's "sum_over_batch_size"): their mean, 0-d;
 - ``'sum'``: their sum, 0-d.
 
-Labels (``y_true``) may be int or float arrays or Variables; they are read as
-constants of ``y_pred``'s dtype and never get a gradient. As in Keras, a
-label array whose shape differs from ``y_pred``'s only by a trailing axis of
-size 1 (labels (N,) against predictions (N, 1)) is reshaped to match.
+Targets (``y_true``) may be int or float arrays or Variables, read in
+``y_pred``'s dtype. A target Variable that requires a gradient gets one (in
+its own dtype), as in DeZero and PyTorch, so a loss written with its arguments
+the other way round still trains both; every other target is a constant. The
+class indices of ``sparse_categorical_crossentropy`` have no gradient: a
+target Variable there that requires one is refused. As in Keras, a target
+whose shape differs from ``y_pred``'s only by a trailing axis of size 1
+(labels (N,) against predictions (N, 1)) is reshaped to match.
 
 Probabilities are clipped to [1e-7, 1 - 1e-7] (Keras's ``epsilon()``) before
 the log, so the loss is finite and a confidently wrong prediction inside
@@ -22,7 +26,7 @@ import numpy as np
 
 from ..core import Function, Variable, as_variable, get_array_module
 from ..core.array_module import ARRAY_TYPES
-from ..core.operators import broadcast_to, exp, reshape, sum
+from ..core.operators import broadcast_to, cast, exp, log, reshape, sum
 from .activations import sigmoid
 
 __all__ = ['MeanSquaredError', 'mean_squared_error',
@@ -40,10 +44,11 @@ REDUCTIONS = ('mean', 'sum', 'none')
 class ElementwiseLoss(Function):
     """Base of losses that average an elementwise loss over each sample.
 
-    Inputs: y_pred (N, ...) and y_true of the same shape (a constant).
-    Subclasses give ``elementwise(y_pred, y_true)`` on arrays and
-    ``elementwise_grad(y_pred, y_true)``, its derivative in y_pred, on
-    Variables (or a constant array where the derivative is piecewise constant).
+    Inputs: y_pred (N, ...) and y_true of the same shape. Subclasses give
+    ``elementwise(y_pred, y_true)`` on arrays, and its derivatives in each
+    argument, ``grad_pred(y_pred, y_true)`` and ``grad_true(y_pred, y_true)``,
+    on Variables (or a constant array where the derivative is piecewise
+    constant). Backward asks only for the ones its inputs need.
     """
 
     def forward(self, y_pred, y_true):
@@ -51,8 +56,10 @@ class ElementwiseLoss(Function):
 
     def backward(self, g_per_sample):
         y_pred, y_true = self.inputs
+        need_pred, need_true = self.needs_input_grad
         g = _per_sample_mean_grad(g_per_sample, y_pred.shape)
-        return g * self.elementwise_grad(y_pred, y_true), None
+        return (g * self.grad_pred(y_pred, y_true) if need_pred else None,
+                g * self.grad_true(y_pred, y_true) if need_true else None)
 
 
 class MeanSquaredError(ElementwiseLoss):
@@ -62,8 +69,11 @@ class MeanSquaredError(ElementwiseLoss):
         diff = y - t
         return diff * diff
 
-    def elementwise_grad(self, y, t):
+    def grad_pred(self, y, t):
         return 2.0 * (y - t)
+
+    def grad_true(self, y, t):
+        return 2.0 * (t - y)
 
 
 class MeanAbsoluteError(ElementwiseLoss):
@@ -72,8 +82,11 @@ class MeanAbsoluteError(ElementwiseLoss):
     def elementwise(self, y, t):
         return get_array_module(y).abs(y - t)
 
-    def elementwise_grad(self, y, t):
+    def grad_pred(self, y, t):
         return get_array_module(y.data).sign(y.data - t.data)
+
+    def grad_true(self, y, t):
+        return -self.grad_pred(y, t)
 
 
 class BinaryCrossentropy(ElementwiseLoss):
@@ -84,21 +97,29 @@ class BinaryCrossentropy(ElementwiseLoss):
         p = xp.clip(y, EPSILON, 1.0 - EPSILON)
         return -(t * xp.log(p) + (1.0 - t) * xp.log(1.0 - p))
 
-    def elementwise_grad(self, y, t):
+    def grad_pred(self, y, t):
         p, inside = _clip_variable(y, EPSILON, 1.0 - EPSILON)
         return (p - t) / (p * (1.0 - p)) * inside
+
+    def grad_true(self, y, t):
+        p, _ = _clip_variable(y, EPSILON, 1.0 - EPSILON)
+        return log(1.0 - p) - log(p)
 
 
 class BinaryCrossentropyFromLogits(ElementwiseLoss):
     """Binary crossentropy of sigmoid(z), in the overflow-free form
-    max(z, 0) - z t + log(1 + exp(-|z|)); its derivative is sigmoid(z) - t."""
+    max(z, 0) - z t + log(1 + exp(-|z|)); its derivatives are sigmoid(z) - t
+    in z and -z in t."""
 
     def elementwise(self, z, t):
         xp = get_array_module(z)
         return xp.maximum(z, 0.0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
 
-    def elementwise_grad(self, z, t):
+    def grad_pred(self, z, t):
         return sigmoid(z) - t
+
+    def grad_true(self, z, t):
+        return -z
 
 
 class Hinge(ElementwiseLoss):
@@ -107,9 +128,16 @@ class Hinge(ElementwiseLoss):
     def elementwise(self, y, t):
         return get_array_module(y).maximum(1.0 - t * y, 0.0)
 
-    def elementwise_grad(self, y, t):
-        active = (1.0 - t.data * y.data > 0.0)
-        return -(t.data * active)
+    def grad_pred(self, y, t):
+        return -(t * self._active(y, t))
+
+    def grad_true(self, y, t):
+        return -(y * self._active(y, t))
+
+    @staticmethod
+    def _active(y, t):
+        """1 where the margin is not met (the loss is 1 - t y), else 0."""
+        return (1.0 - t.data * y.data > 0.0).astype(y.dtype)
 
 
 # --- crossentropy over a class axis ---------------------------------------------------
@@ -138,20 +166,31 @@ class CategoricalCrossentropy(Function):
 
     def backward(self, g_per_sample):
         y, t = self.inputs
+        need_pred, need_true = self.needs_input_grad
         axis = self.axis
         class_sum_shape = y.shape[:axis % y.ndim] + (1,) + y.shape[axis % y.ndim + 1:]
         g = broadcast_to(_per_sample_mean_grad(g_per_sample, class_sum_shape), y.shape)
+        g_pred = g_true = None
         if self.from_logits:
             # the max is a constant shift: softmax does not depend on it
-            e = exp(y - y.data.max(axis=axis, keepdims=True))
-            softmax = e / sum(e, axis, keepdims=True)
-            return g * (softmax * sum(t, axis, keepdims=True) - t), None
+            shifted = y - y.data.max(axis=axis, keepdims=True)
+            e = exp(shifted)
+            e_sum = sum(e, axis, keepdims=True)
+            if need_pred:
+                g_pred = g * (e / e_sum * sum(t, axis, keepdims=True) - t)
+            if need_true:  # d/dt of -t log p is -log p, log p = shifted - log(e_sum)
+                g_true = g * (log(e_sum) - shifted)
+            return g_pred, g_true
         total = sum(y, axis, keepdims=True)
         p = y / total
         p_clipped, inside = _clip_variable(p, EPSILON, 1.0 - EPSILON)
-        g_p = g * (-t / p_clipped) * inside
-        # through the normalisation p = y / total
-        return (g_p - sum(g_p * p, axis, keepdims=True)) / total, None
+        if need_pred:
+            g_p = g * (-t / p_clipped) * inside
+            # through the normalisation p = y / total
+            g_pred = (g_p - sum(g_p * p, axis, keepdims=True)) / total
+        if need_true:
+            g_true = -g * log(p_clipped)
+        return g_pred, g_true
 
 
 # --- shared helpers ----------------------------------------------------------------------
@@ -194,15 +233,22 @@ def match_label_shape(name, pred_shape, labels):
 
 
 def _prepare(name, y_pred, y_true):
-    """y_pred as a Variable with a batch axis; y_true as a constant array of
-    its shape and dtype."""
+    """y_pred as a Variable with a batch axis; y_true in its shape and dtype:
+    a Variable keeping y_true's graph when y_true requires a gradient, else a
+    constant array."""
     y_pred = as_variable(y_pred)
     if y_pred.ndim == 0:
         raise ValueError(f"{name}: y_pred needs a batch axis, got a 0-d array")
     if y_pred.dtype.kind != 'f':
         raise TypeError(f"{name}: y_pred must be floating point, got {y_pred.dtype}")
-    labels = match_label_shape(name, y_pred.shape, plain_array(y_true))
-    return y_pred, labels.astype(y_pred.dtype, copy=False)
+    if not _requires_grad(y_true):
+        labels = match_label_shape(name, y_pred.shape, plain_array(y_true))
+        return y_pred, labels.astype(y_pred.dtype, copy=False)
+    return y_pred, match_label_shape(name, y_pred.shape, cast(y_true, y_pred.dtype))
+
+
+def _requires_grad(x):
+    return isinstance(x, Variable) and x.requires_grad
 
 
 def plain_array(x):
@@ -270,7 +316,8 @@ def hinge(y_pred, y_true, reduction='mean'):
     name = 'hinge'
     _check_reduction(name, reduction)
     y_pred, labels = _prepare(name, y_pred, y_true)
-    if ((labels == 0) | (labels == 1)).all():
+    values = plain_array(labels)
+    if ((values == 0) | (values == 1)).all():
         labels = 2.0 * labels - 1.0
     return _reduce(Hinge()(y_pred, labels), reduction)
 
@@ -304,6 +351,11 @@ def sparse_categorical_crossentropy(y_pred, y_true, from_logits=False, axis=-1,
     """
     name = 'sparse_categorical_crossentropy'
     _check_reduction(name, reduction)
+    if _requires_grad(y_true):
+        raise TypeError(f"{name}: y_true holds class indices, which have no gradient, "
+                        "but it is a Variable that requires one; pass an array or a "
+                        "Variable with requires_grad=False, or use "
+                        "categorical_crossentropy for targets that learn")
     y_pred = as_variable(y_pred)
     axis = _class_axis(name, y_pred.ndim, axis)
     classes = class_indices(name, y_pred.shape, axis, plain_array(y_true))
