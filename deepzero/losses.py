@@ -68,7 +68,11 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
 
 
 def _labels(y_true, y_pred):
-    """Labels as an array of the prediction's dtype."""
+    """Labels as an array of the prediction's dtype; a target Variable that
+    requires a gradient stays a Variable, so smoothing keeps its graph (the
+    loss op reads it in the prediction's dtype)."""
+    if isinstance(y_true, Variable) and y_true.requires_grad:
+        return y_true
     labels = y_true.data if isinstance(y_true, Variable) else np.asarray(y_true)
     return labels.astype(as_variable(y_pred).dtype, copy=False)
 

@@ -141,3 +141,19 @@ def test_metric_lookup_by_name():
     assert isinstance(metrics.get('precision'), metrics.Precision)
     with pytest.raises(ValueError, match="Unknown metric.*binary_accuracy"):
         metrics.get('binary_acuracy')
+
+
+@pytest.mark.parametrize('name', ['binary_crossentropy', 'categorical_crossentropy'])
+def test_label_smoothing_keeps_a_target_variables_gradient(name, categorical):
+    """Smoothing is linear in the target, so the smoothed loss's gradient in
+    y_true is (1 - s) times the plain loss's at the smoothed target."""
+    _, one_hot, _, probs = categorical
+    s = 0.2
+    toward = 0.5 if name == 'binary_crossentropy' else 1 / one_hot.shape[1]
+    smooth_target = one_hot * (1 - s) + toward * s
+    t = Variable(one_hot.astype(np.float64))
+    getattr(losses, name)(t, probs, label_smoothing=s).backward()
+    t_smooth = Variable(smooth_target.astype(np.float64))
+    getattr(losses, name)(t_smooth, probs).backward()
+    assert t.grad is not None
+    np.testing.assert_allclose(t.grad.data, (1 - s) * t_smooth.grad.data, rtol=1e-6)
