@@ -40,11 +40,15 @@ def write_str(obj, name, value):
 def read_json(obj, name):
     """Attribute ``name`` parsed as JSON (``None`` if absent). Keras's legacy
     encoder may write tuples as ``{"class_name": "__tuple__", "items": [...]}``;
-    they come back as tuples. Only JSON is parsed: nothing in a file runs."""
+    they come back as tuples. Only JSON is parsed: nothing in a file runs.
+    Text that is not JSON is a ValueError."""
     text = read_str(obj, name)
     if text is None:
         return None
-    return json.loads(text, object_hook=_decode_tuple)
+    try:
+        return json.loads(text, object_hook=_decode_tuple)
+    except RecursionError:  # JSON nested deeper than the parser recurses
+        raise ValueError(f"attribute {name!r}: JSON nested too deeply to parse") from None
 
 
 def write_json(obj, name, value):
