@@ -29,7 +29,17 @@ def read_str(obj, name, default=None):
     """Attribute ``name`` of an HDF5 group/file as str, or ``default`` if absent."""
     if name not in obj.attrs:
         return default
-    return as_str(obj.attrs[name])
+    return _decoded(obj, name, lambda: as_str(obj.attrs[name]))
+
+
+def _decoded(obj, name, decode):
+    """``decode()``; text that is not UTF-8 is a ValueError naming the file,
+    the object and the attribute."""
+    try:
+        return decode()
+    except UnicodeDecodeError:
+        raise ValueError(f"{obj.file.filename}: attribute {name!r} of {obj.name!r} is "
+                         "not UTF-8 text") from None
 
 
 def write_str(obj, name, value):
@@ -70,7 +80,8 @@ def read_str_list(obj, name):
         chunks = []
         while f'{name}{len(chunks)}' in obj.attrs:
             chunks.append(obj.attrs[f'{name}{len(chunks)}'])
-    return [as_str(item) for chunk in chunks for item in np.atleast_1d(chunk)]
+    return _decoded(obj, name, lambda: [as_str(item) for chunk in chunks
+                                        for item in np.atleast_1d(chunk)])
 
 
 def write_str_list(obj, name, strings, limit=HDF5_OBJECT_HEADER_LIMIT):

@@ -35,9 +35,10 @@ WEIGHTS_FILE = 'model.weights.h5'
 # A member that inflates more than this many times its stored size is
 # refused (a decompression bomb); real weight files barely compress.
 MAX_EXPANSION = 1000
-# The most config.json may inflate to. A real one is a few hundred KB (about
-# 1 KB per layer); this leaves a wide margin and bounds what parsing it costs.
-MAX_CONFIG_BYTES = 64 * 2 ** 20
+# The most config.json may inflate to. A real one is about 1 KB per layer
+# (ResNet152: 0.5 MB), so this holds some 16000 layers; parsing JSON costs up
+# to ~25 times its size in Python objects, so the cap also bounds that.
+MAX_CONFIG_BYTES = 16 * 2 ** 20
 
 
 def snake_case(class_name):
@@ -102,13 +103,26 @@ def _stored_vars(f, path, label):
     if group is None:
         return []
     if not isinstance(group, h5py.Group):
-        raise ValueError(f"{label}: '{group_path}' in {WEIGHTS_FILE} should be a group "
+        raise ValueError(f"{label}: '{group_path}' should be a group "
                          "of datasets '0', '1', ...; it is a dataset")
     datasets = [group.get(str(i)) for i in range(len(group))]
     if not all(isinstance(d, h5py.Dataset) for d in datasets):
-        raise ValueError(f"{label}: '{group_path}' in {WEIGHTS_FILE} should hold datasets "
+        raise ValueError(f"{label}: '{group_path}' should hold datasets "
                          f"'0' to '{len(group) - 1}'; it holds {sorted(group)[:10]}")
     return datasets
+
+
+def _stored_shapes(f):
+    """The shapes of every weight array in h5 file ``f`` (no data is read),
+    the optimizer's state excepted."""
+    shapes = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and not name.startswith('optimizer/'):
+            shapes.append(tuple(obj.shape))
+
+    f.visititems(visit)
+    return shapes
 
 
 def read_weights(f, model, skip_mismatch=False, label='', load_optimizer=True):
@@ -241,7 +255,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     with _open_weights(weights, label) as f:
         model = serialization.model_from_config(
             config, custom_objects, source=label, root=CONFIG_FILE,
-            weight_shapes=weights_io.dataset_shapes(f, skip=('optimizer',)))
+            weight_shapes=_stored_shapes(f))
         compile_config = config.get('compile_config') if compile else None
         if compile_config:
             serialization.compile_from_config(model, compile_config, custom_objects,

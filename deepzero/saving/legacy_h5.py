@@ -186,12 +186,11 @@ def load_model(filepath, custom_objects=None, compile=True):
             raise ValueError(f"{label}: no 'model_config' attribute; this is a "
                              "weights-only file: build the model, then call "
                              "model.load_weights()")
-        group = weights_group(f)
+        file_layers = layer_datasets(weights_group(f))
         model = serialization.model_from_config(
             config, custom_objects, source=label, root='model_config',
-            weight_shapes=weights_io.dataset_shapes(group))
-        weights_io.assign_topologically(model, layer_datasets(group),
-                                        skip_mismatch=False, label=label)
+            weight_shapes=[dataset.shape for _, named in file_layers for _, dataset in named])
+        weights_io.assign_topologically(model, file_layers, skip_mismatch=False, label=label)
         if compile and training_config is not None:
             serialization.compile_from_config(model, training_config, custom_objects,
                                               source=label, root='training_config')

@@ -107,19 +107,6 @@ def _read(source, dtype):
     return np.asarray(source, dtype)
 
 
-def dataset_shapes(group, skip=()):
-    """The shapes of every dataset below HDF5 ``group`` (no data is read),
-    except those below its members named in ``skip``."""
-    shapes = []
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and name.split('/', 1)[0] not in skip:
-            shapes.append(tuple(obj.shape))
-
-    group.visititems(visit)
-    return shapes
-
-
 def _check_count(layer, values, owner):
     expected = legacy_weights(layer)
     if len(values) != len(expected):
