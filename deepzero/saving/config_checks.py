@@ -31,17 +31,25 @@ def check_model_config(config, custom_objects=None, root='config'):
 
 def check_depth(value, root):
     """Refuse JSON nested more than MAX_CONFIG_DEPTH levels (the builders
-    recurse into it), without recursing here."""
-    stack = [(value, 1)]
+    recurse into it), naming where; iterative, so any depth is safe here."""
+    stack = [(value, 1, (None, root))]  # a path is kept as (parent path, key)
     while stack:
-        value, depth = stack.pop()
+        value, depth, path = stack.pop()
         if depth > MAX_CONFIG_DEPTH:
-            raise ValueError(f"{root}: nested more than {MAX_CONFIG_DEPTH} levels deep; "
-                             "a model config is far shallower")
+            raise ValueError(f"{_path_text(path)}: nested more than {MAX_CONFIG_DEPTH} "
+                             "levels deep; a model config is far shallower")
         if isinstance(value, dict):
-            stack.extend((item, depth + 1) for item in value.values())
+            stack.extend((item, depth + 1, (path, f'.{key}')) for key, item in value.items())
         elif isinstance(value, (list, tuple)):
-            stack.extend((item, depth + 1) for item in value)
+            stack.extend((item, depth + 1, (path, f'[{i}]')) for i, item in enumerate(value))
+
+
+def _path_text(path):
+    keys = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    return ''.join(reversed(keys))
 
 
 def _check_entry(entry, path, custom_objects):
@@ -49,18 +57,18 @@ def _check_entry(entry, path, custom_objects):
     if not isinstance(entry, dict):
         raise ValueError(f"{path}: expected a layer entry (a dict with 'class_name' and "
                          f"'config'), got {quote(entry)}")
-    class_name = entry.get('class_name')
+    class_name, config = entry.get('class_name'), entry.get('config')
+    name = config.get('name') if isinstance(config, dict) else None
+    path = _described(path, entry.get('name', name), class_name)
     if not isinstance(class_name, str):
         raise ValueError(f"{path}.class_name: expected a class name string, got "
                          f"{quote(class_name)}")
     resolve_class(class_name, 'layer', custom_objects, where=f"{path}.class_name: ")
-    config = entry.get('config')
     if class_name == 'Sequential' and isinstance(config, list):  # Keras 2.0-2.2.2
         config = {'layers': config}
     if not isinstance(config, dict):
         raise ValueError(f"{path}.config: expected the {class_name} layer's arguments "
                          f"as a dict, got {quote(config)}")
-    path = _described(path, config.get('name', entry.get('name')))
     if 'name' in config and not isinstance(config['name'], str):
         raise ValueError(f"{path}.config.name: expected a string, got {quote(config['name'])}")
     for key in _SHAPE_KEYS:
@@ -76,8 +84,12 @@ def _check_entry(entry, path, custom_objects):
         _check_model_layers(class_name, config, f"{path}.config", custom_objects)
 
 
-def _described(path, name):
-    return f"{path} (layer {name!r})" if isinstance(name, str) else path
+def _described(path, name, class_name=None):
+    """``path`` followed by the name of the layer (or model) found there."""
+    if not isinstance(name, str):
+        return path
+    kind = 'model' if class_name in _MODEL_CLASSES else 'layer'
+    return f"{path} ({kind} {name!r})"
 
 
 def _check_shape(shape, path):
@@ -112,7 +124,7 @@ def _check_graph(config, layers, path):
     known = set(names)
     inputs_of = {}
     for i, (name, entry) in enumerate(zip(names, layers)):
-        where = _described(f"{path}.layers[{i}]", name) + '.inbound_nodes'
+        where = _described(f"{path}.layers[{i}]", name, entry['class_name']) + '.inbound_nodes'
         nodes = entry.get('inbound_nodes', [])
         if not isinstance(nodes, list):
             raise ValueError(f"{where}: expected a list of nodes, got {quote(nodes)}")
