@@ -9,8 +9,8 @@ or form a cycle. What a layer's own constructor checks (units > 0, a known
 activation) is left to it; the loaders add the file and the layer to those
 errors.
 """
-from .serialization import quote, resolve_class
-
+# How much of a value from a file an error message quotes.
+QUOTE_LIMIT = 200
 # JSON nesting depth a config may have; a real one (a functional model nested
 # in a Sequential) is about 15 deep.
 MAX_CONFIG_DEPTH = 100
@@ -19,14 +19,29 @@ _MODEL_CLASSES = ('Sequential', 'Functional', 'Model')
 _SHAPE_KEYS = ('batch_shape', 'batch_input_shape', 'input_shape', 'build_input_shape')
 
 
-def check_model_config(config, custom_objects=None, root='config'):
+def quote(value, limit=QUOTE_LIMIT):
+    """``repr(value)`` cut to ``limit`` characters: errors about a file quote
+    what it holds, which may be huge."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def check_model_config(config, resolve_class, root='config'):
     """Raise ValueError naming the field if ``config`` (a model's
-    ``{"class_name", "config"}`` entry) cannot be a model config."""
+    ``{"class_name", "config"}`` entry) cannot be a model config.
+
+    Args:
+        resolve_class: ``resolve_class(class_name, where)`` raises a ValueError
+            starting with ``where`` if no layer class is known by that name.
+        root: the config's name in its file, where field paths start.
+    """
     check_depth(config, root)
     if not isinstance(config, dict) or 'class_name' not in config:
         raise ValueError(f"{root}: not a Keras model config: expected a dict with "
                          f"'class_name' and 'config', got {quote(config)}")
-    _check_entry(config, root, custom_objects)
+    _check_entry(config, root, resolve_class)
 
 
 def check_depth(value, root):
@@ -52,7 +67,7 @@ def _path_text(path):
     return ''.join(reversed(keys))
 
 
-def _check_entry(entry, path, custom_objects):
+def _check_entry(entry, path, resolve_class):
     """One layer entry ``{"class_name", "config", ...}`` (a model's included)."""
     if not isinstance(entry, dict):
         raise ValueError(f"{path}: expected a layer entry (a dict with 'class_name' and "
@@ -63,8 +78,8 @@ def _check_entry(entry, path, custom_objects):
     if not isinstance(class_name, str):
         raise ValueError(f"{path}.class_name: expected a class name string, got "
                          f"{quote(class_name)}")
-    resolve_class(class_name, 'layer', custom_objects, where=f"{path}.class_name: ")
-    if class_name == 'Sequential' and isinstance(config, list):  # Keras 2.0-2.2.2
+    resolve_class(class_name, f"{path}.class_name: ")
+    if class_name == 'Sequential' and isinstance(config, (list, tuple)):  # Keras 2.0-2.2.2
         config = {'layers': config}
     if not isinstance(config, dict):
         raise ValueError(f"{path}.config: expected the {class_name} layer's arguments "
@@ -80,8 +95,8 @@ def _check_entry(entry, path, custom_objects):
             raise ValueError(f"{path}.build_config: expected a dict, got {quote(build_config)}")
         if build_config.get('input_shape') is not None:
             _check_shape(build_config['input_shape'], f"{path}.build_config.input_shape")
-    if class_name in _MODEL_CLASSES and class_name not in (custom_objects or {}):
-        _check_model_layers(class_name, config, f"{path}.config", custom_objects)
+    if class_name in _MODEL_CLASSES:
+        _check_model_layers(class_name, config, f"{path}.config", resolve_class)
 
 
 def _described(path, name, class_name=None):
@@ -106,13 +121,13 @@ def _check_shape(shape, path):
                          f"null), got {quote(shape)}")
 
 
-def _check_model_layers(class_name, config, path, custom_objects):
+def _check_model_layers(class_name, config, path, resolve_class):
     layers = config.get('layers')
-    if not isinstance(layers, list):
+    if not isinstance(layers, (list, tuple)):
         raise ValueError(f"{path}.layers: expected a list of layer entries, got "
                          f"{quote(layers)}")
     for i, entry in enumerate(layers):
-        _check_entry(entry, f"{path}.layers[{i}]", custom_objects)
+        _check_entry(entry, f"{path}.layers[{i}]", resolve_class)
     if class_name != 'Sequential':
         _check_graph(config, layers, path)
 
@@ -126,16 +141,16 @@ def _check_graph(config, layers, path):
     for i, (name, entry) in enumerate(zip(names, layers)):
         where = _described(f"{path}.layers[{i}]", name, entry['class_name']) + '.inbound_nodes'
         nodes = entry.get('inbound_nodes', [])
-        if not isinstance(nodes, list):
+        if not isinstance(nodes, (list, tuple)):
             raise ValueError(f"{where}: expected a list of nodes, got {quote(nodes)}")
         refs = [ref for node in nodes for ref in _node_refs(node, where)]
         inputs_of[name] = [_ref_name(ref, where, known) for ref in refs]
     for key in ('input_layers', 'output_layers'):
         refs = config.get(key)
-        if not isinstance(refs, list) or not refs:
+        if not isinstance(refs, (list, tuple)) or not refs:
             raise ValueError(f"{path}.{key}: expected a list of [layer name, node index, "
                              f"tensor index], got {quote(refs)}")
-        for ref in refs if isinstance(refs[0], list) else [refs]:
+        for ref in refs if isinstance(refs[0], (list, tuple)) else [refs]:
             _ref_name(ref, f"{path}.{key}", known)
     cycle = _find_cycle(inputs_of)
     if cycle:
@@ -147,17 +162,18 @@ def _node_refs(node, where):
     """The tensor references ``[layer name, node index, tensor index]`` of
     one node: Keras 3's ``{"args": [...], "kwargs": {...}}`` (references sit
     in ``__keras_tensor__`` entries) or Keras 2's list of references."""
-    if isinstance(node, list):
+    if isinstance(node, (list, tuple)):
         return node
     if not isinstance(node, dict):
         raise ValueError(f"{where}: expected a node (a dict or a list), got {quote(node)}")
-    if not isinstance(node.get('args', []), list) or not isinstance(node.get('kwargs', {}), dict):
+    if (not isinstance(node.get('args', []), (list, tuple))
+            or not isinstance(node.get('kwargs', {}), dict)):
         raise ValueError(f"{where}: a node's args must be a list and its kwargs a dict, "
                          f"got {quote(node)}")
     refs, stack = [], [node.get('args', [])]
     while stack:
         item = stack.pop()
-        if isinstance(item, list):
+        if isinstance(item, (list, tuple)):
             stack.extend(item)
         elif isinstance(item, dict) and item.get('class_name') == '__keras_tensor__':
             tensor = item.get('config')

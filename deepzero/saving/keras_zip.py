@@ -27,6 +27,7 @@ import h5py
 
 from . import serialization, weights_io
 from .atomic import atomic_write
+from .config_checks import quote
 from .legacy_h5 import open_h5
 
 CONFIG_FILE = 'config.json'
@@ -235,7 +236,7 @@ def _read_config(zf, label):
         return json.loads(text)
     except (ValueError, RecursionError) as e:  # not UTF-8 or not JSON; nested too deep
         raise ValueError(f"{label}: {CONFIG_FILE} is not valid JSON: "
-                         f"{serialization.quote(str(e))}") from e
+                         f"{quote(str(e))}") from e
 
 
 def _open_weights(data, label):

@@ -13,6 +13,7 @@ import inspect
 import warnings
 
 from ..layers.layer import weights_from_file
+from .config_checks import QUOTE_LIMIT, check_model_config, quote
 
 # The Keras release whose file layouts and config forms deepzero writes;
 # readers (Keras included) use it to decide on conversions, so it names the
@@ -20,20 +21,8 @@ from ..layers.layer import weights_from_file
 KERAS_VERSION = '3.15.1'
 BACKEND = 'deepzero'
 
-# How much of a value from a file an error message quotes.
-QUOTE_LIMIT = 200
-
 _KERAS_MODULES = {'layer': 'keras.layers', 'optimizer': 'keras.optimizers',
                   'loss': 'keras.losses', 'metric': 'keras.metrics'}
-
-
-def quote(value, limit=QUOTE_LIMIT):
-    """``repr(value)`` cut to ``limit`` characters: errors about a file quote
-    what it holds, which may be huge."""
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 # --- the registry ---------------------------------------------------------------
@@ -176,9 +165,11 @@ def model_from_config(config, custom_objects=None, source='', root='config',
     Every problem with the config is a ValueError naming ``source`` and the
     field or the layer.
     """
-    from .config_checks import check_model_config
+    def resolve_layer_class(class_name, where):
+        return resolve_class(class_name, 'layer', custom_objects, where)
+
     try:
-        check_model_config(config, custom_objects, root)
+        check_model_config(config, resolve_layer_class, root)
         cls = resolve_class(config['class_name'], 'layer', custom_objects)
         building = (contextlib.nullcontext() if weight_shapes is None
                     else weights_from_file(weight_shapes))
