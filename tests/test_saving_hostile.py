@@ -484,3 +484,22 @@ def test_a_file_that_is_not_hdf5_is_an_os_error_naming_it(tmp_path, filename):
         saving.load_weights(dense_stack(2), path)
     with pytest.raises(OSError, match=re.escape(filename)):
         saving.load_model(path)
+
+
+def test_a_corrupt_dataset_is_an_os_error_naming_the_file_and_changes_no_weight(tmp_path,
+                                                                               rng):
+    path = tmp_path / 'w.h5'
+    randomized(dense_stack(3, 2), rng).save_weights(path)
+    with h5py.File(path, 'a') as f:  # store the last kernel compressed, then break it
+        kernel = last_kernel_path(f)
+        replace_dataset(f, kernel, data=rng.standard_normal((3, 2)).astype('f4'),
+                        compression='gzip', chunks=(3, 2))
+        chunk = f[kernel].id.get_chunk_info(0)
+    with open(path, 'r+b') as raw:
+        raw.seek(chunk.byte_offset)
+        raw.write(b'\xff' * chunk.size)
+    model = dense_stack(3, 2)
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(OSError, match=r"w\.h5: cannot read dataset"):
+        saving.load_weights(model, path)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(model.get_weights(), before))

@@ -142,7 +142,7 @@ def read_weights(f, model, skip_mismatch=False, label='', load_optimizer=True):
                 continue
             raise ValueError(message)
         weights_io.plan(variables, sources, owner, skip_mismatch, planned)
-    weights_io.assign_planned(planned)
+    weights_io.assign_planned(planned, label)
     state = _stored_vars(f, 'optimizer', label)
     if load_optimizer and getattr(model, 'optimizer', None) is not None and state:
         weights_io.restore_optimizer_state(model, state, label)

@@ -79,10 +79,10 @@ def _mismatch(variable, source):
                 f"{tuple(source.shape)}")
     if np.dtype(source.dtype).kind not in 'biuf':
         return f"is numeric but the file holds {np.dtype(source.dtype)} data"
-    if isinstance(source, h5py.Dataset) and not source.compression:
-        # An uncompressed dataset stores all its bytes; fewer means it was
-        # declared but never (fully) written, and reading it would only
-        # produce the fill value, possibly gigabytes of it.
+    if isinstance(source, h5py.Dataset) and source.id.get_create_plist().get_nfilters() == 0:
+        # A dataset without filters (compression) stores all its bytes; fewer
+        # means it was declared but never (fully) written, and reading it
+        # would only produce the fill value, possibly gigabytes of it.
         stored, declared = source.id.get_storage_size(), source.size * source.dtype.itemsize
         if stored < declared:
             return (f"is incomplete in the file: shape {tuple(source.shape)} declares "
@@ -90,21 +90,26 @@ def _mismatch(variable, source):
     return None
 
 
-def assign_planned(planned):
+def assign_planned(planned, label=''):
     """Read every source of ``planned`` (in its variable's dtype), then copy
-    them all into the variables: a read error changes no weight."""
-    values = [_read(source, variable.dtype) for variable, source in planned]
+    them all into the variables: a read error (an OSError naming ``label``,
+    the file) changes no weight."""
+    values = [_read(source, variable.dtype, label) for variable, source in planned]
     for (variable, _), value in zip(planned, values):
         variable.data[...] = value
 
 
-def _read(source, dtype):
-    if isinstance(source, h5py.Dataset):
-        value = np.empty(source.shape, dtype)
-        if value.size:
+def _read(source, dtype, label):
+    if not isinstance(source, h5py.Dataset):
+        return np.asarray(source, dtype)
+    value = np.empty(source.shape, dtype)
+    if value.size:
+        try:
             source.read_direct(value)
-        return value
-    return np.asarray(source, dtype)
+        except OSError as e:
+            raise OSError(f"{label}: cannot read dataset {source.name!r} (corrupt "
+                          f"file?): {e}") from e
+    return value
 
 
 def _check_count(layer, values, owner):
@@ -136,7 +141,7 @@ def assign_topologically(model, file_layers, skip_mismatch, label):
         owner = f"{label}: layer #{k} ({layer.name!r} in the model, {saved_name!r} in the file)"
         sources = [source for _, source in named]
         plan(_check_count(layer, sources, owner), sources, owner, skip_mismatch, planned)
-    assign_planned(planned)
+    assign_planned(planned, label)
 
 
 def assign_by_name(model, file_layers, skip_mismatch, label):
@@ -160,7 +165,7 @@ def assign_by_name(model, file_layers, skip_mismatch, label):
                 warnings.warn(f"Skipping {e}", stacklevel=2)
                 continue
             plan(variables, sources, owner, skip_mismatch, planned)
-    assign_planned(planned)
+    assign_planned(planned, label)
 
 
 # --- optimizer state -----------------------------------------------------------
