@@ -37,14 +37,14 @@ def check_model_config(config, resolve_class, root='config'):
             starting with ``where`` if no layer class is known by that name.
         root: the config's name in its file, where field paths start.
     """
-    check_depth(config, root)
+    _check_depth(config, root)
     if not isinstance(config, dict) or 'class_name' not in config:
         raise ValueError(f"{root}: not a Keras model config: expected a dict with "
                          f"'class_name' and 'config', got {quote(config)}")
     _check_entry(config, root, resolve_class)
 
 
-def check_depth(value, root):
+def _check_depth(value, root):
     """Refuse JSON nested more than MAX_CONFIG_DEPTH levels (the builders
     recurse into it), naming where; iterative, so any depth is safe here."""
     stack = [(value, 1, (None, root))]  # a path is kept as (parent path, key)
@@ -73,8 +73,7 @@ def _check_entry(entry, path, resolve_class):
         raise ValueError(f"{path}: expected a layer entry (a dict with 'class_name' and "
                          f"'config'), got {quote(entry)}")
     class_name, config = entry.get('class_name'), entry.get('config')
-    name = config.get('name') if isinstance(config, dict) else None
-    path = _described(path, entry.get('name', name), class_name)
+    path = _described(path, _entry_name(entry), class_name)
     if not isinstance(class_name, str):
         raise ValueError(f"{path}.class_name: expected a class name string, got "
                          f"{quote(class_name)}")
@@ -97,6 +96,12 @@ def _check_entry(entry, path, resolve_class):
             _check_shape(build_config['input_shape'], f"{path}.build_config.input_shape")
     if class_name in _MODEL_CLASSES:
         _check_model_layers(class_name, config, f"{path}.config", resolve_class)
+
+
+def _entry_name(entry):
+    """The layer name of a layer entry (Keras 2 also puts it beside the config)."""
+    config = entry.get('config')
+    return entry.get('name', config.get('name') if isinstance(config, dict) else None)
 
 
 def _described(path, name, class_name=None):
@@ -135,7 +140,7 @@ def _check_model_layers(class_name, config, path, resolve_class):
 def _check_graph(config, layers, path):
     """Every inbound node and model input/output names a layer of the
     model, and the layers do not feed each other in a cycle."""
-    names = [entry.get('name', entry['config'].get('name')) for entry in layers]
+    names = [_entry_name(entry) for entry in layers]
     known = set(names)
     inputs_of = {}
     for i, (name, entry) in enumerate(zip(names, layers)):
