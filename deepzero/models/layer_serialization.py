@@ -46,14 +46,13 @@ def deserialize_layer(layer_data, custom_objects=None):
         raise ValueError(f"Unknown layer class {class_name!r}; pass it in "
                          f"custom_objects={{{class_name!r}: ...}}")
     config = layer_data.get('config', {})
+    is_model = class_name in ('Functional', 'Sequential', 'Model')
     try:
-        if class_name in ('Functional', 'Sequential', 'Model'):
-            layer = cls.from_config(config, custom_objects)
-        else:
-            layer = cls.from_config(config)
-            layer.build_from_config(layer_data.get('build_config'))
+        layer = cls.from_config(config, custom_objects) if is_model else cls.from_config(config)
     except (TypeError, ValueError) as e:
-        # Name the layer: its own message may only name the class or argument.
+        # Name the layer: a constructor's message may only name the class or argument.
         name = config.get('name') if isinstance(config, dict) else None
         raise ValueError(f"layer {name!r} ({class_name}): {e}") from e
+    if not is_model:
+        layer.build_from_config(layer_data.get('build_config'))
     return layer
