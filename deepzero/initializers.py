@@ -1,7 +1,9 @@
 """Weight initializers with Keras's names, arguments and defaults.
 
-An initializer is called with a shape (and optionally a dtype) and returns a
-float32 ndarray. ``seed=None`` draws from NumPy's global random state (so
+An initializer is called with a shape (and optionally a dtype, default
+float32) and returns an ndarray of that dtype. Random values are drawn in
+float32 (float64 only for float64 weights), so a float32 weight never costs
+a float64 temporary twice its size. ``seed=None`` draws from NumPy's global random state (so
 ``np.random.seed`` makes runs repeatable); an int seed gives the same values
 on every call, as in Keras 3.
 """
@@ -34,6 +36,21 @@ class Initializer:
 
 def _dtype(dtype):
     return np.dtype(dtype or 'float32')
+
+
+def _draw_dtype(dtype):
+    """The dtype random values are drawn in for a weight of ``dtype``: NumPy's
+    generators draw float32 or float64 only."""
+    return np.float64 if _dtype(dtype) == np.float64 else np.float32
+
+
+def _uniform(rng, shape, minval, maxval, dtype):
+    """Uniform draws in [minval, maxval), computed in ``_draw_dtype(dtype)``."""
+    draw = _draw_dtype(dtype)
+    values = rng.random(shape, dtype=draw)
+    values *= draw(maxval - minval)
+    values += draw(minval)
+    return values.astype(_dtype(dtype), copy=False)
 
 
 class Constant(Initializer):
@@ -75,15 +92,27 @@ class RandomInitializer(Initializer):
         return {'seed': self.seed}
 
 
-def _truncated_normal(rng, shape, stddev, dtype):
-    """Standard normal draws scaled by ``stddev``, redrawn until all lie
-    within two standard deviations (as Keras's truncated_normal)."""
-    values = rng.standard_normal(shape, dtype=np.float32)
+def _normal(rng, shape, mean, stddev, dtype):
+    """Normal draws, computed in ``_draw_dtype(dtype)``."""
+    draw = _draw_dtype(dtype)
+    values = rng.standard_normal(shape, dtype=draw)
+    values *= draw(stddev)
+    values += draw(mean)
+    return values.astype(_dtype(dtype), copy=False)
+
+
+def _truncated_normal(rng, shape, mean, stddev, dtype):
+    """Standard normal draws, redrawn until all lie within two standard
+    deviations (as Keras's truncated_normal), then scaled and shifted."""
+    draw = _draw_dtype(dtype)
+    values = rng.standard_normal(shape, dtype=draw)
     outside = np.abs(values) > 2.0
     while outside.any():
-        values[outside] = rng.standard_normal(int(outside.sum()), dtype=np.float32)
+        values[outside] = rng.standard_normal(int(outside.sum()), dtype=draw)
         outside = np.abs(values) > 2.0
-    return (values * np.float32(stddev)).astype(dtype, copy=False)
+    values *= draw(stddev)
+    values += draw(mean)
+    return values.astype(_dtype(dtype), copy=False)
 
 
 class RandomNormal(RandomInitializer):
@@ -92,8 +121,7 @@ class RandomNormal(RandomInitializer):
         self.mean, self.stddev = mean, stddev
 
     def __call__(self, shape, dtype=None):
-        values = self._rng().standard_normal(shape, dtype=np.float32)
-        return (values * np.float32(self.stddev) + np.float32(self.mean)).astype(_dtype(dtype))
+        return _normal(self._rng(), shape, self.mean, self.stddev, dtype)
 
     def get_config(self):
         return {'seed': self.seed, 'mean': self.mean, 'stddev': self.stddev}
@@ -107,8 +135,7 @@ class TruncatedNormal(RandomInitializer):
         self.mean, self.stddev = mean, stddev
 
     def __call__(self, shape, dtype=None):
-        values = _truncated_normal(self._rng(), shape, self.stddev, np.float32)
-        return (values + np.float32(self.mean)).astype(_dtype(dtype))
+        return _truncated_normal(self._rng(), shape, self.mean, self.stddev, dtype)
 
     def get_config(self):
         return {'seed': self.seed, 'mean': self.mean, 'stddev': self.stddev}
@@ -120,8 +147,7 @@ class RandomUniform(RandomInitializer):
         self.minval, self.maxval = minval, maxval
 
     def __call__(self, shape, dtype=None):
-        values = self._rng().uniform(self.minval, self.maxval, size=shape)
-        return values.astype(_dtype(dtype))
+        return _uniform(self._rng(), shape, self.minval, self.maxval, dtype)
 
     def get_config(self):
         return {'seed': self.seed, 'minval': self.minval, 'maxval': self.maxval}
@@ -170,14 +196,12 @@ class VarianceScaling(RandomInitializer):
         rng = self._rng()
         if self.distribution == 'truncated_normal':
             # 0.8796... = std of a standard normal truncated to [-2, 2]
-            values = _truncated_normal(rng, shape, math.sqrt(variance) / 0.87962566103423978,
-                                       np.float32)
-        elif self.distribution == 'untruncated_normal':
-            values = rng.standard_normal(shape, dtype=np.float32) * np.float32(math.sqrt(variance))
-        else:
-            limit = math.sqrt(3.0 * variance)
-            values = rng.uniform(-limit, limit, size=shape)
-        return values.astype(_dtype(dtype))
+            return _truncated_normal(rng, shape, 0.0,
+                                     math.sqrt(variance) / 0.87962566103423978, dtype)
+        if self.distribution == 'untruncated_normal':
+            return _normal(rng, shape, 0.0, math.sqrt(variance), dtype)
+        limit = math.sqrt(3.0 * variance)
+        return _uniform(rng, shape, -limit, limit, dtype)
 
     def get_config(self):
         return {'seed': self.seed, 'scale': self.scale, 'mode': self.mode,
@@ -239,12 +263,14 @@ class Orthogonal(RandomInitializer):
         if len(shape) < 2:
             raise ValueError(f"Orthogonal: needs a shape of rank >= 2, got {tuple(shape)}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        flat = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
+        draw = _draw_dtype(dtype)
+        flat = self._rng().standard_normal((max(rows, cols), min(rows, cols)), dtype=draw)
         q, r = np.linalg.qr(flat)
         q *= np.sign(np.diag(r))  # make the decomposition unique
         if rows < cols:
             q = q.T
-        return (self.gain * q).reshape(shape).astype(_dtype(dtype))
+        q *= draw(self.gain)
+        return q.reshape(shape).astype(_dtype(dtype), copy=False)
 
     def get_config(self):
         return {'seed': self.seed, 'gain': self.gain}
@@ -276,7 +302,11 @@ def get(identifier):
         if cls is None:
             raise ValueError(f"Unknown initializer class {identifier.get('class_name')!r}; "
                              f"known: {sorted(_CLASSES)}")
-        return cls.from_config(identifier.get('config', {}))
+        config = identifier.get('config', {})
+        if not isinstance(config, dict):
+            raise ValueError(f"initializer {identifier['class_name']}: its config must be a "
+                             f"dict of arguments, got {type(config).__name__}")
+        return cls.from_config(config)
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret initializer {identifier!r}")

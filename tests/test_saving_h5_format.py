@@ -139,7 +139,8 @@ def test_layer_weights_round_trip(tmp_path, rng):
         assert h5_attrs.read_str_list(f['conv2d'], 'weight_names') == ['conv2d/kernel',
                                                                        'conv2d/bias']
         assert 'kernel' in f['conv2d/conv2d']  # names with '/' nest, as in Keras
-        back = legacy_h5.read_layer_weights(legacy_h5.weights_group(f))
+        back = [(layer, [(name, dataset[()]) for name, dataset in named])
+                for layer, named in legacy_h5.layer_datasets(legacy_h5.weights_group(f))]
     assert [name for name, _ in back] == ['conv2d', 'max_pooling2d', 'dense']
     for (_, saved), (_, loaded) in zip(entries, back):
         assert [n for n, _ in saved] == [n for n, _ in loaded]
@@ -174,9 +175,9 @@ def _write_keras1_file(path, as_bytes):
 def test_keras1_weight_file(tmp_path, as_bytes):
     kernel = _write_keras1_file(tmp_path / 'k1.h5', as_bytes)
     with h5py.File(tmp_path / 'k1.h5', 'r') as f:
-        layers = legacy_h5.read_layer_weights(legacy_h5.weights_group(f))
-    assert [name for name, _ in layers] == ['input_1', 'block1_conv1', 'block1_pool']
-    (w_name, w), (b_name, b) = layers[1][1]
+        layers = legacy_h5.layer_datasets(legacy_h5.weights_group(f))
+        assert [name for name, _ in layers] == ['input_1', 'block1_conv1', 'block1_pool']
+        (w_name, w), (b_name, b) = [(name, dataset[()]) for name, dataset in layers[1][1]]
     assert (w_name, b_name) == ('block1_conv1_W_1:0', 'block1_conv1_b_1:0')
     assert np.array_equal(w, kernel) and b.tolist() == [0.5, -0.5]
 
@@ -187,19 +188,20 @@ def test_squeezenet_keras1_file(shared_data):
         pytest.skip(f"{path} not found")
     with legacy_h5.open_h5(path) as f:
         assert 'keras_version' not in f.attrs  # Keras 1: no version, no backend
-        layers = legacy_h5.read_layer_weights(legacy_h5.weights_group(f))
+        layers = legacy_h5.layer_datasets(legacy_h5.weights_group(f))
+        shapes = [(name, [(n, d.shape, d.dtype) for n, d in named]) for name, named in layers]
     assert len(layers) == 63 and layers[0][0] == 'input_1' and layers[-1][0] == 'drop9'
-    with_weights = [(name, named) for name, named in layers if named]
+    with_weights = [(name, named) for name, named in shapes if named]
     assert len(with_weights) == 25
     assert with_weights[0][0] == 'conv1'
-    assert [(n, a.shape) for n, a in with_weights[0][1]] == [('uniform1', (3, 3, 3, 64)),
-                                                             ('conv1_b', (64,))]
+    assert [(n, s) for n, s, _ in with_weights[0][1]] == [('uniform1', (3, 3, 3, 64)),
+                                                          ('conv1_b', (64,))]
     name, named = with_weights[1]
     assert name == 'fire2/squeeze1x1'  # a layer name with '/', a nested group
-    assert [(n, a.shape) for n, a in named] == [('uniform2', (1, 1, 64, 16)),
-                                                ('fire2/squeeze1x1_b', (16,))]
-    assert sum(a.size for _, named in with_weights for _, a in named) == 722_496
-    assert all(a.dtype == np.float32 for _, named in with_weights for _, a in named)
+    assert [(n, s) for n, s, _ in named] == [('uniform2', (1, 1, 64, 16)),
+                                             ('fire2/squeeze1x1_b', (16,))]
+    assert sum(np.prod(s) for _, named in with_weights for _, s, _ in named) == 722_496
+    assert all(t == np.float32 for _, named in with_weights for _, _, t in named)
 
 
 def test_keras3_model_file(tmp_path, keras):
@@ -211,7 +213,8 @@ def test_keras3_model_file(tmp_path, keras):
     model.save(tmp_path / 'k3.h5')
     with legacy_h5.open_h5(tmp_path / 'k3.h5') as f:
         assert h5_attrs.read_json(f, 'model_config')['class_name'] == 'Sequential'
-        layers_ = legacy_h5.read_layer_weights(legacy_h5.weights_group(f))
+        layers_ = [(layer, [(name, dataset[()]) for name, dataset in named])
+                   for layer, named in legacy_h5.layer_datasets(legacy_h5.weights_group(f))]
     arrays = [a for _, named in layers_ for _, a in named]
     expected = model.get_weights()
     assert len(arrays) == len(expected)

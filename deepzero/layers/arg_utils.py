@@ -11,13 +11,14 @@ def check_no_constraint(layer, **constraints):
 
 def normalize_tuple(value, n, name, layer_name, allow_zero=False):
     """An int or an n-sequence of ints -> an n-tuple of ints."""
-    values = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(values) != n or not all(isinstance(v, int) for v in values):
+    values = (value,) * n if isinstance(value, int) else value
+    if (not isinstance(values, (list, tuple)) or len(values) != n
+            or not all(isinstance(v, int) for v in values)):
         raise ValueError(f"{layer_name}: {name} must be an int or {n} ints, got {value!r}")
     smallest = 0 if allow_zero else 1
     if any(v < smallest for v in values):
         raise ValueError(f"{layer_name}: {name} must be >= {smallest}, got {value!r}")
-    return values
+    return tuple(values)
 
 
 def normalize_padding(padding, layer_name):

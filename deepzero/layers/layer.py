@@ -14,12 +14,13 @@ in (``model(x, training=True)`` trains the model's Dropout), else in the
 default of its ``call``, else in inference, as in Keras 3. DeZero's
 ``config.train`` is left to the ops.
 """
+import collections
 import contextlib
+import contextvars
 import functools
 import inspect
 import math
 import re
-import threading
 
 import numpy as np
 
@@ -30,22 +31,47 @@ from .node import KerasTensor, Node, flatten, is_shape, map_structure
 
 _name_counts = {}
 
-# The ``training`` mode of the layer call under way in each thread (None: no
-# call, or one that left the mode to its layers). A layer called without
-# ``training`` inherits it, so ``model(x, training=True)`` trains its Dropout.
-_current_call = threading.local()
+# The ``training`` mode of the layer call under way (None: no call, or one
+# that left the mode to its layers); each thread has its own. A layer called
+# without ``training`` inherits it, so ``model(x, training=True)`` trains its
+# Dropout.
+_call_training = contextvars.ContextVar('call_training', default=None)
 
 
 @contextlib.contextmanager
 def training_scope(training):
     """Layers called inside without a ``training`` argument resolve it to
     ``training`` (True, False, or None: their own ``call`` default)."""
-    outer = getattr(_current_call, 'training', None)
-    _current_call.training = training
+    token = _call_training.set(training)
     try:
         yield
     finally:
-        _current_call.training = outer
+        _call_training.reset(token)
+
+
+# Set while a model is rebuilt from a file whose weights will overwrite every
+# weight created (see ``weights_from_file``).
+_file_weight_shapes = contextvars.ContextVar('file_weight_shapes', default=None)
+
+
+@contextlib.contextmanager
+def weights_from_file(shapes):
+    """Create weights for values that a file will provide.
+
+    Inside this context ``add_weight`` creates a weight only if its shape is
+    among ``shapes`` (the shapes of the file's weight arrays, each usable as
+    often as it occurs there), so a config naming sizes the file does not
+    hold is refused before anything is allocated; and it fills weights with
+    zeros instead of drawing initial values that would be overwritten.
+
+    Args:
+        shapes: iterable of shape tuples.
+    """
+    token = _file_weight_shapes.set(collections.Counter(shapes))
+    try:
+        yield
+    finally:
+        _file_weight_shapes.reset(token)
 
 
 def unique_name(prefix):
@@ -78,10 +104,16 @@ def standardize_dtype(dtype):
     if dtype is None:
         return 'float32'
     if isinstance(dtype, dict):  # {'class_name': 'DTypePolicy', 'config': {'name': ...}}
-        dtype = dtype.get('config', {}).get('name', 'float32')
+        policy = dtype.get('config')
+        if not isinstance(policy, dict):
+            raise ValueError(f"dtype: a DTypePolicy needs a config with a 'name', got {dtype!r}")
+        dtype = policy.get('name') or 'float32'
     if dtype == 'mixed_float16' or dtype == 'mixed_bfloat16':
         raise ValueError(f"dtype policy {dtype!r} is not supported; use 'float32'")
-    return np.dtype(dtype).name
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        raise ValueError(f"dtype: {dtype!r} is not a dtype name") from None
 
 
 def format_shape(shape):
@@ -200,9 +232,15 @@ class Layer:
             count = len(self._own_weights)
             name = 'variable' if count == 0 else f'variable_{count}'
         initializer = initializers_module.get(initializer or 'glorot_uniform')
-        shape = tuple(int(d) for d in shape)
-        value = np.asarray(initializer(shape, dtype=dtype or self.dtype))
-        param = Parameter(value.astype(dtype or self.dtype, copy=False), name=name)
+        shape = self._weight_shape(name, shape)
+        dtype = dtype or self.dtype
+        file_shapes = _file_weight_shapes.get()
+        if file_shapes is None:
+            value = np.asarray(initializer(shape, dtype=dtype))
+        else:
+            self._take_file_shape(name, shape, file_shapes)
+            value = np.zeros(shape, dtype)
+        param = Parameter(value.astype(dtype, copy=False), name=name)
         param.path = f'{self.name}/{name}'
         param.created_trainable = bool(trainable)
         _set_param_trainable(param, bool(trainable) and self._trainable)
@@ -211,6 +249,25 @@ class Layer:
         if regularizer is not None:
             self._weight_regularizers.append((param, regularizer))
         return param
+
+    def _weight_shape(self, name, shape):
+        """``shape`` as a tuple of ints >= 0; anything else (a negative or
+        fractional size, a string) is a ValueError naming the weight."""
+        shape = tuple(shape)
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0
+                   for d in shape):
+            raise ValueError(f"Layer '{self.name}': weight '{name}' would have shape "
+                             f"{shape}; sizes must be ints >= 0")
+        return tuple(int(d) for d in shape)
+
+    def _take_file_shape(self, name, shape, shapes):
+        """Use up one of the file's weight shapes (see ``weights_from_file``)."""
+        if shapes[shape] == 0:
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) would "
+                             f"create weight '{name}' of shape {shape}, but the file holds "
+                             f"no {'more ' if shape in shapes else ''}weights of that "
+                             "shape: the model config does not match the saved weights")
+        shapes[shape] -= 1
 
     def _all_layers(self):
         """This layer and its sub-layers, depth first, each once."""
@@ -402,7 +459,7 @@ class Layer:
         signature; else None, which every layer reads as inference. (DeZero's
         ``config.train`` is for the ops; layers do not read it.)"""
         if training is None:
-            training = getattr(_current_call, 'training', None)
+            training = _call_training.get()
         if training is None:
             training = default_training
         return training

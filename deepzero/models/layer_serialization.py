@@ -38,16 +38,21 @@ def layer_classes():
 
 def deserialize_layer(layer_data, custom_objects=None):
     """A layer (or model) from its dict; ``custom_objects`` maps extra class
-    names to classes. Weights are created when the dict has a build_config."""
+    names to classes. Weights are created when the dict has a build_config.
+    A config the class refuses is a ValueError naming the layer."""
     class_name = layer_data['class_name']
     cls = (custom_objects or {}).get(class_name) or layer_classes().get(class_name)
     if cls is None:
         raise ValueError(f"Unknown layer class {class_name!r}; pass it in "
                          f"custom_objects={{{class_name!r}: ...}}")
     config = layer_data.get('config', {})
-    if class_name in ('Functional', 'Sequential', 'Model'):
-        layer = cls.from_config(config, custom_objects)
-    else:
-        layer = cls.from_config(config)
+    is_model = class_name in ('Functional', 'Sequential', 'Model')
+    try:
+        layer = cls.from_config(config, custom_objects) if is_model else cls.from_config(config)
+    except (TypeError, ValueError) as e:
+        # Name the layer: a constructor's message may only name the class or argument.
+        name = config.get('name') if isinstance(config, dict) else None
+        raise ValueError(f"layer {name!r} ({class_name}): {e}") from e
+    if not is_model:
         layer.build_from_config(layer_data.get('build_config'))
     return layer

@@ -9,7 +9,9 @@
 
 Files are read by their content, not their name. Loading never executes code
 from a file; writing goes to a temporary file that replaces the target only
-once complete.
+once complete. Loading checks before it changes or allocates anything: the
+config field by field, every weight's shape against the file's, and a model's
+weights are created only in the shapes its file holds.
 """
 import os
 
@@ -66,7 +68,8 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False):
     takes the i-th such layer of the file) or, with ``by_name=True``, by layer
     name, skipping names the model lacks. ``skip_mismatch`` skips weights
     whose shape differs (and, by name, layers whose weight count differs)
-    with a warning instead of raising.
+    with a warning instead of raising. Otherwise it is all or nothing: a file
+    that does not fit raises before any weight changes.
     """
     if _is_zip(filepath):
         _no_by_name(by_name, filepath)

@@ -29,7 +29,17 @@ def read_str(obj, name, default=None):
     """Attribute ``name`` of an HDF5 group/file as str, or ``default`` if absent."""
     if name not in obj.attrs:
         return default
-    return as_str(obj.attrs[name])
+    return _decoded(obj, name, lambda: as_str(obj.attrs[name]))
+
+
+def _decoded(obj, name, decode):
+    """``decode()``; text that is not UTF-8 is a ValueError naming the file,
+    the object and the attribute."""
+    try:
+        return decode()
+    except UnicodeDecodeError:
+        raise ValueError(f"{obj.file.filename}: attribute {name!r} of {obj.name!r} is "
+                         "not UTF-8 text") from None
 
 
 def write_str(obj, name, value):
@@ -40,11 +50,15 @@ def write_str(obj, name, value):
 def read_json(obj, name):
     """Attribute ``name`` parsed as JSON (``None`` if absent). Keras's legacy
     encoder may write tuples as ``{"class_name": "__tuple__", "items": [...]}``;
-    they come back as tuples. Only JSON is parsed: nothing in a file runs."""
+    they come back as tuples. Only JSON is parsed: nothing in a file runs.
+    Text that is not JSON is a ValueError."""
     text = read_str(obj, name)
     if text is None:
         return None
-    return json.loads(text, object_hook=_decode_tuple)
+    try:
+        return json.loads(text, object_hook=_decode_tuple)
+    except RecursionError:  # JSON nested deeper than the parser recurses
+        raise ValueError(f"attribute {name!r}: JSON nested too deeply to parse") from None
 
 
 def write_json(obj, name, value):
@@ -66,7 +80,8 @@ def read_str_list(obj, name):
         chunks = []
         while f'{name}{len(chunks)}' in obj.attrs:
             chunks.append(obj.attrs[f'{name}{len(chunks)}'])
-    return [as_str(item) for chunk in chunks for item in np.atleast_1d(chunk)]
+    return _decoded(obj, name, lambda: [as_str(item) for chunk in chunks
+                                        for item in np.atleast_1d(chunk)])
 
 
 def write_str_list(obj, name, strings, limit=HDF5_OBJECT_HEADER_LIMIT):

@@ -27,6 +27,7 @@ import h5py
 
 from . import serialization, weights_io
 from .atomic import atomic_write
+from .config_checks import quote
 from .legacy_h5 import open_h5
 
 CONFIG_FILE = 'config.json'
@@ -35,6 +36,10 @@ WEIGHTS_FILE = 'model.weights.h5'
 # A member that inflates more than this many times its stored size is
 # refused (a decompression bomb); real weight files barely compress.
 MAX_EXPANSION = 1000
+# The most config.json may inflate to. A real one is about 1 KB per layer
+# (ResNet152: 0.5 MB), so this holds some 16000 layers; parsing JSON costs up
+# to ~25 times its size in Python objects, so the cap also bounds that.
+MAX_CONFIG_BYTES = 16 * 2 ** 20
 
 
 def snake_case(class_name):
@@ -91,29 +96,54 @@ def _write_vars(f, path, name, arrays):
         group.create_dataset(str(i), data=array)
 
 
-def _read_vars(f, path):
-    """The arrays stored for ``path``, in order (empty list if none)."""
-    group = f.get(_vars_group_path(path))
+def _stored_vars(f, path, label):
+    """The datasets stored for ``path``, in order (empty list if none); a
+    damaged group is a ValueError naming the file and the group."""
+    group_path = _vars_group_path(path)
+    group = f.get(group_path)
     if group is None:
         return []
-    return [group[str(i)][()] for i in range(len(group))]
+    if not isinstance(group, h5py.Group):
+        raise ValueError(f"{label}: '{group_path}' should be a group "
+                         "of datasets '0', '1', ...; it is a dataset")
+    datasets = [group.get(str(i)) for i in range(len(group))]
+    if not all(isinstance(d, h5py.Dataset) for d in datasets):
+        raise ValueError(f"{label}: '{group_path}' should hold datasets "
+                         f"'0' to '{len(group) - 1}'; it holds {sorted(group)[:10]}")
+    return datasets
+
+
+def _stored_shapes(f):
+    """The shapes of every weight array in h5 file ``f`` (no data is read),
+    the optimizer's state excepted."""
+    shapes = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and not name.startswith('optimizer/'):
+            shapes.append(tuple(obj.shape))
+
+    f.visititems(visit)
+    return shapes
 
 
 def read_weights(f, model, skip_mismatch=False, label='', load_optimizer=True):
-    """Load ``model``'s weights from h5 file ``f`` (layout of this module)."""
+    """Load ``model``'s weights from h5 file ``f`` (layout of this module).
+    Every weight is checked against the file before any changes."""
+    planned = []
     for path, layer in _walk(model):
         variables = _own_variables(layer)
-        values = _read_vars(f, path)
+        sources = _stored_vars(f, path, label)
         owner = f"{label}: layer {layer.name!r} (at '{path or '/'}')"
-        if len(values) != len(variables):
+        if len(sources) != len(variables):
             message = (f"{owner} has {len(variables)} weight(s) but the file holds "
-                       f"{len(values)}")
+                       f"{len(sources)}")
             if skip_mismatch:
                 warnings.warn(f"Skipping {message}", stacklevel=3)
                 continue
             raise ValueError(message)
-        weights_io.assign(variables, values, owner, skip_mismatch)
-    state = _read_vars(f, 'optimizer')
+        weights_io.plan(variables, sources, owner, skip_mismatch, planned)
+    weights_io.assign_planned(planned, label)
+    state = _stored_vars(f, 'optimizer', label)
     if load_optimizer and getattr(model, 'optimizer', None) is not None and state:
         weights_io.restore_optimizer_state(model, state, label)
 
@@ -173,40 +203,64 @@ def _open_zip(filepath):
                          f"corrupt zip archive): {e}") from e
 
 
-def _read_member(zf, name, label):
+def _read_member(zf, name, label, limit=None):
+    """The bytes of member ``name``; refuses a member that inflates beyond
+    ``limit`` bytes (or MAX_EXPANSION times its stored size), inflating no
+    more than that whatever its header declares."""
     try:
         info = zf.getinfo(name)
     except KeyError:
         raise ValueError(f"{label}: the archive has no {name}; not a .keras "
                          "model file") from None
-    if info.file_size > MAX_EXPANSION * max(info.compress_size, 1 << 20):
-        raise ValueError(f"{label}: member {name} inflates to {info.file_size} "
-                         f"bytes from {info.compress_size}: refusing a possible "
-                         "decompression bomb")
+    if limit is None:
+        limit = MAX_EXPANSION * max(info.compress_size, 1 << 20)
+    too_big = (f"{label}: member {name} inflates to more than {limit} bytes (from "
+               f"{info.compress_size} stored): refusing a possible decompression bomb")
+    if info.file_size > limit:
+        raise ValueError(too_big)
     try:
-        return zf.read(name)
+        with zf.open(info) as member:
+            data = member.read(limit + 1)
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise ValueError(f"{label}: cannot read {name} (truncated or corrupt "
                          f"archive): {e}") from e
+    if len(data) > limit:
+        raise ValueError(too_big)
+    return data
+
+
+def _read_config(zf, label):
+    """config.json parsed, read with the MAX_CONFIG_BYTES cap."""
+    text = _read_member(zf, CONFIG_FILE, label, MAX_CONFIG_BYTES)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:  # not UTF-8 or not JSON; nested too deep
+        raise ValueError(f"{label}: {CONFIG_FILE} is not valid JSON: "
+                         f"{quote(str(e))}") from e
+
+
+def _open_weights(data, label):
+    try:
+        return h5py.File(io.BytesIO(data), 'r')
+    except OSError as e:
+        raise ValueError(f"{label}: {WEIGHTS_FILE} is not a readable HDF5 file: {e}") from e
 
 
 def load_model(filepath, custom_objects=None, compile=True):
+    """Rebuild a model from a .keras file; its weights are created in the
+    shapes the file holds (see ``serialization.model_from_config``)."""
     label = os.fspath(filepath)
     with _open_zip(filepath) as zf:
-        try:
-            config = json.loads(_read_member(zf, CONFIG_FILE, label))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{label}: {CONFIG_FILE} is not valid JSON: {e}") from e
+        config = _read_config(zf, label)
         weights = _read_member(zf, WEIGHTS_FILE, label)
-    model = serialization.model_from_config(config, custom_objects, where=f'{label}: ')
-    compile_config = config.get('compile_config') if compile else None
-    if compile_config:
-        serialization.compile_from_config(model, compile_config, custom_objects)
-    try:
-        f = h5py.File(io.BytesIO(weights), 'r')
-    except OSError as e:
-        raise ValueError(f"{label}: {WEIGHTS_FILE} is not a readable HDF5 file: {e}") from e
-    with f:
+    with _open_weights(weights, label) as f:
+        model = serialization.model_from_config(
+            config, custom_objects, source=label, root=CONFIG_FILE,
+            weight_shapes=_stored_shapes(f))
+        compile_config = config.get('compile_config') if compile else None
+        if compile_config:
+            serialization.compile_from_config(model, compile_config, custom_objects,
+                                              source=label, root=f'{CONFIG_FILE}: compile_config')
         read_weights(f, model, label=label, load_optimizer=bool(compile_config))
     return model
 
@@ -216,7 +270,7 @@ def load_weights_from_archive(model, filepath, skip_mismatch=False):
     label = os.fspath(filepath)
     with _open_zip(filepath) as zf:
         weights = _read_member(zf, WEIGHTS_FILE, label)
-    with h5py.File(io.BytesIO(weights), 'r') as f:
+    with _open_weights(weights, label) as f:
         read_weights(f, model, skip_mismatch, label=label)
 
 

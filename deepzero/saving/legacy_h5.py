@@ -60,14 +60,15 @@ def write_named_arrays(group, named_arrays):
         group.create_dataset(name, data=np.asarray(value))
 
 
-def read_named_arrays(group):
-    """``[(name, array), ...]`` in ``weight_names`` order."""
+def named_datasets(group):
+    """``[(name, dataset), ...]`` in ``weight_names`` order; no data is read."""
     named = []
     for name in h5_attrs.read_str_list(group, 'weight_names'):
-        if name not in group or not isinstance(group[name], h5py.Dataset):
+        dataset = group.get(name)
+        if not isinstance(dataset, h5py.Dataset):
             raise ValueError(f"{group.file.filename}: weight {name!r} is listed in "
                              f"{group.name!r} but its dataset is missing")
-        named.append((name, group[name][()]))
+        named.append((name, dataset))
     return named
 
 
@@ -110,17 +111,19 @@ def _has_list_attr(group, name):
     return name in group.attrs or f'{name}0' in group.attrs
 
 
-def read_layer_weights(group):
-    """``[(layer_name, [(weight_name, array), ...]), ...]`` for every layer
-    listed in ``layer_names``, in file order (weightless layers included)."""
+def layer_datasets(group):
+    """``[(layer_name, [(weight_name, dataset), ...]), ...]`` for every layer
+    listed in ``layer_names``, in file order (weightless layers included).
+    No data is read: datasets are read once checked against the model."""
     layers = []
     for layer_name in h5_attrs.read_str_list(group, 'layer_names'):
-        if layer_name not in group:
+        layer_group = group.get(layer_name)
+        if not isinstance(layer_group, h5py.Group):
             raise ValueError(f"{group.file.filename}: layer {layer_name!r} is "
                              "listed in 'layer_names' but has no group")
-        layers.append((layer_name, read_named_arrays(group[layer_name])))
+        layers.append((layer_name, named_datasets(layer_group)))
     top = group.get(TOP_LEVEL_WEIGHTS)
-    if top is not None and h5_attrs.read_str_list(top, 'weight_names'):
+    if isinstance(top, h5py.Group) and h5_attrs.read_str_list(top, 'weight_names'):
         raise ValueError(f"{group.file.filename}: the model in this file has "
                          "weights of its own (outside any layer); deepzero models "
                          "keep all weights in layers")
@@ -138,13 +141,13 @@ def save_weights(model, filepath, overwrite=True):
 
 def load_weights(model, filepath, by_name=False, skip_mismatch=False):
     """Load a legacy weight file (weights-only or full model) into ``model``."""
-    with open_h5(filepath) as f:
-        file_layers = read_layer_weights(weights_group(f))
     label = os.fspath(filepath)
-    if by_name:
-        weights_io.assign_by_name(model, file_layers, skip_mismatch, label)
-    else:
-        weights_io.assign_topologically(model, file_layers, skip_mismatch, label)
+    with open_h5(filepath) as f:
+        file_layers = layer_datasets(weights_group(f))
+        if by_name:
+            weights_io.assign_by_name(model, file_layers, skip_mismatch, label)
+        else:
+            weights_io.assign_topologically(model, file_layers, skip_mismatch, label)
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
@@ -171,29 +174,39 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 
 def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model from a full legacy file; with ``compile=True`` also
-    recompile it and restore the optimizer state, so training resumes."""
+    recompile it and restore the optimizer state, so training resumes.
+
+    The model's weights are created in the shapes the file holds (see
+    ``serialization.model_from_config``) and filled from it."""
     label = os.fspath(filepath)
     with open_h5(filepath) as f:
-        try:
-            config = h5_attrs.read_json(f, 'model_config')
-            training_config = h5_attrs.read_json(f, 'training_config')
-        except ValueError as e:
-            raise ValueError(f"{label}: unreadable JSON attribute: {e}") from e
+        config = _json_attr(f, 'model_config', label)
+        training_config = _json_attr(f, 'training_config', label)
         if config is None:
             raise ValueError(f"{label}: no 'model_config' attribute; this is a "
                              "weights-only file: build the model, then call "
                              "model.load_weights()")
-        model = serialization.model_from_config(config, custom_objects, where=f'{label}: ')
-        weights_io.assign_topologically(model, read_layer_weights(weights_group(f)),
-                                        skip_mismatch=False, label=label)
-        optimizer_state = (read_named_arrays(f[OPTIMIZER_WEIGHTS])
-                           if OPTIMIZER_WEIGHTS in f else [])
-    if compile and training_config is not None:
-        serialization.compile_from_config(model, training_config, custom_objects)
-        if optimizer_state:
-            weights_io.restore_optimizer_state(
-                model, [value for _, value in optimizer_state], label)
+        file_layers = layer_datasets(weights_group(f))
+        model = serialization.model_from_config(
+            config, custom_objects, source=label, root='model_config',
+            weight_shapes=[dataset.shape for _, named in file_layers for _, dataset in named])
+        weights_io.assign_topologically(model, file_layers, skip_mismatch=False, label=label)
+        if compile and training_config is not None:
+            serialization.compile_from_config(model, training_config, custom_objects,
+                                              source=label, root='training_config')
+            optimizer = f.get(OPTIMIZER_WEIGHTS)
+            state = named_datasets(optimizer) if isinstance(optimizer, h5py.Group) else []
+            if state:
+                weights_io.restore_optimizer_state(
+                    model, [dataset for _, dataset in state], label)
     return model
+
+
+def _json_attr(f, name, label):
+    try:
+        return h5_attrs.read_json(f, name)
+    except ValueError as e:
+        raise ValueError(f"{label}: attribute {name!r} is not readable JSON: {e}") from e
 
 
 def _model_weight_entries(model):

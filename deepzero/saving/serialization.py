@@ -8,8 +8,12 @@ it only ever calls ``from_config`` of a known class with JSON data. Nothing
 from the file is executed: a ``Lambda`` layer (which stores Python code) is
 refused, and an unknown class is an error that names it.
 """
+import contextlib
 import inspect
 import warnings
+
+from ..layers.layer import weights_from_file
+from .config_checks import QUOTE_LIMIT, check_model_config, quote
 
 # The Keras release whose file layouts and config forms deepzero writes;
 # readers (Keras included) use it to decide on conversions, so it names the
@@ -145,27 +149,41 @@ def _legacy_entries(entry):
     return entry
 
 
-def model_from_config(config, custom_objects=None, where=''):
+def model_from_config(config, custom_objects=None, source='', root='config',
+                      weight_shapes=None):
     """Rebuild a model (uncompiled, weights not loaded) from ``model_config``
-    in either form (the models read Keras 2 forms too)."""
-    if not isinstance(config, dict) or 'class_name' not in config:
-        raise ValueError(f"{where}not a Keras model config: expected a dict with "
-                         f"'class_name' and 'config', got {str(config)[:200]}")
-    check_classes(config, custom_objects, where)
-    cls = resolve_class(config['class_name'], 'layer', custom_objects, where)
-    return _from_config(cls, config['config'], custom_objects)
+    in either form (the models read Keras 2 forms too).
+
+    Args:
+        source: the file, for error messages; ``root``: the config's name in
+            it ('config.json', 'model_config').
+        weight_shapes: the shapes of the file's weight arrays, if its weights
+            will be loaded next: weights are then created only in those
+            shapes (a config the weights do not fit is refused before
+            anything big is allocated) and without drawing initial values.
+
+    Every problem with the config is a ValueError naming ``source`` and the
+    field or the layer.
+    """
+    def resolve_layer_class(class_name, where):
+        return resolve_class(class_name, 'layer', custom_objects, where)
+
+    try:
+        check_model_config(config, resolve_layer_class, root)
+        cls = resolve_class(config['class_name'], 'layer', custom_objects)
+        building = (contextlib.nullcontext() if weight_shapes is None
+                    else weights_from_file(weight_shapes))
+        with building:
+            return _from_config(cls, config['config'], custom_objects)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise ValueError(f"{source}: {_cut(e)}") from e
 
 
-def check_classes(entry, custom_objects=None, where=''):
-    """Raise, naming the class, if any layer in a model config is unknown,
-    before anything is built."""
-    resolve_class(entry['class_name'], 'layer', custom_objects, where)
-    config = entry.get('config')
-    if isinstance(config, dict):
-        config = config.get('layers') or []
-    if isinstance(config, list):  # Keras 2.0-2.2.2 Sequential: a bare list
-        for layer in config:
-            check_classes(layer, custom_objects, where)
+def _cut(error, limit=20 * QUOTE_LIMIT):
+    """An error's text, cut to ``limit`` characters (a layer's own error may
+    quote a huge value from the file)."""
+    text = str(error) if not isinstance(error, KeyError) else f"missing key {error}"
+    return text if len(text) <= limit else f"{text[:limit]}... (cut)"
 
 
 # --- compile state -----------------------------------------------------------------
@@ -197,13 +215,25 @@ def get_compile_config(model, legacy=False):
             'run_eagerly': False, 'steps_per_execution': 1, 'jit_compile': False}
 
 
-def compile_from_config(model, compile_config, custom_objects=None):
+def compile_from_config(model, compile_config, custom_objects=None, source='',
+                        root='compile_config'):
     """``model.compile(...)`` from a Keras 3 ``compile_config`` or a legacy
     ``training_config`` (which names the optimizer ``optimizer_config``).
 
     A config without an optimizer gets compile()'s default, as in Keras (Keras
     itself writes such .keras files after an .h5 save of the same model).
+    A config that cannot be one is a ValueError naming ``source`` and ``root``.
     """
+    if not isinstance(compile_config, dict):
+        raise ValueError(f"{source}: {root}: expected a dict of compile arguments, got "
+                         f"{quote(compile_config)}")
+    try:
+        _compile(model, compile_config, custom_objects)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise ValueError(f"{source}: {root}: {_cut(e)}") from e
+
+
+def _compile(model, compile_config, custom_objects):
     kwargs = dict(loss=deserialize(compile_config.get('loss'), 'loss', custom_objects),
                   metrics=deserialize(compile_config.get('metrics'), 'metric', custom_objects),
                   loss_weights=compile_config.get('loss_weights'))

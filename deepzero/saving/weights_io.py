@@ -2,9 +2,15 @@
 
 Shared by both formats: which weights a layer saves and in what order, the
 shape checks (with ``skip_mismatch``), and the optimizer state.
+
+Loading is all or nothing: every weight's shape and dtype is checked against
+the file's dataset (metadata only), then every dataset is read, and only then
+is any weight changed. So a file that does not fit leaves the model as it
+was, and a dataset whose shape does not fit is never read.
 """
 import warnings
 
+import h5py
 import numpy as np
 
 
@@ -42,21 +48,68 @@ def to_numpy(variable):
     return np.asarray(data)
 
 
-def assign(variables, values, owner, skip_mismatch=False):
-    """Copy ``values`` into ``variables`` (same count), casting to each
-    variable's dtype. A shape mismatch raises ValueError naming ``owner``,
-    the weight and both shapes, or with ``skip_mismatch`` warns and leaves
-    that weight as it is."""
-    for variable, value in zip(variables, values):
-        value = np.asarray(value)
-        if tuple(variable.shape) != value.shape:
-            message = (f"{owner}: weight {weight_name(variable)!r} has shape "
-                       f"{tuple(variable.shape)} but the file holds shape {value.shape}")
-            if skip_mismatch:
-                warnings.warn(f"Skipping {message}", stacklevel=3)
-                continue
-            raise ValueError(message)
+def plan(variables, sources, owner, skip_mismatch=False, planned=None):
+    """Pair ``variables`` with ``sources`` (same count; HDF5 datasets or
+    arrays) after checking each pair's shape and dtype, reading no data.
+
+    A mismatch raises ValueError naming ``owner``, the weight and both
+    shapes, or with ``skip_mismatch`` warns and leaves that weight out.
+    Returns ``planned`` (a new list if None) with the matching pairs
+    appended, for ``assign_planned``.
+    """
+    planned = [] if planned is None else planned
+    for variable, source in zip(variables, sources):
+        problem = _mismatch(variable, source)
+        if problem is None:
+            planned.append((variable, source))
+            continue
+        message = f"{owner}: weight {weight_name(variable)!r} {problem}"
+        if skip_mismatch:
+            warnings.warn(f"Skipping {message}", stacklevel=3)
+            continue
+        raise ValueError(message)
+    return planned
+
+
+def _mismatch(variable, source):
+    """Why ``source`` cannot fill ``variable`` (None if it can), from the
+    source's shape, dtype and storage alone."""
+    if tuple(variable.shape) != tuple(source.shape):
+        return (f"has shape {tuple(variable.shape)} but the file holds shape "
+                f"{tuple(source.shape)}")
+    if np.dtype(source.dtype).kind not in 'biuf':
+        return f"is numeric but the file holds {np.dtype(source.dtype)} data"
+    if isinstance(source, h5py.Dataset) and source.id.get_create_plist().get_nfilters() == 0:
+        # A dataset without filters (compression) stores all its bytes; fewer
+        # means it was declared but never (fully) written, and reading it
+        # would only produce the fill value, possibly gigabytes of it.
+        stored, declared = source.id.get_storage_size(), source.size * source.dtype.itemsize
+        if stored < declared:
+            return (f"is incomplete in the file: shape {tuple(source.shape)} declares "
+                    f"{declared} bytes but only {stored} are stored")
+    return None
+
+
+def assign_planned(planned, label=''):
+    """Read every source of ``planned`` (in its variable's dtype), then copy
+    them all into the variables: a read error (an OSError naming ``label``,
+    the file) changes no weight."""
+    values = [_read(source, variable.dtype, label) for variable, source in planned]
+    for (variable, _), value in zip(planned, values):
         variable.data[...] = value
+
+
+def _read(source, dtype, label):
+    if not isinstance(source, h5py.Dataset):
+        return np.asarray(source, dtype)
+    value = np.empty(source.shape, dtype)
+    if value.size:
+        try:
+            source.read_direct(value)
+        except OSError as e:
+            raise OSError(f"{label}: cannot read dataset {source.name!r} (corrupt "
+                          f"file?): {e}") from e
+    return value
 
 
 def _check_count(layer, values, owner):
@@ -70,9 +123,10 @@ def _check_count(layer, values, owner):
 def assign_topologically(model, file_layers, skip_mismatch, label):
     """Pair the model's layers that own weights with the file's layers that
     hold any, by position (names are ignored), as Keras does by default.
+    Every pair is checked before any weight changes.
 
     Args:
-        file_layers: ``[(layer_name, [(weight_name, array), ...]), ...]``.
+        file_layers: ``[(layer_name, [(weight_name, dataset), ...]), ...]``.
         label: the file, for error messages.
     """
     model_layers = [layer for layer in model.layers if legacy_weights(layer)]
@@ -82,31 +136,36 @@ def assign_topologically(model, file_layers, skip_mismatch, label):
             f"{label}: layer count mismatch: the model has {len(model_layers)} "
             f"layers with weights ({[l.name for l in model_layers]}) but the file "
             f"holds weights for {len(saved)} ({[name for name, _ in saved]})")
+    planned = []
     for k, (layer, (saved_name, named)) in enumerate(zip(model_layers, saved)):
         owner = f"{label}: layer #{k} ({layer.name!r} in the model, {saved_name!r} in the file)"
-        values = [value for _, value in named]
-        assign(_check_count(layer, values, owner), values, owner, skip_mismatch)
+        sources = [source for _, source in named]
+        plan(_check_count(layer, sources, owner), sources, owner, skip_mismatch, planned)
+    assign_planned(planned, label)
 
 
 def assign_by_name(model, file_layers, skip_mismatch, label):
     """Load each file layer into the model layers of the same name; names the
     model does not have are skipped. With ``skip_mismatch`` a layer whose
-    weight count differs is skipped with a warning."""
+    weight count differs is skipped with a warning. Every pair is checked
+    before any weight changes."""
     by_name = {}
     for layer in model.layers:
         by_name.setdefault(layer.name, []).append(layer)
+    planned = []
     for saved_name, named in file_layers:
-        values = [value for _, value in named]
+        sources = [source for _, source in named]
         for layer in by_name.get(saved_name, []):
             owner = f"{label}: layer {saved_name!r}"
             try:
-                variables = _check_count(layer, values, owner)
+                variables = _check_count(layer, sources, owner)
             except ValueError as e:
                 if not skip_mismatch:
                     raise
                 warnings.warn(f"Skipping {e}", stacklevel=2)
                 continue
-            assign(variables, values, owner, skip_mismatch)
+            plan(variables, sources, owner, skip_mismatch, planned)
+    assign_planned(planned, label)
 
 
 # --- optimizer state -----------------------------------------------------------
@@ -141,10 +200,4 @@ def set_optimizer_state(optimizer, trainable_weights, values):
     if len(current) != len(values):
         raise ValueError(f"the optimizer has {len(current)} state arrays but the "
                          f"file holds {len(values)}")
-    values = [np.asarray(value) for value in values]
-    for variable, value in zip(current, values):
-        if tuple(variable.shape) != value.shape:
-            raise ValueError(f"optimizer state {weight_name(variable)!r} has shape "
-                             f"{tuple(variable.shape)} but the file holds {value.shape}")
-    for variable, value in zip(current, values):
-        variable.data[...] = value
+    assign_planned(plan(current, values, 'optimizer state'))
