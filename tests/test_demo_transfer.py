@@ -57,11 +57,13 @@ def test_offline_without_weights_names_the_file_and_where_to_put_it(stripes, tmp
 
     monkeypatch.setattr(urllib.request, 'urlopen', offline)
     assert main(['demo', '--transfer', '--data', str(stripes), '--out',
-                 str(tmp_path / 'out')]) == 1
+                 str(tmp_path / 'out')]) == 2
     error = capsys.readouterr().err
+    assert error.count('\n') == 1
     assert WEIGHTS_FILE_NO_TOP.name in error
     assert str(tmp_path / 'deepzero-home' / 'models') in error
     assert '--weights PATH' in error
+    assert not (tmp_path / 'out').exists()
 
 
 def test_weights_option_needs_transfer(capsys):
