@@ -10,7 +10,7 @@
    Dense(1, sigmoid) -- is trained on the features (RMSprop 2e-5, batch 20).
 3. Fine-tuning: the trained classifier is put on top of the conv base; the
    base is frozen up to its last fire module (the book unfreezes VGG16's last
-   block from 'block5_conv1'; here from 'fire9/squeeze1x1') and the whole is
+   block from 'block5_conv1'; here from 'fire9_squeeze1x1') and the whole is
    trained on augmented images at RMSprop 1e-5 (the book's settings).
 
 Images are given SqueezeNet's input convention (Caffe: BGR, 0..255 minus its
@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 IMAGE_SIZE = (150, 150)
-FIRST_FINE_TUNED_LAYER = 'fire9/squeeze1x1'
+FIRST_FINE_TUNED_LAYER = 'fire9_squeeze1x1'
 AUGMENTATION = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
                     shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode='nearest')
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import deepzero
+import deepzero.saving
 from deepzero import __version__
 from deepzero.cli import build_parser, main
 from deepzero.demo import (STRIPES_CLASSES, DataLayoutError, data_generators, draw_stripes,
@@ -45,6 +47,17 @@ def test_demo_command_trains_and_saves(tmp_path, capsys):
     with h5py.File(out / 'model.h5', 'r') as f:
         assert 'model_config' in f.attrs
     assert (out / 'curves.png').read_bytes()[:4] == b'\x89PNG'
+    assert_keras_reads_the_same_model(out / 'model.h5', (150, 150, 3))
+
+
+def assert_keras_reads_the_same_model(path, input_shape):
+    """Keras 3 loads deepzero's file and computes what deepzero computes."""
+    keras = pytest.importorskip('keras')
+    x = np.random.default_rng(0).uniform(0, 1, (2,) + input_shape).astype(np.float32)
+    with deepzero.test_mode(), deepzero.no_grad():
+        expected = deepzero.saving.load_model(path)(x).data
+    got = keras.ops.convert_to_numpy(keras.saving.load_model(path)(x, training=False))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
 
 
 # --- the data layouts both demos read (deepzero.demo.split_folders) ----------------
