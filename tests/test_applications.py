@@ -33,8 +33,6 @@ from deepzero.applications import (InceptionV3, MobileNet, ResNet50, SqueezeNet,
 from deepzero.applications.weights import RemoteFile, WeightsUnavailableError, fetch
 from deepzero.layers import Input
 
-pytestmark = pytest.mark.filterwarnings('ignore::DeprecationWarning')  # keras internals
-
 # name -> (minimum input size, default input size)
 SIZES = {'VGG16': (32, 224), 'VGG19': (32, 224), 'ResNet50': (32, 224),
          'InceptionV3': (75, 299), 'Xception': (71, 299), 'MobileNet': (32, 224)}

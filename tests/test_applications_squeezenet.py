@@ -90,7 +90,6 @@ def keras_squeezenet(keras, size, classes):
     return keras.Model(image, x)
 
 
-@pytest.mark.filterwarnings('ignore::DeprecationWarning')  # keras internals
 def test_same_network_as_keras_squeezenet_with_top(tmp_path):
     keras = pytest.importorskip('keras')
     keras_model = keras_squeezenet(keras, 64, classes=10)

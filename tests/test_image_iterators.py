@@ -12,8 +12,6 @@ from PIL import Image
 from deepzero.preprocessing.image import (DirectoryIterator, ImageDataGenerator,
                                           UnreadableImageError)
 
-pytestmark = pytest.mark.filterwarnings('ignore::DeprecationWarning')
-
 AUGMENT = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
                shear_range=0.2, zoom_range=0.2, horizontal_flip=True, rescale=1 / 255)
 

@@ -1,8 +1,13 @@
-"""Without the test extra's oracles (PyTorch, Keras), the suite still runs:
-the tests that need one are skipped with the reason (tests/conftest.py)."""
+"""The suite's own setup. Without the test extra's oracles (PyTorch, Keras)
+the suite still runs: the tests that need one are skipped with the reason
+(tests/conftest.py). Known third-party warnings are filtered in
+pyproject.toml, narrowly, so that deepzero's own stand out."""
 import os
 import subprocess
 import sys
+import textwrap
+
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,3 +47,29 @@ def test_oracle_tests_skip_with_the_reason_when_torch_and_keras_are_missing():
     assert "torch is not installed (a test-only oracle: pip install -e '.[test]')" in log
     assert "keras is not installed (a test-only oracle: pip install -e '.[test]')" in log
     assert ' passed' in log   # the tests that need neither still ran
+
+
+def test_known_third_party_warnings_are_filtered_and_deepzero_warnings_are_not(tmp_path):
+    pytest.importorskip('keras')
+    (tmp_path / 'test_warnings.py').write_text(textwrap.dedent('''
+        import warnings
+        import keras
+        import numpy as np
+        import torch
+
+        def test_keras_converts_a_torch_tensor():
+            # NumPy 2's DeprecationWarning about torch's __array__, from Keras's backend.
+            assert keras.ops.convert_to_numpy(torch.ones(2)).sum() == 2
+
+        def test_a_deprecation_of_our_own():
+            warnings.warn('deepzero: an old argument', DeprecationWarning)
+    '''))
+    result = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-c',
+         os.path.join(REPO, 'pyproject.toml'), '--rootdir', str(tmp_path),
+         str(tmp_path / 'test_warnings.py')],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, KERAS_BACKEND='torch'))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert '2 passed, 1 warning' in result.stdout, result.stdout[-3000:]
+    assert 'deepzero: an old argument' in result.stdout
