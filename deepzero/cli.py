@@ -2,7 +2,8 @@
 and ``deepzero datasets ...``.
 
 Mistakes in what the user gave (a missing folder, a data layout the demos do
-not read, an existing destination, weights neither cached nor downloadable)
+not read, an image that does not decode, an existing destination, weights
+neither cached nor downloadable)
 print one line, ``deepzero <command>: <what is wrong and what to do>``, and
 exit with status 2, as argparse does for a bad option. Anything else is a bug
 and keeps its traceback.
@@ -12,6 +13,7 @@ import sys
 
 from . import __version__
 from .demo import DataLayoutError
+from .preprocessing.image import UnreadableImageError
 
 
 def positive_int(text):
@@ -74,6 +76,9 @@ def main(argv=None):
     # weights that are not available (WeightsUnavailableError).
     except (OSError, DataLayoutError) as error:
         print(f'deepzero {args.command}: {error}', file=sys.stderr)
+        return 2
+    except UnreadableImageError as error:
+        print(f'deepzero {args.command}: {error}; remove or replace the file', file=sys.stderr)
         return 2
 
 

@@ -125,6 +125,14 @@ def test_user_mistakes_print_one_line_and_exit_2(tmp_path, capsys):
     assert main(['demo', '--transfer', '--data', str(tmp_path / 'three')]) == 2
     assert "has 1 class folder(s) ['a']" in capsys.readouterr().err
 
+    data = make_stripes_dataset(tmp_path / 'stripes', train=8, validation=4)
+    broken = next((data / 'train' / 'vertical').iterdir())
+    broken.write_bytes(b'')
+    assert main(['demo', '--data', str(data), '--epochs', '1', '--out',
+                 str(tmp_path / 'out')]) == 2
+    assert capsys.readouterr().err == (f"deepzero demo: cannot read image {str(broken)!r}: the "
+                                       "file is empty (0 bytes); remove or replace the file\n")
+
     (tmp_path / 'kaggle').mkdir()
     (tmp_path / 'kaggle' / 'cat.0.jpg').write_bytes(b'x')
     (tmp_path / 'dest' / 'old').mkdir(parents=True)
