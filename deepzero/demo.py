@@ -110,16 +110,19 @@ def split_folders(data_dir):
 
 @contextlib.contextmanager
 def output_folder(out):
-    """``out`` as a Path, created for the results; if writing them fails, a
-    folder created here is removed again, so a failed run leaves nothing."""
+    """``out`` as a Path, created (with its parents) for the results; if
+    writing them fails, the folders created here are removed again, so a
+    failed run leaves nothing."""
     out = pathlib.Path(out)
-    created = not out.exists()
+    # The outermost folder that does not exist yet, if any.
+    created = next((folder for folder in reversed([out, *out.parents])
+                    if not folder.exists()), None)
     out.mkdir(parents=True, exist_ok=True)
     try:
         yield out
     except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
         raise
 
 

@@ -175,7 +175,7 @@ def test_a_failed_demo_leaves_no_output_folder(tmp_path, capsys):
     assert '--weights: no file at' in capsys.readouterr().err
     assert not out.exists()
     with pytest.raises(OSError, match='disk full'):
-        with output_folder(out) as folder:
+        with output_folder(out / 'runs' / 'first') as folder:
             (folder / 'model.h5').write_bytes(b'half')
             raise OSError('disk full')
     assert not out.exists()
