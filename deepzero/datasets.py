@@ -48,7 +48,8 @@ def make_cats_dogs_small(source, dest, train=1000, validation=500, test=500):
     source, dest = os.fspath(source), os.fspath(dest)
     folder = _find_source_folder(source)
     if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
-        raise FileExistsError(f'cats-dogs-small: destination {dest!r} exists and is not empty')
+        raise FileExistsError(f'cats-dogs-small: destination {dest!r} exists and is not empty; '
+                              'give a new folder (it is created) or empty this one')
     sizes = dict(zip(SPLITS, (train, validation, test)))
     starts = {'train': 0, 'validation': train, 'test': train + validation}
     needed = [(split, class_dir, f'{prefix}.{i}.jpg')

@@ -9,11 +9,13 @@ downloads): 150x150 JPEGs of stripes, horizontal in one class and vertical in
 the other, with random period, phase, colours and noise. Augmentation rotates
 them by up to 40 degrees, so the classes stay apart but the net must learn
 oriented edges, as a first conv layer does on photos. ``--data DIR`` takes any
-folder with ``train/<class>/`` and ``validation/<class>/`` (or only class
-folders, from which 20% is held out for validation).
+folder with ``train/<class>/`` and ``validation/<class>/`` (or ``val/``), or only
+class folders, from which 20% is held out for validation (``split_folders``).
 """
+import contextlib
 import os
 import pathlib
+import shutil
 import time
 
 import numpy as np
@@ -60,6 +62,70 @@ def default_data_dir():
     return make_stripes_dataset(home / 'datasets' / 'stripes')
 
 
+class DataLayoutError(ValueError):
+    """``--data`` names a folder laid out in a way the demos do not read."""
+
+
+LAYOUTS = ("expected train/<class>/ and validation/<class>/ (or val/<class>/), optionally "
+           "test/<class>/, or the class folders only, with exactly 2 classes")
+
+
+def split_folders(data_dir):
+    """The demos' rule for ``--data``: {'train': path, 'validation': path,
+    'test': path or None} when ``data_dir`` holds ``train/`` and
+    ``validation/`` (or ``val/``, as in PyTorch's hymenoptera_data) and
+    optionally ``test/``; None when it holds the class folders only (the
+    demos then hold 20% of each class out for validation). Every set of
+    class folders must have exactly 2 classes (the demos are binary).
+
+    Raises:
+        FileNotFoundError: ``data_dir`` is not a folder.
+        DataLayoutError: neither layout (e.g. ``train/`` without
+            ``validation/``, or 3 classes); the message says what was found.
+    """
+    from .preprocessing.image.directory_iterator import list_class_folders
+    data_dir = pathlib.Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f'--data: no folder {data_dir}; {LAYOUTS}')
+    found = list_class_folders(data_dir)
+    validation = next((name for name in ('validation', 'val') if name in found), None)
+    split_names = {'train', 'validation', 'val', 'test'}.intersection(found)
+    if not split_names:
+        folders = None
+        class_sets = {data_dir: found}
+    elif 'train' in found and validation is not None:
+        folders = {'train': data_dir / 'train', 'validation': data_dir / validation,
+                   'test': data_dir / 'test' if 'test' in found else None}
+        class_sets = {folder: list_class_folders(folder)
+                      for folder in folders.values() if folder is not None}
+    else:
+        raise DataLayoutError(f'--data: {data_dir} has {"/, ".join(sorted(split_names))}/ '
+                              f'but not both train/ and validation/ (or val/); {LAYOUTS}')
+    for folder, classes in class_sets.items():
+        if len(classes) != 2:
+            raise DataLayoutError(f'--data: {folder} has {len(classes)} class folder(s) '
+                                  f'{classes}; {LAYOUTS}')
+    return folders
+
+
+@contextlib.contextmanager
+def output_folder(out):
+    """``out`` as a Path, created (with its parents) for the results; if
+    writing them fails, the folders created here are removed again, so a
+    failed run leaves nothing."""
+    out = pathlib.Path(out)
+    # The outermost folder that does not exist yet, if any.
+    created = next((folder for folder in reversed([out, *out.parents])
+                    if not folder.exists()), None)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield out
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
 def book_convnet(input_shape=(150, 150, 3)):
     """The book's listing 5.13 convnet (with Dropout)."""
     from .keras import layers, models
@@ -82,25 +148,23 @@ def book_convnet(input_shape=(150, 150, 3)):
 
 
 def data_generators(data_dir, batch_size, seed):
-    """Training iterator with the book's augmentation, validation without."""
+    """Training iterator with the book's augmentation, validation without
+    (the folders of ``split_folders``)."""
     from .keras.preprocessing.image import ImageDataGenerator
     augment = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
                    shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
-    data_dir = pathlib.Path(data_dir)
     flow = dict(target_size=(150, 150), batch_size=batch_size, class_mode='binary', seed=seed)
-    if (data_dir / 'train').is_dir() and (data_dir / 'validation').is_dir():
+    folders = split_folders(data_dir)
+    if folders is not None:
         train = ImageDataGenerator(rescale=1 / 255, **augment).flow_from_directory(
-            data_dir / 'train', **flow)
+            folders['train'], **flow)
         val = ImageDataGenerator(rescale=1 / 255).flow_from_directory(
-            data_dir / 'validation', shuffle=False, **flow)
+            folders['validation'], shuffle=False, **flow)
     else:
         train = ImageDataGenerator(rescale=1 / 255, validation_split=0.2, **augment)\
             .flow_from_directory(data_dir, subset='training', **flow)
         val = ImageDataGenerator(rescale=1 / 255, validation_split=0.2).flow_from_directory(
             data_dir, subset='validation', shuffle=False, **flow)
-    if train.num_classes != 2:
-        raise ValueError(f"deepzero demo: {data_dir} has {train.num_classes} classes; the "
-                         "demo's binary convnet needs exactly 2 class folders")
     return train, val
 
 
@@ -119,14 +183,13 @@ def run_demo(data=None, epochs=5, out='deepzero-demo', batch_size=32, seed=0,
     start = time.perf_counter()
     history = model.fit(train, epochs=epochs, validation_data=val)
     seconds = time.perf_counter() - start
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / 'model.h5')
-    try:
-        plot_history(history, to_file=str(out / 'curves.png'))
-        curves = f', curves in {out / "curves.png"}'
-    except ImportError as err:  # matplotlib is an optional extra
-        curves = f' (no curves: {err})'
+    with output_folder(out) as out:
+        model.save(out / 'model.h5')
+        try:
+            plot_history(history, to_file=str(out / 'curves.png'))
+            curves = f', curves in {out / "curves.png"}'
+        except ImportError as err:  # matplotlib is an optional extra
+            curves = f' (no curves: {err})'
     waited = getattr(getattr(train, 'stats', None), 'wait_seconds', 0.0)
     print(f'done in {seconds:.0f}s: val_acc {history.history["val_acc"][-1]:.3f}; '
           f'the training step waited {waited / seconds:.1%} of the time for data; '

@@ -10,7 +10,7 @@
    Dense(1, sigmoid) -- is trained on the features (RMSprop 2e-5, batch 20).
 3. Fine-tuning: the trained classifier is put on top of the conv base; the
    base is frozen up to its last fire module (the book unfreezes VGG16's last
-   block from 'block5_conv1'; here from 'fire9/squeeze1x1') and the whole is
+   block from 'block5_conv1'; here from 'fire9_squeeze1x1') and the whole is
    trained on augmented images at RMSprop 1e-5 (the book's settings).
 
 Images are given SqueezeNet's input convention (Caffe: BGR, 0..255 minus its
@@ -20,9 +20,10 @@ squeezenet.preprocess_input)`` instead of the book's ``rescale=1./255``.
 Data: the generated stripes dataset of ``deepzero demo`` by default, or
 ``--data DIR`` with ``train/`` and ``validation/`` (or ``val/``) class folders,
 and optionally ``test/`` (evaluated at the end), or class folders only (20%
-held out for validation). Weights: ``--weights PATH`` (the keras-squeezenet
-notop file), else Keras's or deepzero's cache, else a download; offline and
-not cached, a ``WeightsUnavailableError`` names the file and where to put it.
+held out for validation): ``deepzero.demo.split_folders``, the rule of both
+demos. Weights: ``--weights PATH`` (the keras-squeezenet notop file), else
+Keras's or deepzero's cache, else a download; offline and not cached, a
+``WeightsUnavailableError`` names the file and where to put it.
 """
 import os
 import pathlib
@@ -31,7 +32,7 @@ import time
 import numpy as np
 
 IMAGE_SIZE = (150, 150)
-FIRST_FINE_TUNED_LAYER = 'fire9/squeeze1x1'
+FIRST_FINE_TUNED_LAYER = 'fire9_squeeze1x1'
 AUGMENTATION = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
                     shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode='nearest')
 
@@ -48,11 +49,14 @@ def load_conv_base(weights=None):
     (4, 4, 512) features; weights from ``weights`` (a path) or, when None,
     from the caches or a download."""
     from .applications import SqueezeNet
+    from .applications.squeezenet import WEIGHTS_FILE_NO_TOP
     from .applications.weights import WeightsUnavailableError
     from .layers import MaxPooling2D
     from .models import Functional
     if weights is not None and not os.path.isfile(weights):
-        raise FileNotFoundError(f"--weights: no file at {weights}")
+        raise FileNotFoundError(f"--weights: no file at {weights}; give the path of "
+                                f"{WEIGHTS_FILE_NO_TOP.name}, or leave --weights out to use the "
+                                "caches or a download")
     try:
         base = SqueezeNet(include_top=False, weights=weights or 'imagenet',
                           input_shape=IMAGE_SIZE + (3,))
@@ -63,24 +67,12 @@ def load_conv_base(weights=None):
     return Functional(base.input, features, name='squeezenet')
 
 
-def split_folders(data_dir):
-    """{'train': dir, 'validation': dir, 'test': dir or None}, or None when
-    ``data_dir`` holds class folders only (validation is then a 20% subset)."""
-    data_dir = pathlib.Path(data_dir)
-    validation = next((data_dir / name for name in ('validation', 'val')
-                       if (data_dir / name).is_dir()), None)
-    if (data_dir / 'train').is_dir() and validation is not None:
-        test = data_dir / 'test'
-        return {'train': data_dir / 'train', 'validation': validation,
-                'test': test if test.is_dir() else None}
-    return None
-
-
 def iterators(data_dir, batch_size, seed):
     """Iterators with SqueezeNet's preprocessing: 'features_train' and
     'validation' in file order, 'augmented_train' (the book's augmentation,
     shuffled), and 'test' (None without a test folder)."""
     from .applications.squeezenet import preprocess_input
+    from .demo import split_folders
     from .preprocessing.image import ImageDataGenerator
     flow = dict(target_size=IMAGE_SIZE, batch_size=batch_size, class_mode='binary', seed=seed)
     folders = split_folders(data_dir)
@@ -107,10 +99,6 @@ def iterators(data_dir, batch_size, seed):
     }
     if folders is not None and folders['test'] is not None:
         result['test'] = plain.flow_from_directory(folders['test'], shuffle=False, **flow)
-    if result['features_train'].num_classes != 2:
-        raise ValueError(f"deepzero demo --transfer: {data_dir} has "
-                         f"{result['features_train'].num_classes} classes; the binary "
-                         "classifier needs exactly 2 class folders")
     return result
 
 
@@ -156,16 +144,14 @@ def run_transfer_demo(data=None, weights=None, epochs=30, fine_tune_epochs=3,
         'test_acc' (None without a test folder) and 'seconds' per stage.
     """
     from .applications.feature_cache import extract_features
-    from .demo import default_data_dir
+    from .demo import default_data_dir, output_folder
     from .keras import models, optimizers
 
     np.random.seed(seed)
     data_dir = pathlib.Path(data) if data else default_data_dir()
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     print(f"deepzero demo --transfer: the book's section 5.3 with SqueezeNet on {data_dir}")
-    conv_base = load_conv_base(weights)
     batches = iterators(data_dir, batch_size, seed)
+    conv_base = load_conv_base(weights)
     seconds = {}
 
     print('1. fast feature extraction (the conv base runs once per image; cached)')
@@ -200,8 +186,9 @@ def run_transfer_demo(data=None, weights=None, epochs=30, fine_tune_epochs=3,
     test_acc = None
     if batches['test'] is not None:
         _, test_acc = model.evaluate(batches['test'], verbose=0)
-    model.save(out / 'model.h5')
-    curves = _save_curves({'features': head_history, 'fine_tuning': fine_history}, out)
+    with output_folder(out) as out:
+        model.save(out / 'model.h5')
+        curves = _save_curves({'features': head_history, 'fine_tuning': fine_history}, out)
     results = {'val_acc': head_history.history['val_acc'][-1],
                'fine_tuned_val_acc': fine_history.history['val_acc'][-1],
                'test_acc': test_acc, 'seconds': seconds}

@@ -22,7 +22,7 @@ the network is reachable. Otherwise the listings run with SqueezeNet v1.1 from
 
 - Layer names in the listing's text are mapped (``LAYER_NAMES``): the
   fine-tuning loop unfreezes from 'block5_conv1', VGG16's last block; the
-  counterpart is SqueezeNet's last fire module, from 'fire9/squeeze1x1' on.
+  counterpart is SqueezeNet's last fire module, from 'fire9_squeeze1x1' on.
   fire9 has three convolutions as block5 has, so the book's count of
   trainable weight tensors after the loop (10) is the same.
 
@@ -41,7 +41,7 @@ from deepzero.layers import Input, Layer, MaxPooling2D
 from deepzero.models import Functional
 
 BASES = ('vgg16', 'squeezenet')
-LAYER_NAMES = {'block5_conv1': 'fire9/squeeze1x1'}
+LAYER_NAMES = {'block5_conv1': 'fire9_squeeze1x1'}
 
 
 def shared_squeezenet_file(data_dir):

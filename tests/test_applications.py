@@ -26,13 +26,12 @@ import numpy as np
 import pytest
 
 import deepzero
+import deepzero.applications
 from deepzero import Variable
 from deepzero.applications import (InceptionV3, MobileNet, ResNet50, SqueezeNet, VGG16, VGG19,
                                    Xception, imagenet_utils, mobilenet, squeezenet, vgg16)
 from deepzero.applications.weights import RemoteFile, WeightsUnavailableError, fetch
 from deepzero.layers import Input
-
-pytestmark = pytest.mark.filterwarnings('ignore::DeprecationWarning')  # keras internals
 
 # name -> (minimum input size, default input size)
 SIZES = {'VGG16': (32, 224), 'VGG19': (32, 224), 'ResNet50': (32, 224),
@@ -128,6 +127,38 @@ def test_same_network_as_keras_without_top_at_minimum_size(keras_file, name):
 def test_same_network_as_keras_without_top_at_150(keras_file, name):
     compare_with_keras(keras_file, name, 150, batch=1, include_top=False,
                        input_shape=(None, None, 3))
+
+
+# --- deepzero's files in Keras ------------------------------------------------------
+# Keras 3 loads every application deepzero saves, in both formats, and
+# computes the same outputs. The larger graphs take seconds each: 'slow'.
+SLOW_TO_LOAD = ('ResNet50', 'InceptionV3', 'Xception')
+SAVED_APPLICATIONS = [
+    pytest.param(name, dict(include_top=False, input_shape=(size, size, 3)), id=name,
+                 marks=[pytest.mark.slow] if name in SLOW_TO_LOAD else [])
+    for name, (size, _) in SIZES.items()] + [
+    pytest.param('SqueezeNet', dict(include_top=True, input_shape=(48, 48, 3), classes=10),
+                 id='SqueezeNet')]
+
+
+@pytest.mark.parametrize('extension', ['h5', 'keras'])
+@pytest.mark.parametrize('name, kwargs', SAVED_APPLICATIONS)
+def test_saved_application_loads_in_keras_with_the_same_outputs(keras_apps, tmp_path, name,
+                                                                  kwargs, extension):
+    from keras import ops as keras_ops
+    from keras.saving import load_model
+    model = getattr(deepzero.applications, name)(weights=None, **kwargs)
+    randomize_weights(model, np.random.default_rng(0))  # defaults can give outputs near 0
+    path = tmp_path / f'{name}.{extension}'
+    model.save(path)
+    keras_model = load_model(path)
+    x = np.random.default_rng(1).uniform(-1, 1, (2,) + kwargs['input_shape']).astype(np.float32)
+    with deepzero.test_mode(), deepzero.no_grad():
+        expected = model(x).data
+    got = keras_ops.convert_to_numpy(keras_model(x, training=False))
+    assert [layer.name for layer in keras_model.layers] == [layer.name for layer in model.layers]
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
 
 
 # VGG19's classifier is VGG16's (one builder, vgg.py); at 224 its 143M

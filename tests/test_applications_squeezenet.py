@@ -31,15 +31,18 @@ def file_layers(path):
     return layers
 
 
-def test_real_weights_load_with_the_files_layer_names(weights_path):
+def test_real_weights_load_into_the_files_layers_renamed_without_slashes(weights_path):
     model = SqueezeNet(weights=str(weights_path), include_top=False)
     stored = file_layers(weights_path)
-    # Same layers in the same order (the file's input layer is 'input_1').
-    assert [layer.name for layer in model.layers[1:]] == [name for name, _ in stored[1:]]
+    # Same layers in the same order (the file's input layer is 'input_1'), and
+    # the same names but for '/' -> '_' ('fire2/squeeze1x1' -> 'fire2_squeeze1x1').
+    assert [layer.name for layer in model.layers[1:]] == \
+        [name.replace('/', '_') for name, _ in stored[1:]]
     with_weights = [(name, arrays) for name, arrays in stored if arrays]
     assert len(with_weights) == 25
     for name, arrays in with_weights:
-        for loaded, expected in zip(model.get_layer(name).get_weights(), arrays):
+        for loaded, expected in zip(model.get_layer(name.replace('/', '_')).get_weights(),
+                                    arrays):
             np.testing.assert_array_equal(loaded, expected)
     assert model.count_params() == 722_496
     assert model.output_shape == (None, None, None, 512)
@@ -87,7 +90,6 @@ def keras_squeezenet(keras, size, classes):
     return keras.Model(image, x)
 
 
-@pytest.mark.filterwarnings('ignore::DeprecationWarning')  # keras internals
 def test_same_network_as_keras_squeezenet_with_top(tmp_path):
     keras = pytest.importorskip('keras')
     keras_model = keras_squeezenet(keras, 64, classes=10)
@@ -154,3 +156,16 @@ def test_pretrained_features_separate_cats_from_dogs(shared_data, weights_path):
     weights, bias = fit_logistic_regression((train_f - mean) / std, train_y)
     accuracy = (((val_f - mean) / std @ weights + bias > 0) == val_y).mean()
     assert accuracy > 0.9, f"validation accuracy {accuracy:.3f}"
+
+
+def test_a_slash_in_a_layer_or_model_name_is_refused_as_in_keras():
+    from deepzero.keras import layers, models
+    for make in (lambda: layers.Conv2D(16, 1, name='fire2/squeeze1x1'),
+                 lambda: layers.Input((4,), name='in/put'),
+                 lambda: models.Sequential([layers.Dense(1)], name='a/b'),
+                 lambda: layers.Dense(1, name=3)):
+        with pytest.raises(ValueError, match="the layer name must be a string without '/'"):
+            make()
+    keras = pytest.importorskip('keras')
+    with pytest.raises(ValueError, match="cannot contain character `/`"):
+        keras.layers.Conv2D(16, 1, name='fire2/squeeze1x1')

@@ -9,7 +9,8 @@ import pytest
 from deepzero.applications.squeezenet import WEIGHTS_FILE_NO_TOP
 from deepzero.cli import main
 from deepzero.demo import make_stripes_dataset
-from deepzero.demo_transfer import run_transfer_demo
+from deepzero.demo_transfer import IMAGE_SIZE, run_transfer_demo
+from test_demo import assert_keras_reads_the_same_model
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ def test_transfer_demo_runs_and_reuses_cached_features(stripes, squeezenet_weigh
     assert results['test_acc'] is None
     for name in ('model.h5', 'curves_features.png', 'curves_fine_tuning.png'):
         assert (tmp_path / 'out' / name).stat().st_size > 0
+    assert_keras_reads_the_same_model(tmp_path / 'out' / 'model.h5', IMAGE_SIZE + (3,))
     assert len(list((tmp_path / 'cache').glob('*.npz'))) == 2
 
     run_transfer_demo(data=stripes, weights=str(squeezenet_weights), epochs=1,
@@ -57,11 +59,13 @@ def test_offline_without_weights_names_the_file_and_where_to_put_it(stripes, tmp
 
     monkeypatch.setattr(urllib.request, 'urlopen', offline)
     assert main(['demo', '--transfer', '--data', str(stripes), '--out',
-                 str(tmp_path / 'out')]) == 1
+                 str(tmp_path / 'out')]) == 2
     error = capsys.readouterr().err
+    assert error.count('\n') == 1
     assert WEIGHTS_FILE_NO_TOP.name in error
     assert str(tmp_path / 'deepzero-home' / 'models') in error
     assert '--weights PATH' in error
+    assert not (tmp_path / 'out').exists()
 
 
 def test_weights_option_needs_transfer(capsys):

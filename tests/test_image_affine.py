@@ -10,9 +10,6 @@ from deepzero.preprocessing.image import (ImageDataGenerator, get_warp_backend, 
                                           transform_matrix, warp_affine)
 from deepzero.preprocessing.image import affine
 
-# Keras's code calls the deprecated scipy.ndimage.interpolation alias.
-pytestmark = pytest.mark.filterwarnings('ignore::DeprecationWarning')
-
 BACKENDS = ['numpy'] + (['opencv'] if affine.cv2 is not None else [])
 
 

@@ -7,8 +7,6 @@ import pytest
 
 from deepzero.preprocessing.image import ImageDataGenerator
 
-pytestmark = pytest.mark.filterwarnings('ignore::DeprecationWarning')
-
 
 @pytest.fixture(scope='module')
 def keras_generator():

@@ -12,8 +12,6 @@ from PIL import Image
 from deepzero.preprocessing.image import (DirectoryIterator, ImageDataGenerator,
                                           UnreadableImageError)
 
-pytestmark = pytest.mark.filterwarnings('ignore::DeprecationWarning')
-
 AUGMENT = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
                shear_range=0.2, zoom_range=0.2, horizontal_flip=True, rescale=1 / 255)
 
@@ -238,6 +236,39 @@ def test_follow_links(tree, tmp_path):
     assert gen.flow_from_directory(tree, target_size=(8, 8)).samples == 9
     followed = gen.flow_from_directory(tree, target_size=(8, 8), follow_links=True)
     assert followed.samples == 10 and 'cats/linked/cat.20.jpg' in followed.filenames
+
+
+def test_follow_links_lists_each_real_folder_once(tree):
+    # A loop back to the root, and a link from cats to the dogs' folder.
+    (tree / 'cats' / 'loop').symlink_to(tree, target_is_directory=True)
+    (tree / 'cats' / 'dogs_too').symlink_to(tree / 'dogs', target_is_directory=True)
+    it = ImageDataGenerator().flow_from_directory(tree, target_size=(8, 8), follow_links=True,
+                                                  shuffle=False)
+    assert it.samples == 9
+    assert [f for f, label in zip(it.filenames, it.classes) if label == 0] == \
+        ['cats/cat.0.jpg', 'cats/cat.1.jpg', 'cats/cat.2.jpg', 'cats/cat.3.jpg',
+         'cats/more/cat.9.PNG']
+
+
+def test_hidden_folders_are_neither_classes_nor_class_content(tree):
+    # What Jupyter leaves beside the class folders and inside them.
+    write_image(tree / '.ipynb_checkpoints' / 'cat.0-checkpoint.jpg', 0)
+    write_image(tree / 'dogs' / '.ipynb_checkpoints' / 'dog.0-checkpoint.jpg', 10)
+    it = ImageDataGenerator().flow_from_directory(tree, target_size=(8, 8),
+                                                  class_mode='binary', shuffle=False)
+    assert it.class_indices == {'cats': 0, 'dogs': 1} and it.samples == 9
+    assert set(np.unique(next(it)[1])) <= {0.0, 1.0}
+
+
+def test_binary_needs_two_classes_and_names_those_found(tree):
+    (tree / 'horses').mkdir()
+    write_image(tree / 'horses' / 'horse.0.jpg', 30)
+    with pytest.raises(ValueError, match=r"exactly 2 classes; found 3: "
+                                         r"\['cats', 'dogs', 'horses'\]") as error:
+        ImageDataGenerator().flow_from_directory(tree, class_mode='binary')
+    assert str(tree) in str(error.value)
+    with pytest.raises(ValueError, match=r"found 1: \['cats'\]"):
+        ImageDataGenerator().flow_from_directory(tree, classes=['cats'], class_mode='binary')
 
 
 def test_missing_empty_and_imageless_directories(tmp_path, tree):

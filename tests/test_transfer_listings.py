@@ -71,7 +71,7 @@ def test_stand_in_matches_squeezenet_with_caffe_inputs_and_a_final_pool(shared_d
 def test_layer_names_of_the_fine_tuning_loop_are_mapped():
     line = "    if layer.name == 'block5_conv1':"
     assert pretrained_base.map_layer_names(line, 'squeezenet') == \
-        "    if layer.name == 'fire9/squeeze1x1':"
+        "    if layer.name == 'fire9_squeeze1x1':"
     assert pretrained_base.map_layer_names(line, 'vgg16') == line
 
 

@@ -5,8 +5,10 @@ conv1 3x3/2 64 'valid' + ReLU -> max pool 3x3/2 'pool1' -> fire2, fire3 ->
 'pool3' -> fire4, fire5 -> 'pool5' -> fire6 .. fire9 -> Dropout(0.5) 'drop9'.
 A fire module squeezes with a 1x1 convolution and expands with 1x1 and 3x3
 'same' convolutions side by side (each + ReLU), concatenated: layers
-'fireN/squeeze1x1', 'fireN/relu_squeeze1x1', 'fireN/expand1x1', ...,
-'fireN/concat'. The classifier ('conv10' 1x1 convolution to ``classes`` +
+'fireN_squeeze1x1', 'fireN_relu_squeeze1x1', 'fireN_expand1x1', ...,
+'fireN_concat' ('fireN/squeeze1x1', ... in keras-squeezenet's files: Keras 3
+refuses '/' in a layer name, and the files load by position, not by name).
+The classifier ('conv10' 1x1 convolution to ``classes`` +
 ReLU, global average pooling, softmax 'loss') is keras-squeezenet's. 512
 features; 13x13 for the default 227x227 input; at least 48x48.
 
@@ -36,7 +38,7 @@ def fire_module(x, fire_id, squeeze, expand):
     """Fire module ``fire{fire_id}``: 1x1 squeeze to ``squeeze`` channels,
     then 1x1 and 3x3 expansions to ``expand`` channels each, concatenated
     (``2 * expand`` channels)."""
-    prefix = f'fire{fire_id}/'
+    prefix = f'fire{fire_id}_'
     x = Conv2D(squeeze, (1, 1), padding='valid', name=prefix + 'squeeze1x1')(x)
     x = Activation('relu', name=prefix + 'relu_squeeze1x1')(x)
     left = Conv2D(expand, (1, 1), padding='valid', name=prefix + 'expand1x1')(x)

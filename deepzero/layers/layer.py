@@ -188,6 +188,11 @@ class Layer:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{sorted(unknown)}")
         self.__dict__['_sublayers'] = self.__dict__.get('_sublayers', [])
+        if name is not None and (not isinstance(name, str) or '/' in name):
+            # As Keras 3: '/' joins a weight's path ('conv1/kernel'), and a
+            # file with it in a layer name would not load in Keras.
+            raise ValueError(f"{type(self).__name__}: the layer name must be a string "
+                             f"without '/'; got name={name!r}")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.dtype = standardize_dtype(dtype)
         self._trainable = bool(trainable)

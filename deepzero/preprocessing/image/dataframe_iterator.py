@@ -118,9 +118,7 @@ class DataFrameIterator(FilesIterator):
                     flat.update(map(str, label) if isinstance(label, (list, tuple))
                                 else [str(label)])
                 classes = sorted(flat)
-            if mode == 'binary' and len(classes) != 2:
-                raise ValueError(f'class_mode="binary" needs exactly 2 classes; '
-                                 f'found {len(classes)}: {sorted(classes)}')
+            self._check_binary_classes(classes, 'flow_from_dataframe')
             self.class_indices = {name: index for index, name in enumerate(classes)}
             self.classes = [[self.class_indices[str(item)] for item in label]
                             if isinstance(label, (list, tuple))

@@ -8,23 +8,47 @@ import numpy as np
 from .files_iterator import FilesIterator, find_unreadable, warn_unreadable
 
 
-def list_class_files(class_dir, extensions, follow_links):
-    """Image files under ``class_dir`` (recursively), as paths relative to it:
-    folders in sorted order, then file names sorted; extensions case-insensitive."""
+def is_hidden(name):
+    """Hidden entries ('.ipynb_checkpoints', '.git', ...) are never classes or
+    class content: a tool made them, not the person who sorted the images."""
+    return name.startswith('.')
+
+
+def list_class_folders(directory):
+    """The class names of ``directory``: its visible sub-folders, sorted."""
+    return [name for name in sorted(os.listdir(directory))
+            if not is_hidden(name) and os.path.isdir(os.path.join(directory, name))]
+
+
+def list_class_files(class_dir, extensions, follow_links, visited):
+    """Image files under ``class_dir`` (recursively, hidden folders left out),
+    as paths relative to it: folders in sorted order, then file names sorted;
+    extensions case-insensitive.
+
+    ``visited``: the real paths of folders already listed or to be listed on
+    their own (the root and every class folder); a linked folder whose real
+    path is among them is not entered, so with ``follow_links`` each real
+    folder is listed once: a link loop ends, and a link to another class's
+    folder does not give that class's images a second label. Updated in place.
+    """
+    suffixes = tuple('.' + e for e in extensions)
     found = []
-    for root, _, files in sorted(os.walk(class_dir, followlinks=follow_links),
-                                 key=lambda entry: entry[0]):
-        for name in sorted(files):
-            if name.lower().endswith(tuple('.' + e for e in extensions)):
-                found.append(os.path.relpath(os.path.join(root, name), class_dir))
-    return found
+    for root, folders, files in os.walk(class_dir, followlinks=follow_links):
+        folders[:] = [name for name in folders if not is_hidden(name)
+                      and os.path.realpath(os.path.join(root, name)) not in visited]
+        visited.update(os.path.realpath(os.path.join(root, name)) for name in folders)
+        found.append((root, [name for name in files if name.lower().endswith(suffixes)]))
+    return [os.path.relpath(os.path.join(root, name), class_dir)
+            for root, files in sorted(found, key=lambda entry: entry[0])
+            for name in sorted(files)]
 
 
 class DirectoryIterator(FilesIterator):
     """Iterate over the images of ``directory``, one sub-folder per class.
 
     Classes are the sorted sub-folders (or ``classes``), so 'cats' -> 0,
-    'dogs' -> 1; files are found recursively (extensions png, jpg, jpeg, bmp,
+    'dogs' -> 1; hidden folders ('.ipynb_checkpoints') are left out, as
+    classes and inside them; files are found recursively (extensions png, jpg, jpeg, bmp,
     ppm, tif, tiff, any case); prints ``Found N images belonging to K classes.``
 
     Attributes: ``class_indices`` (name -> index), ``filenames`` (paths relative
@@ -32,7 +56,9 @@ class DirectoryIterator(FilesIterator):
     per file), ``labels`` (the same), ``samples``, ``num_classes``, ``image_shape``.
 
     ``class_mode``: 'categorical' (one-hot), 'binary' / 'sparse' (class index as
-    ``dtype``), 'input' (the images again) or None (images only). ``subset``
+    ``dtype``; 'binary' needs exactly 2 classes), 'input' (the images again)
+    or None (images only). ``follow_links``: enter linked folders, each real
+    folder once (see ``list_class_files``). ``subset``
     with the generator's ``validation_split``: per class, the first
     ``int(split * n)`` files are 'validation', the rest 'training'.
     ``skip_unreadable``: see ``FilesIterator``. See ``Iterator`` for ``seed``,
@@ -55,23 +81,25 @@ class DirectoryIterator(FilesIterator):
                                     f'flow_from_directory: {directory!r} is not a directory')
         self.directory = directory
         if not classes:
-            classes = [entry for entry in sorted(os.listdir(directory))
-                       if os.path.isdir(os.path.join(directory, entry))]
+            classes = list_class_folders(directory)
         if not classes:
             raise ValueError(f'flow_from_directory: {directory!r} has no class sub-folders; '
                              'expected directory/<class name>/<images>')
+        self._check_binary_classes(classes, f'flow_from_directory({directory!r})')
         self.num_classes = len(classes)
         self.class_indices = {name: index for index, name in enumerate(classes)}
 
         split = self._validation_range(subset)
         self.subset = subset
-        filenames, labels = [], []
-        for name in classes:
-            class_dir = os.path.join(directory, name)
+        class_dirs = [os.path.join(directory, name) for name in classes]
+        for class_dir in class_dirs:
             if not os.path.isdir(class_dir):
                 raise FileNotFoundError(f'flow_from_directory: class folder {class_dir!r} '
                                         'does not exist')
-            files = list_class_files(class_dir, self.white_list_formats, follow_links)
+        visited = {os.path.realpath(path) for path in [directory] + class_dirs}
+        filenames, labels = [], []
+        for name, class_dir in zip(classes, class_dirs):
+            files = list_class_files(class_dir, self.white_list_formats, follow_links, visited)
             if not files:
                 warnings.warn(f'flow_from_directory: class {name!r} ({class_dir}) has no images',
                               stacklevel=3)

@@ -87,6 +87,13 @@ class FilesIterator(Iterator):
         self.dtype = np.dtype('float32' if dtype is None else dtype).name
         self.skip_unreadable = skip_unreadable
 
+    def _check_binary_classes(self, classes, source):
+        """'binary' labels are 0 and 1: refuse any other number of classes
+        (a third class would give labels of 2, and a negative loss)."""
+        if self.class_mode == 'binary' and len(classes) != 2:
+            raise ValueError(f'{source}: class_mode="binary" needs exactly 2 classes; '
+                             f'found {len(classes)}: {list(classes)}')
+
     def _validation_range(self, subset):
         """(start, stop) fractions of each listing that ``subset`` keeps, or None."""
         if subset is None:
