@@ -13,7 +13,8 @@ One training step (``train_on_batch`` and each step of ``fit``):
 3. loss = compiled loss (per-sample losses, times sample weights, summed, /N)
    + sum(model.losses);
 4. ``loss.backward()``; the optimizer updates the weights recorded at
-   compile time in place; gradients are cleared;
+   compile time in place (Ctrl-C waits until all of them are updated);
+   gradients are cleared;
 5. the running means of the loss and metrics are updated (under
    ``no_grad``); logs hold these epoch-so-far values, as Keras reports them.
 
@@ -31,6 +32,7 @@ import numpy as np
 from .. import optimizers as optimizers_module
 from ..callbacks import CallbackList, History
 from ..core import Variable, no_grad, test_mode
+from ..core.interrupts import defer_interrupts
 from ..metrics import Mean
 from .compile_utils import CompiledLoss, CompiledMetrics
 from .epoch_iterator import (EpochIterator, as_float32, is_sequence, is_stream,
@@ -191,7 +193,9 @@ class Trainer:
         if trainable and loss.requires_grad:
             self.optimizer.scale_loss(loss).backward()
             self.optimizer.build(weights)
-            self.optimizer.apply([w.grad for w in trainable], trainable)
+            # Ctrl-C waits for the update to end: all weights step, or none
+            with defer_interrupts():
+                self.optimizer.apply([w.grad for w in trainable], trainable)
             for w in trainable:
                 w.cleargrad()
         with no_grad():
