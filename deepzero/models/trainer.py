@@ -170,9 +170,10 @@ class Trainer:
         if data is None:
             return None
         if is_stream(data) or is_sequence(data):
-            return EpochIterator(data, steps_per_epoch=steps)
+            return EpochIterator(data, steps_per_epoch=steps, name='validation_data')
         if isinstance(data, (tuple, list)) and len(data) in (2, 3):
-            return EpochIterator(*data, batch_size=batch_size, steps_per_epoch=steps)
+            return EpochIterator(*data, batch_size=batch_size, steps_per_epoch=steps,
+                                 name='validation_data')
         raise ValueError("validation_data must be (x_val, y_val), (x_val, y_val, "
                          "val_sample_weight), a data iterator or a generator; got "
                          f"{type(data).__name__}")
@@ -280,8 +281,6 @@ class Trainer:
             batches.append(self.predict_on_batch(xb))
             callbacks.on_predict_batch_end(step, {'outputs': batches[-1]})
         callbacks.on_predict_end()
-        if not batches:
-            raise ValueError("predict(): the input produced no batches")
         if isinstance(batches[0], list):
             return [np.concatenate(parts) for parts in zip(*batches)]
         return np.concatenate(batches)
