@@ -9,7 +9,7 @@
 
 Files are read by their content, not their name. Loading never executes code
 from a file; writing goes to a temporary file that replaces the target only
-once complete.
+once complete, and Ctrl-C waits for that (``atomic``).
 """
 import os
 
