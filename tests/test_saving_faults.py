@@ -72,6 +72,30 @@ def test_defer_interrupts_does_nothing_off_the_main_thread():
     assert seen == [signal.getsignal(signal.SIGINT)]
 
 
+def test_ctrl_c_during_a_save_takes_effect_once_the_file_is_complete(tmp_path):
+    target = tmp_path / 'm.bin'
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write(target) as temporary, open(temporary, 'wb') as f:
+            f.write(b'first half, ')
+            signal.raise_signal(signal.SIGINT)
+            f.write(b'second half')
+    assert target.read_bytes() == b'first half, second half'
+    assert os.listdir(tmp_path) == ['m.bin']
+
+
+def test_ctrl_c_stops_a_download_style_write_and_removes_its_temporary(tmp_path):
+    target = tmp_path / 'm.bin'
+    target.write_bytes(b'old')
+    written = []
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write(target, hold_ctrl_c=False) as temporary:
+            signal.raise_signal(signal.SIGINT)
+            written.append(temporary)
+    assert written == []
+    assert target.read_bytes() == b'old'
+    assert os.listdir(tmp_path) == ['m.bin']
+
+
 def test_ctrl_c_during_the_optimizer_update_lets_every_weight_step(rng):
     x = rng.random((4, 4), dtype=np.float32)
     y = rng.random((4, 1), dtype=np.float32)
