@@ -92,7 +92,7 @@ def file_md5(path):
 def _download(remote, target, stale, verbose):
     _say(verbose, f"Downloading data from {remote.url}")
     try:
-        with atomic_write(target, hold_ctrl_c=False) as tmp_path:   # Ctrl-C may stop it
+        with atomic_write(target) as tmp_path:
             md5 = _copy_url(remote.url, tmp_path, verbose)
             if remote.md5 is not None and md5 != remote.md5:
                 raise ValueError(f"Incomplete or corrupted download of {remote.name} "

@@ -11,8 +11,8 @@ killed cannot remove its own; the next save of the same target removes the
 ones whose process is gone (never one that a live save, of this or another
 process of this host, is still writing).
 
-Ctrl-C is held back while the file is written (``core.interrupts``): it
-takes effect as soon as the file is complete, never half-way.
+A Ctrl-C never leaves a temporary behind: it is held back
+(``core.interrupts``) while the temporary is created or removed.
 """
 import contextlib
 import errno
@@ -30,29 +30,28 @@ _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @contextlib.contextmanager
-def atomic_write(filepath, overwrite=True, hold_ctrl_c=True):
+def atomic_write(filepath, overwrite=True):
     """Yield a temporary path to write to; on success it becomes ``filepath``.
 
     Args:
         filepath: the final path. Missing parent folders are created.
         overwrite: if False and ``filepath`` exists, raise FileExistsError
             (Keras asks on the terminal instead; a library should not).
-        hold_ctrl_c: hold Ctrl-C back until the file is complete (a save).
-            False lets Ctrl-C stop the write (a long download); the
-            temporary is removed all the same.
 
     Before anything is written, an OSError naming ``filepath`` is raised
     when it is a directory or its folder cannot be created or written to;
     a full disk during the write raises OSError (ENOSPC) naming it too.
+    Ctrl-C during the write stops it (a download may take minutes) and the
+    temporary is removed; callers that must not be cut short hold Ctrl-C
+    back themselves (``saving.save_model``).
     """
     target = os.fspath(filepath)
     tmp_path = None
     try:
         with defer_interrupts():   # a Ctrl-C comes once tmp_path is known
             tmp_path = _create_temporary(target, overwrite)
-        with defer_interrupts() if hold_ctrl_c else contextlib.nullcontext():
-            yield tmp_path
-            os.replace(tmp_path, target)
+        yield tmp_path
+        os.replace(tmp_path, target)
     except BaseException as e:
         if tmp_path is None:   # _create_temporary failed: nothing to clean
             raise
