@@ -152,13 +152,14 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     metadata = {'keras_version': serialization.KERAS_VERSION,
                 'date_saved': datetime.datetime.now().strftime('%Y-%m-%d@%H:%M:%S')}
     with atomic_write(filepath, overwrite) as tmp_path:
-        weights = io.BytesIO()
+        weights = io.BytesIO()   # see legacy_h5.create_h5 for why in memory
         with h5py.File(weights, 'w') as f:
             write_weights(f, model, include_optimizer)
-        with zipfile.ZipFile(tmp_path, 'w', zipfile.ZIP_STORED) as zf:
+        with zipfile.ZipFile(tmp_path, 'w', zipfile.ZIP_STORED) as zf, \
+                weights.getbuffer() as weights_bytes:
             zf.writestr(METADATA_FILE, json.dumps(metadata))
             zf.writestr(CONFIG_FILE, json.dumps(config))
-            zf.writestr(WEIGHTS_FILE, weights.getvalue())
+            zf.writestr(WEIGHTS_FILE, weights_bytes)
 
 
 def _open_zip(filepath):
