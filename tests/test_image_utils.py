@@ -1,6 +1,8 @@
 """load_img / img_to_array / array_to_img / save_img / smart_resize, including
 every kind of awkward file."""
 import io
+import os
+import stat
 import warnings
 
 import numpy as np
@@ -150,6 +152,15 @@ def test_save_img_round_trip_atomic_and_rgba_jpeg_warning(tmp_path):
     assert buffer.getvalue()[:4] == b'\x89PNG'
     with pytest.raises(ValueError, match='file_format'):
         save_img(tmp_path / 'out.unknownext', x)
+
+
+def test_save_img_gives_the_file_the_mode_of_a_plain_open(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        save_img(tmp_path / 'out.png', gradient_rgb().astype(np.float32))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / 'out.png').st_mode) == 0o644
 
 
 def test_smart_resize_matches_keras():

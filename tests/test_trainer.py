@@ -257,6 +257,44 @@ def test_finite_generator_runs_out_with_warning():
     assert len(history.epoch) == 1
 
 
+def test_no_samples_is_an_error_naming_the_input(capsys):
+    x, y = binary_data(8)
+    model = fitted()
+
+    def no_batches():
+        return
+        yield
+
+    class EmptySequence:
+        def __len__(self):
+            return 0
+
+        def __getitem__(self, i):
+            raise IndexError(i)
+
+    generator = r'x: the generator has no batches \(0 samples\); a generator that was already'
+    cases = [((x[:0], y[:0]), None, r'x has 0 samples \(shape \(0, 4\)\)'),
+             ((no_batches(),), None, generator),
+             ((no_batches(),), 3, generator),
+             ((BatchIterator(x[:0], y[:0], 4),), None,
+              r'x: the data iterator has no batches \(0 samples\)'),
+             ((EmptySequence(),), 3, r'x: the dataset has no batches \(0 samples\)')]
+    for args, steps, message in cases:
+        with pytest.raises(ValueError, match=message):
+            model.fit(*args, steps_per_epoch=steps, epochs=2)
+        with pytest.raises(ValueError, match=message):
+            model.evaluate(*args, steps=steps)
+        with pytest.raises(ValueError, match=message):
+            model.predict(args[0], steps=steps)
+    with pytest.raises(ValueError, match='validation_data has 0 samples'):
+        model.fit(x, y, validation_data=(x[:0], y[:0]))
+    with pytest.raises(ValueError, match='validation_data: the generator has no batches'):
+        model.fit(x, y, validation_data=no_batches())
+    with pytest.raises(ValueError, match='x has 0 samples'):
+        model.train_on_batch(x[:0], y[:0])
+    assert capsys.readouterr().out == ''   # refused before any "Epoch 1/2"
+
+
 def test_evaluate_and_predict_with_generators():
     x, y = binary_data(40)
     model = fitted()

@@ -24,6 +24,7 @@ A stream or sequence item is ``x``, ``(x,)``, ``(x, y)`` or
 float32, deepzero's float. ``class_weight`` turns into per-sample weights
 (multiplying any given sample weights).
 """
+import inspect
 import math
 import warnings
 
@@ -39,11 +40,14 @@ class EpochIterator:
 
     Args:
         x, y, sample_weight: arrays, or ``x`` a stream / sequence (then ``y``
-            and ``sample_weight`` must be None).
+            and ``sample_weight`` must be None). Input with no samples raises
+            ValueError (for a stream without a length, its first batch is
+            drawn here to know, as Keras does).
         batch_size: for arrays only (default 32).
         steps_per_epoch: steps per epoch (None: one pass over the data).
         shuffle: reshuffle arrays each epoch.
         class_weight: dict class index -> weight.
+        name: what error messages call the input ('x', 'validation_data').
 
     ``steps`` is the number of steps per epoch, None when unknown (a
     generator without a length and no ``steps_per_epoch``).
@@ -51,7 +55,7 @@ class EpochIterator:
     """
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, steps_per_epoch=None,
-                 shuffle=False, class_weight=None):
+                 shuffle=False, class_weight=None, name='x'):
         if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int)
                                             or steps_per_epoch <= 0):
             raise ValueError(f"steps_per_epoch must be a positive integer, got "
@@ -64,10 +68,13 @@ class EpochIterator:
                                  "sample_weight must come from it (got separate y/"
                                  "sample_weight arguments)")
             self._source = _StreamSource(x) if is_stream(x) else _SequenceSource(x)
-            self.steps = steps_per_epoch or self._source.length
+            empty = _no_batches(name, x)
         else:
             self._source = _ArraySource(x, y, sample_weight, batch_size or 32, shuffle)
-            self.steps = steps_per_epoch or self._source.length
+            empty = f"{name} has 0 samples (shape {_shapes(x)})"
+        if self._source.length == 0:
+            raise ValueError(empty)
+        self.steps = steps_per_epoch or self._source.length
         self._endless = steps_per_epoch is not None
 
     def __iter__(self):
@@ -88,6 +95,19 @@ class EpochIterator:
             yield step, (x, y, sample_weight)
             step += 1
         self._source.end_of_epoch()
+
+
+def _no_batches(name, x):
+    """The error message for a stream or sequence ``x`` without batches."""
+    if inspect.isgenerator(x):
+        return (f"{name}: the generator has no batches (0 samples); a generator "
+                "that was already consumed yields nothing")
+    kind = 'data iterator' if is_stream(x) else 'dataset'
+    return f"{name}: the {kind} has no batches (0 samples)"
+
+
+def _shapes(x):
+    return [np.shape(v) for v in x] if isinstance(x, (list, tuple)) else np.shape(x)
 
 
 def is_stream(x):
@@ -222,9 +242,16 @@ class _StreamSource:
     def __init__(self, stream):
         self.stream = stream
         self.length = len(stream) if hasattr(stream, '__len__') else None
+        self._drawn = []   # the first batch, drawn early to know that there is one
+        if self.length is None:
+            try:
+                self._drawn.append(next(stream))
+            except StopIteration:
+                self.length = 0
 
     def next_batch(self, endless):
-        x, y, sample_weight = unpack_batch(next(self.stream))
+        item = self._drawn.pop() if self._drawn else next(self.stream)
+        x, y, sample_weight = unpack_batch(item)
         return as_float32(x), as_float32(y), sample_weight
 
     def end_of_epoch(self):

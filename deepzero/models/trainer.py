@@ -13,7 +13,8 @@ One training step (``train_on_batch`` and each step of ``fit``):
 3. loss = compiled loss (per-sample losses, times sample weights, summed, /N)
    + sum(model.losses);
 4. ``loss.backward()``; the optimizer updates the weights recorded at
-   compile time in place; gradients are cleared;
+   compile time in place (Ctrl-C waits until all of them are updated);
+   gradients are cleared;
 5. the running means of the loss and metrics are updated (under
    ``no_grad``); logs hold these epoch-so-far values, as Keras reports them.
 
@@ -31,6 +32,7 @@ import numpy as np
 from .. import optimizers as optimizers_module
 from ..callbacks import CallbackList, History
 from ..core import Variable, no_grad, test_mode
+from ..core.interrupts import defer_interrupts
 from ..metrics import Mean
 from .compile_utils import CompiledLoss, CompiledMetrics
 from .epoch_iterator import (EpochIterator, as_float32, is_sequence, is_stream,
@@ -168,9 +170,10 @@ class Trainer:
         if data is None:
             return None
         if is_stream(data) or is_sequence(data):
-            return EpochIterator(data, steps_per_epoch=steps)
+            return EpochIterator(data, steps_per_epoch=steps, name='validation_data')
         if isinstance(data, (tuple, list)) and len(data) in (2, 3):
-            return EpochIterator(*data, batch_size=batch_size, steps_per_epoch=steps)
+            return EpochIterator(*data, batch_size=batch_size, steps_per_epoch=steps,
+                                 name='validation_data')
         raise ValueError("validation_data must be (x_val, y_val), (x_val, y_val, "
                          "val_sample_weight), a data iterator or a generator; got "
                          f"{type(data).__name__}")
@@ -191,7 +194,9 @@ class Trainer:
         if trainable and loss.requires_grad:
             self.optimizer.scale_loss(loss).backward()
             self.optimizer.build(weights)
-            self.optimizer.apply([w.grad for w in trainable], trainable)
+            # Ctrl-C waits for the update to end: all weights step, or none
+            with defer_interrupts():
+                self.optimizer.apply([w.grad for w in trainable], trainable)
             for w in trainable:
                 w.cleargrad()
         with no_grad():
@@ -276,8 +281,6 @@ class Trainer:
             batches.append(self.predict_on_batch(xb))
             callbacks.on_predict_batch_end(step, {'outputs': batches[-1]})
         callbacks.on_predict_end()
-        if not batches:
-            raise ValueError("predict(): the input produced no batches")
         if isinstance(batches[0], list):
             return [np.concatenate(parts) for parts in zip(*batches)]
         return np.concatenate(batches)

@@ -9,12 +9,19 @@
 
 Files are read by their content, not their name. Loading never executes code
 from a file; writing goes to a temporary file that replaces the target only
-once complete. Loading checks before it changes or allocates anything: the
-config field by field, every weight's shape against the file's, and a model's
-weights are created only in the shapes its file holds.
+once complete (``atomic``). Loading checks before it changes or allocates
+anything: the config field by field, every weight's shape against the file's,
+and a model's weights are created only in the shapes its file holds.
+
+Saving holds Ctrl-C back until it has returned: h5py frees its objects in
+destructors, where Python cannot raise KeyboardInterrupt (it prints
+"Exception ignored" and goes on), so a Ctrl-C landing there was lost and
+``fit`` went on training. Held back, it is raised once the file is complete
+and the last h5py object of the save is gone.
 """
 import os
 
+from ..core.interrupts import defer_interrupts
 from . import keras_zip, legacy_h5
 from .serialization import deserialize, resolve_class, serialize
 
@@ -23,16 +30,19 @@ LEGACY_SUFFIXES = ('.h5', '.hdf5')
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Save architecture, weights and (``include_optimizer``) compile and
-    optimizer state, in the format the name's suffix selects."""
+    optimizer state, in the format the name's suffix selects. Ctrl-C during
+    the save takes effect once the file is complete."""
     name = os.fspath(filepath)
     if name.endswith('.keras'):
-        keras_zip.save_model(model, filepath, overwrite, include_optimizer)
+        write = keras_zip.save_model
     elif name.endswith(LEGACY_SUFFIXES):
-        legacy_h5.save_model(model, filepath, overwrite, include_optimizer)
+        write = legacy_h5.save_model
     else:
         raise ValueError(f"save_model: cannot tell the format of {name!r}: the name "
                          "must end in .keras (Keras 3 format) or .h5 / .hdf5 "
                          "(legacy HDF5 format)")
+    with defer_interrupts():   # see the module docstring
+        write(model, filepath, overwrite, include_optimizer)
 
 
 def load_model(filepath, custom_objects=None, compile=True):
@@ -50,15 +60,18 @@ def load_model(filepath, custom_objects=None, compile=True):
 
 
 def save_weights(model, filepath, overwrite=True):
-    """``x.weights.h5``: Keras 3 layout; other ``.h5``/``.hdf5`` names: legacy layout."""
+    """``x.weights.h5``: Keras 3 layout; other ``.h5``/``.hdf5`` names: legacy
+    layout. Ctrl-C during the save takes effect once the file is complete."""
     name = os.fspath(filepath)
     if name.endswith('.weights.h5'):
-        keras_zip.save_weights(model, filepath, overwrite)
+        write = keras_zip.save_weights
     elif name.endswith(LEGACY_SUFFIXES):
-        legacy_h5.save_weights(model, filepath, overwrite)
+        write = legacy_h5.save_weights
     else:
         raise ValueError(f"save_weights: the file name must end in .weights.h5 "
                          f"(Keras 3 layout) or .h5 / .hdf5 (legacy layout); got {name!r}")
+    with defer_interrupts():   # see the module docstring
+        write(model, filepath, overwrite)
 
 
 def load_weights(model, filepath, by_name=False, skip_mismatch=False):

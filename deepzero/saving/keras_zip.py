@@ -28,7 +28,7 @@ import h5py
 from . import serialization, weights_io
 from .atomic import atomic_write
 from .config_checks import quote
-from .legacy_h5 import open_h5
+from .legacy_h5 import create_h5, open_h5
 
 CONFIG_FILE = 'config.json'
 METADATA_FILE = 'metadata.json'
@@ -150,9 +150,8 @@ def read_weights(f, model, skip_mismatch=False, label='', load_optimizer=True):
 
 # --- .weights.h5 -------------------------------------------------------------------
 def save_weights(model, filepath, overwrite=True):
-    with atomic_write(filepath, overwrite) as tmp_path:
-        with h5py.File(tmp_path, 'w') as f:
-            write_weights(f, model)
+    with create_h5(filepath, overwrite) as f:
+        write_weights(f, model)
 
 
 def load_weights(model, filepath, skip_mismatch=False):
@@ -182,14 +181,15 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     config = model_file_config(model, include_optimizer)
     metadata = {'keras_version': serialization.KERAS_VERSION,
                 'date_saved': datetime.datetime.now().strftime('%Y-%m-%d@%H:%M:%S')}
-    weights = io.BytesIO()
-    with h5py.File(weights, 'w') as f:
-        write_weights(f, model, include_optimizer)
     with atomic_write(filepath, overwrite) as tmp_path:
-        with zipfile.ZipFile(tmp_path, 'w', zipfile.ZIP_STORED) as zf:
+        weights = io.BytesIO()   # see legacy_h5.create_h5 for why in memory
+        with h5py.File(weights, 'w') as f:
+            write_weights(f, model, include_optimizer)
+        with zipfile.ZipFile(tmp_path, 'w', zipfile.ZIP_STORED) as zf, \
+                weights.getbuffer() as weights_bytes:
             zf.writestr(METADATA_FILE, json.dumps(metadata))
             zf.writestr(CONFIG_FILE, json.dumps(config))
-            zf.writestr(WEIGHTS_FILE, weights.getvalue())
+            zf.writestr(WEIGHTS_FILE, weights_bytes)
 
 
 def _open_zip(filepath):

@@ -22,6 +22,8 @@ Weights load topologically by default: the i-th layer of the model that
 owns weights takes the i-th layer of the file that has any, whatever the
 names. ``by_name=True`` pairs layers by name instead.
 """
+import contextlib
+import io
 import os
 
 import h5py
@@ -46,6 +48,24 @@ def open_h5(filepath):
     except OSError as e:
         raise OSError(f"{filepath} is not a readable HDF5 file (truncated or "
                       f"corrupt?): {e}") from e
+
+
+@contextlib.contextmanager
+def create_h5(filepath, overwrite=True):
+    """A new, empty ``h5py.File`` to fill in the ``with`` block; it is saved
+    to ``filepath`` atomically when the block ends.
+
+    The file is built in memory (one copy of it while saving) and then
+    written with plain file writes: HDF5 writing to a full disk itself fails
+    in its destructors ("Can't decrement id ref count", or a crash), while a
+    plain write raises OSError(ENOSPC).
+    """
+    with atomic_write(filepath, overwrite) as tmp_path:
+        image = io.BytesIO()
+        with h5py.File(image, 'w') as f:
+            yield f
+        with open(tmp_path, 'wb') as out, image.getbuffer() as data:
+            out.write(data)
 
 
 # --- the layout, independent of any model -------------------------------------
@@ -134,9 +154,8 @@ def layer_datasets(group):
 def save_weights(model, filepath, overwrite=True):
     """Write a weights-only legacy file (the ``model_weights`` layout at the root)."""
     entries = _model_weight_entries(model)
-    with atomic_write(filepath, overwrite) as tmp_path:
-        with h5py.File(tmp_path, 'w') as f:
-            write_layer_weights(f, entries)
+    with create_h5(filepath, overwrite) as f:
+        write_layer_weights(f, entries)
 
 
 def load_weights(model, filepath, by_name=False, skip_mismatch=False):
@@ -160,16 +179,15 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     optimizer_state = (weights_io.optimizer_state(model.optimizer)
                        if training_config is not None else [])
     entries = _model_weight_entries(model)
-    with atomic_write(filepath, overwrite) as tmp_path:
-        with h5py.File(tmp_path, 'w') as f:
-            h5_attrs.write_str(f, 'keras_version', serialization.KERAS_VERSION)
-            h5_attrs.write_str(f, 'backend', serialization.BACKEND)
-            h5_attrs.write_json(f, 'model_config', config)
-            if training_config is not None:
-                h5_attrs.write_json(f, 'training_config', training_config)
-            write_layer_weights(f.create_group(MODEL_WEIGHTS), entries)
-            if optimizer_state:
-                write_named_arrays(f.create_group(OPTIMIZER_WEIGHTS), optimizer_state)
+    with create_h5(filepath, overwrite) as f:
+        h5_attrs.write_str(f, 'keras_version', serialization.KERAS_VERSION)
+        h5_attrs.write_str(f, 'backend', serialization.BACKEND)
+        h5_attrs.write_json(f, 'model_config', config)
+        if training_config is not None:
+            h5_attrs.write_json(f, 'training_config', training_config)
+        write_layer_weights(f.create_group(MODEL_WEIGHTS), entries)
+        if optimizer_state:
+            write_named_arrays(f.create_group(OPTIMIZER_WEIGHTS), optimizer_state)
 
 
 def load_model(filepath, custom_objects=None, compile=True):

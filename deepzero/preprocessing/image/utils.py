@@ -7,12 +7,12 @@ says ``'channels_first'``. Every file that cannot be read raises
 """
 import io
 import os
-import tempfile
 import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ...saving.atomic import atomic_write
 from .affine import warp_affine
 
 # PIL resampling filters by the names Keras accepts.
@@ -194,7 +194,9 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
 
     The format comes from ``file_format`` or the file extension; an RGBA image
     saved as JPEG loses its alpha channel (with a warning). File names are
-    written atomically (temporary file + rename). ``kwargs`` go to PIL's ``save``.
+    written as models are (``saving.atomic``: temporary file + rename, mode
+    0o666 less the umask, missing folders created). ``kwargs`` go to PIL's
+    ``save``.
     """
     img = array_to_img(x, data_format=data_format, scale=scale)
     if isinstance(path, (str, bytes, os.PathLike)):
@@ -206,16 +208,8 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
     if not isinstance(path, (str, bytes, os.PathLike)):
         img.save(path, format=file_format, **kwargs)
         return
-    path = os.fsdecode(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            img.save(f, format=file_format, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(os.fsdecode(path)) as tmp_path, open(tmp_path, 'wb') as f:
+        img.save(f, format=file_format, **kwargs)
 
 
 _RESIZE_ORDER = {'nearest': 0, 'bilinear': 1, 'bicubic': 3}
