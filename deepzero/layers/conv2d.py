@@ -2,6 +2,8 @@
 from .. import activations, functions as F, initializers, regularizers
 from .arg_utils import check_no_constraint
 from .base_conv import BaseConv
+from .max_pooling2d import MaxPooling2D
+from .node import KerasTensor
 
 
 class Conv2D(BaseConv):
@@ -43,10 +45,54 @@ class Conv2D(BaseConv):
             self.kernel_initializer, regularizer=self.kernel_regularizer)
         self.add_bias(self.filters)
 
-    def call(self, inputs, training=None, pool_size=None):
-        # A plain ReLU runs inside the conv op, in the pass that adds the bias.
-        # A model passes pool_size to run the MaxPooling2D that follows in the
-        # same op (models/layer_fusion.py).
+    def call(self, inputs):
+        return self._convolve(inputs)
+
+    def can_call_pooled(self, pool):
+        """Whether ``call_pooled(x, pool)`` is exactly ``pool(self(x))``: this
+        is a plain Conv2D (a subclass may change ``call``) whose activation
+        commutes with max and keeps each window's winner (linear or relu),
+        with no activity regularizer (it would read the full-size output,
+        which the fused op never writes); ``pool`` is a plain MaxPooling2D,
+        'valid', with strides equal to its pool size; both have the same
+        data format and dtype. Re-checked at each call: layers can change."""
+        return (type(self) is Conv2D and type(pool) is MaxPooling2D
+                and self.activation in (activations.relu, activations.linear)
+                and self.activity_regularizer is None
+                and pool.padding == 'valid' and pool.strides == pool.pool_size
+                and pool.data_format == self.data_format and pool.dtype == self.dtype)
+
+    def call_pooled(self, inputs, pool):
+        """``pool(self(inputs))`` as one op, ``F.conv2d(..., pool_size=pool.pool_size)``:
+        each piece of the conv output is max-pooled while it is in cache, and
+        the full-size output is never written. A fused call beside the plain
+        one (as PyTorch's ConvReLU2d beside Conv2d); models use it where this
+        layer's output goes only to ``pool`` (models/layer_fusion.py).
+
+        inputs: concrete, (N, H, W, C) or channels_first (N, C, H, W).
+        Returns the pooled output, with the values and gradients of the two
+        calls; each layer's ``losses`` are those of its own call (the pool's
+        activity penalty is taken on the pooled output). ValueError unless
+        ``can_call_pooled(pool)``.
+        """
+        if isinstance(inputs, KerasTensor):
+            raise TypeError(f"Conv2D '{self.name}': call_pooled runs on concrete inputs, "
+                            "got a symbolic tensor; call the two layers (a model runs "
+                            "them as one op)")
+        if not self.can_call_pooled(pool):
+            raise ValueError(
+                f"Conv2D '{self.name}': call_pooled({pool!r}) would not equal "
+                "pool(conv(x)); it needs a plain Conv2D with a linear or relu activation "
+                "and no activity regularizer, and a plain MaxPooling2D with padding "
+                "'valid' and strides equal to pool_size, in the same data_format and dtype")
+        outputs = self._call_eager(inputs, None, {},
+                                   call=lambda x: self._convolve(x, pool.pool_size))
+        pool._record_losses(outputs)
+        return outputs
+
+    def _convolve(self, inputs, pool_size=None):
+        # A plain ReLU runs inside the conv op, in the pass that adds the bias;
+        # so does the max pool of call_pooled.
         fused_relu = self.activation is activations.relu
         y = F.conv2d(inputs, self.kernel, self.bias, strides=self.strides, padding=self.padding,
                      dilation_rate=self.dilation_rate, groups=self.groups,

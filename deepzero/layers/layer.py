@@ -429,7 +429,11 @@ class Layer:
         Node(self, inputs, call_kwargs, flatten(outputs))
         return outputs
 
-    def _call_eager(self, inputs, training, kwargs):
+    def _call_eager(self, inputs, training, kwargs, call=None):
+        """``call`` (default ``self.call``; a fused call such as
+        ``Conv2D.call_pooled`` gives its own op) on concrete inputs, with what
+        every call does around it: inputs as Variables, build, input checks,
+        the ``training`` mode, and the penalties."""
         inputs = map_structure(self._as_input_variable, inputs)
         shapes = map_structure(lambda v: tuple(v.shape), inputs)
         self._maybe_build(shapes)
@@ -439,13 +443,18 @@ class Layer:
         if takes_training and training is not None:
             kwargs['training'] = training
         with training_scope(training):
-            outputs = self.call(inputs, **kwargs)
+            outputs = (call or self.call)(inputs, **kwargs)
+        self._record_losses(outputs)
+        return outputs
+
+    def _record_losses(self, outputs):
+        """Set this call's penalties (read by ``losses``): the weight
+        regularizers' and the activity regularizer's on ``outputs``."""
         self._losses = [regularizer(param) for param, regularizer in self._weight_regularizers]
         if self.activity_regularizer is not None:
             for output in flatten(outputs):
                 # Keras divides the activity penalty by the batch size
                 self._losses.append(self.activity_regularizer(output) / float(output.shape[0]))
-        return outputs
 
     def _as_input_variable(self, x):
         """Variables pass through; arrays and lists become constants of the

@@ -29,42 +29,33 @@ class Functional(Model):
         self.__dict__['_sublayers'] = layers
         self._execution_order = [node for depth in sorted(self._nodes_by_depth, reverse=True)
                                  for node in self._nodes_by_depth[depth] if not node.is_input]
-        self._only_readers = layer_fusion.only_readers(self._execution_order, self.outputs)
+        self._fusion_plan = layer_fusion.FusionPlan(self._execution_order, self.outputs)
         self.built = True
 
     # --- running the graph ----------------------------------------------------------
-    def _run_graph(self, inputs, apply):
-        """Feed ``inputs`` (one per model input) through the nodes; ``apply(node,
-        args)`` computes one node's outputs from its arguments."""
+    def _run_graph(self, inputs, steps, apply):
+        """Feed ``inputs`` (one per model input) through ``steps`` (nodes, or
+        the steps of the fusion plan: each reads ``call_args`` and gives
+        ``outputs``); ``apply(step, args)`` computes one step's outputs from
+        its arguments."""
         flat = flatten(inputs)
         if len(flat) != len(self.inputs):
             raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} input(s), "
                              f"got {len(flat)}")
         values = {id(t): value for t, value in zip(self.inputs, flat)}
-        for node in self._execution_order:
-            args = map_structure(lambda t: values[id(t)], node.call_args)
-            for tensor, value in zip(node.outputs, flatten(apply(node, args))):
+        for step in steps:
+            args = map_structure(lambda t: values[id(t)], step.call_args)
+            for tensor, value in zip(step.outputs, flatten(apply(step, args))):
                 values[id(tensor)] = value
         outputs = [values[id(t)] for t in self.outputs]
         return outputs if isinstance(self._outputs_struct, (list, tuple)) else outputs[0]
 
     def call(self, inputs, training=None):
-        pooled = {}  # pool node -> its output, computed with its conv's
-
-        def apply(node, args):
-            kwargs = {'training': training, **node.call_kwargs}
-            if node in pooled:
-                return pooled.pop(node)
-            pool_node = self._only_readers.get(node)
-            if pool_node is None or not layer_fusion.fusable(node.layer, pool_node.layer):
-                return node.layer(args, **kwargs)
-            pooled[pool_node] = layer_fusion.call_fused(node.layer, pool_node.layer, args,
-                                                        **kwargs)
-            return None  # the conv output itself: only the pool would read it
-        return self._run_graph(inputs, apply)
+        return self._run_graph(inputs, self._fusion_plan.steps(),
+                               lambda step, args: step(args, training))
 
     def compute_output_shape(self, input_shape):
-        return self._run_graph(input_shape,
+        return self._run_graph(input_shape, self._execution_order,
                                lambda node, shapes: node.layer.compute_output_shape(shapes))
 
     def check_input(self, input_shape):

@@ -1,8 +1,9 @@
 """``Sequential``: a plain stack of layers, each feeding the next."""
+import numpy as np
+
 from ..layers.input_layer import InputLayer
 from ..layers.layer import Layer, unique_name
 from ..layers.node import KerasTensor
-from . import layer_fusion
 from .layer_serialization import deserialize_layer, serialize_layer
 from .model import Model
 
@@ -105,14 +106,13 @@ class Sequential(Model):
             self.build((None,) + tuple(input_shape[1:]))
 
     def call(self, inputs, training=None):
-        x, layers, i = inputs, self.layers, 0
-        while i < len(layers):
-            if i + 1 < len(layers) and layer_fusion.fusable(layers[i], layers[i + 1]):
-                x = layer_fusion.call_fused(layers[i], layers[i + 1], x, training=training)
-                i += 2
-            else:
-                x = layers[i](x, training=training)
-                i += 1
+        if not self.built:  # model.call(x) itself (model(x) builds first)
+            self._maybe_build(np.shape(inputs))
+        # the steps of the recorded graph: the layers in order, a Conv2D and
+        # the MaxPooling2D after it as one op (models/layer_fusion.py)
+        x = inputs
+        for step in self._functional._fusion_plan.steps():
+            x = step(x, training)
         return x
 
     def compute_output_shape(self, input_shape):
