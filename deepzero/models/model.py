@@ -7,7 +7,8 @@ define-by-run model whose sub-layers are the Layer attributes.
 import numpy as np
 
 from ..core import no_grad, test_mode
-from ..layers.layer import Layer, training_scope, unique_name, to_snake_case
+from ..core.naming import auto_name
+from ..layers.layer import Layer, training_scope
 from ..layers.node import flatten
 from .trainer import Trainer
 
@@ -30,7 +31,7 @@ class Model(Trainer, Layer):
             raise TypeError(f"{type(self).__name__}() takes keyword arguments only "
                             "(name, trainable); use Model(inputs, outputs) for a "
                             "functional model")
-        Layer.__init__(self, name=name or unique_name(to_snake_case(type(self).__name__)),
+        Layer.__init__(self, name=name or auto_name(type(self).__name__),
                        trainable=trainable, dtype=dtype, **kwargs)
         Trainer.__init__(self)
         self.stop_training = False

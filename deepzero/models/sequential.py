@@ -1,6 +1,7 @@
 """``Sequential``: a plain stack of layers, each feeding the next."""
+from ..core.naming import unique_name
 from ..layers.input_layer import InputLayer
-from ..layers.layer import Layer, unique_name
+from ..layers.layer import Layer
 from ..layers.node import KerasTensor
 from . import layer_fusion
 from .layer_serialization import deserialize_layer, serialize_layer

@@ -19,12 +19,12 @@ import datetime
 import io
 import json
 import os
-import re
 import warnings
 import zipfile
 
 import h5py
 
+from ..core.naming import to_snake_case
 from . import serialization, weights_io
 from .atomic import atomic_write
 from .config_checks import quote
@@ -40,13 +40,6 @@ MAX_EXPANSION = 1000
 # (ResNet152: 0.5 MB), so this holds some 16000 layers; parsing JSON costs up
 # to ~25 times its size in Python objects, so the cap also bounds that.
 MAX_CONFIG_BYTES = 16 * 2 ** 20
-
-
-def snake_case(class_name):
-    """Keras's to_snake_case: 'Conv2D' -> 'conv2d', 'RMSprop' -> 'rm_sprop'."""
-    name = re.sub(r'\W+', '', class_name)
-    name = re.sub('(.)([A-Z][a-z]+)', r'\1_\2', name)
-    return re.sub('([a-z])([A-Z])', r'\1_\2', name).lower()
 
 
 # --- walking the object tree ------------------------------------------------------
@@ -69,7 +62,7 @@ def _walk(layer, path=''):
         return
     used = {}
     for child in layer.layers:
-        base = snake_case(serialization.keras_class_name(child))
+        base = to_snake_case(serialization.keras_class_name(child))
         used[base] = used.get(base, -1) + 1
         name = base if used[base] == 0 else f'{base}_{used[base]}'
         yield from _walk(child, f'{path}/layers/{name}'.lstrip('/'))
