@@ -9,7 +9,7 @@
 
 Files are read by their content, not their name. Loading never executes code
 from a file; writing goes to a temporary file that replaces the target only
-once complete (``atomic``). Loading checks before it changes or allocates
+once complete (``core.files.atomic_write``). Loading checks before it changes or allocates
 anything: the config field by field, every weight's shape against the file's,
 and a model's weights are created only in the shapes its file holds.
 

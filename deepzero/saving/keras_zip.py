@@ -26,7 +26,7 @@ import h5py
 
 from ..core.naming import to_snake_case
 from . import serialization, weights_io
-from .atomic import atomic_write
+from ..core.files import atomic_write
 from .config_checks import quote
 from .legacy_h5 import create_h5, open_h5
 

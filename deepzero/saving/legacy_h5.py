@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from . import h5_attrs, serialization, weights_io
-from .atomic import atomic_write
+from ..core.files import atomic_write
 
 MODEL_WEIGHTS = 'model_weights'
 OPTIMIZER_WEIGHTS = 'optimizer_weights'
