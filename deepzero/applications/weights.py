@@ -24,7 +24,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from ..models.progbar import Progbar
+from ..callbacks.progbar import Progbar
 from ..core.files import atomic_write
 
 RemoteFile = collections.namedtuple('RemoteFile', ['name', 'url', 'md5'])
