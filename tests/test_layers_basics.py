@@ -10,7 +10,7 @@ import deepzero.layers as L
 from deepzero import activations, initializers, regularizers
 from deepzero.models import Model, Sequential
 from deepzero.optimizers import RMSprop
-from deepzero.models.layer_serialization import deserialize_layer, serialize_layer
+from deepzero.saving.serialization import deserialize_layer, serialize_layer
 
 
 @pytest.fixture(autouse=True)

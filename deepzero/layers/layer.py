@@ -508,6 +508,21 @@ class Layer:
     def __repr__(self):
         return f'<{type(self).__name__} name={self.name}, built={self.built}>'
 
+    # --- saving (Keras's protocol, used by the .keras format) -------------------------
+    def save_own_variables(self, store):
+        """Put the layer's weights in the dict-like ``store`` under '0', '1',
+        ... in ``weights`` order; a writing store copies them."""
+        for i, variable in enumerate(self.weights):
+            store[str(i)] = variable
+
+    def load_own_variables(self, store):
+        """Take the weights back from ``store`` (``save_own_variables``'s
+        keys -> arrays of the weights' shapes, checked by the loader); a
+        weight whose key is absent (skipped as a mismatch) keeps its value."""
+        weights = self.weights
+        for key, value in store.items():
+            weights[int(key)].data[...] = value
+
 
 def _set_param_trainable(param, trainable):
     """A Parameter's Keras ``trainable`` flag; a frozen one needs no gradient."""

@@ -8,8 +8,8 @@ from ..core.naming import unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.layer import format_shape
 from ..layers.node import KerasTensor, flatten, map_structure
+from ..saving.serialization import deserialize_layer, serialize_layer
 from . import layer_fusion
-from .layer_serialization import deserialize_layer, serialize_layer
 from .model import Model
 
 

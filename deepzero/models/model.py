@@ -6,6 +6,7 @@ define-by-run model whose sub-layers are the Layer attributes.
 """
 import numpy as np
 
+from .. import saving
 from ..core import no_grad, test_mode
 from ..core.naming import auto_name
 from ..layers.layer import Layer, training_scope
@@ -111,16 +112,13 @@ class Model(Trainer, Layer):
                       layer_range=layer_range)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        from ..saving import save_model
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        from ..saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, by_name=False, skip_mismatch=False):
-        from ..saving import load_weights
-        return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+        return saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
     # --- config ---------------------------------------------------------------------
     @classmethod
@@ -131,6 +129,13 @@ class Model(Trainer, Layer):
             from .functional import Functional
             return Functional.from_config(config, custom_objects)
         return cls(**config)
+
+    # --- saving (Keras's protocol; see Layer) ---------------------------------------
+    def save_own_variables(self, store):
+        """A model keeps no weights of its own: each of its layers saves its own."""
+
+    def load_own_variables(self, store):
+        """Nothing of its own to load (see ``save_own_variables``)."""
 
 
 def _one_or_list(items):

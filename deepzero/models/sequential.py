@@ -3,8 +3,8 @@ from ..core.naming import unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.layer import Layer
 from ..layers.node import KerasTensor
+from ..saving.serialization import deserialize_layer, serialize_layer
 from . import layer_fusion
-from .layer_serialization import deserialize_layer, serialize_layer
 from .model import Model
 
 

@@ -308,6 +308,20 @@ class Optimizer:
     def __repr__(self):
         return f'<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate:g}>'
 
+    # --- saving (Keras's protocol, as Layer's) ---------------------------------------
+    def save_own_variables(self, store):
+        """Put the state in the dict-like ``store`` under '0', '1', ... in
+        ``variables`` order."""
+        for i, variable in enumerate(self.variables):
+            store[str(i)] = variable
+
+    def load_own_variables(self, store):
+        """Take the state back from ``store`` (keys -> arrays of the
+        variables' shapes, checked by the loader)."""
+        variables = self.variables
+        for key, value in store.items():
+            variables[int(key)].data[...] = value
+
 
 def _slot_prefix(variable):
     """Keras: the variable's path with '/' -> '_' (or its name if no path)."""
