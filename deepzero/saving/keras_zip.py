@@ -12,7 +12,9 @@ Weights are addressed by the object tree, not by layer names: the model is
 ``conv2d_1``, ... counted per class within one model, in layer order),
 a nested model's layers ``layers/functional/layers/...``, the optimizer
 ``optimizer``. Each object's own variables sit in ``<path>/vars/0``,
-``<path>/vars/1``, ... and ``<path>/vars`` carries a ``name`` attribute.
+``<path>/vars/1``, ... and ``<path>/vars`` carries a ``name`` attribute;
+the object writes and reads them itself (``save_own_variables`` /
+``load_own_variables``, Keras's protocol; a model has none of its own).
 A ``.weights.h5`` file (``model.save_weights``) is that weights file alone.
 """
 import datetime

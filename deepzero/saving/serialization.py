@@ -4,7 +4,9 @@ A saved object is ``{"module", "class_name", "config", "registered_name"}``
 (Keras 3 form, as in ``.keras`` files) or ``{"class_name", "config"}``
 (legacy form, as in the ``model_config`` of ``.h5`` files). Loading looks
 ``class_name`` up in ``custom_objects`` first, then in deepzero's classes;
-it only ever calls ``from_config`` of a known class with JSON data. Nothing
+it only ever calls ``from_config`` of a known class with JSON data. The
+known classes are deepzero's layers, optimizers, losses and metrics, and the
+models, which register themselves (saving sits below them). Nothing
 from the file is executed: a ``Lambda`` layer (which stores Python code) is
 refused, and an unknown class is an error that names it.
 """
