@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from deepzero import initializers, layers, saving
+from deepzero import initializers, layers, losses, metrics, optimizers, saving
 from deepzero.models import Model, Sequential
 from deepzero.saving import h5_attrs, keras_zip
 
@@ -386,6 +386,26 @@ def test_malformed_config_is_a_value_error_naming_file_and_field(tmp_path, filen
     edit(config)
     write_config(path, config)
     with pytest.raises(ValueError, match=re.escape(filename) + '.*' + field):
+        saving.load_model(path)
+
+
+@pytest.mark.parametrize('kind, base', [('optimizer', 'Optimizer'), ('loss', 'Loss'),
+                                        ('metric', 'Metric')])
+def test_a_base_class_named_in_a_file_is_unknown(tmp_path, kind, base):
+    """Classes load by name from their package's table (optimizers.ALL_OPTIMIZERS,
+    losses.LOSS_CLASSES, metrics.METRIC_CLASSES): an abstract base is refused
+    when loading, not when fit first calls it."""
+    path = tmp_path / 'm.keras'
+    model = sequential_model()
+    model.compile(optimizer=optimizers.SGD(), loss=losses.MeanSquaredError(),
+                  metrics=[metrics.MeanAbsoluteError()])
+    model.save(path)
+    config = read_config(path)
+    key = {'optimizer': 'optimizer', 'loss': 'loss', 'metric': 'metrics'}[kind]
+    entry = config['compile_config'][key]
+    (entry[0] if isinstance(entry, list) else entry)['class_name'] = base
+    write_config(path, config)
+    with pytest.raises(ValueError, match=f"m.keras: .*unknown {kind} class '{base}'"):
         saving.load_model(path)
 
 

@@ -42,21 +42,17 @@ def register_layer_classes(classes):
 
 
 def _classes(kind):
-    """``{Keras class name: deepzero class}`` for one kind of object."""
+    """``{Keras class name: deepzero class}`` for one kind of object: the
+    table of the package that defines them."""
     if kind == 'layer':
         return {**LAYER_CLASSES, **_registered_layer_classes}
     if kind == 'optimizer':
-        return _subclasses_in(optimizers, optimizers.Optimizer)
+        return {cls.__name__: cls for cls in optimizers.ALL_OPTIMIZERS.values()}
     if kind == 'loss':
-        return _subclasses_in(losses, losses.Loss)
+        return losses.LOSS_CLASSES
     if kind == 'metric':
-        return _subclasses_in(metrics, metrics.Metric)
+        return metrics.METRIC_CLASSES
     raise ValueError(f"unknown kind of object {kind!r}")
-
-
-def _subclasses_in(module, base):
-    return {name: obj for name, obj in vars(module).items()
-            if inspect.isclass(obj) and issubclass(obj, base)}
 
 
 def keras_class_name(obj):
