@@ -26,9 +26,9 @@ import zipfile
 
 import h5py
 
+from ..core.files import atomic_write
 from ..core.naming import to_snake_case
 from . import serialization, weights_io
-from ..core.files import atomic_write
 from .config_checks import quote
 from .legacy_h5 import create_h5, open_h5
 
