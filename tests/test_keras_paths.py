@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 
-HOMES = {'load_model': 'deepzero.saving', 'ProgbarLogger': 'deepzero.models.progbar'}
+HOMES = {'load_model': 'deepzero.saving'}
 
 
 @pytest.mark.parametrize('path, name', [

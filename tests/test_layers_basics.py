@@ -9,7 +9,8 @@ import deepzero
 import deepzero.layers as L
 from deepzero import activations, initializers, regularizers
 from deepzero.models import Model, Sequential
-from deepzero.models.layer_serialization import deserialize_layer, serialize_layer
+from deepzero.optimizers import RMSprop
+from deepzero.saving.serialization import deserialize_layer, serialize_layer
 
 
 @pytest.fixture(autouse=True)
@@ -77,6 +78,21 @@ def test_auto_names_are_keras_style():
                      'dense_1']
     assert Sequential().name == 'sequential'
     assert L.Input((2,)).keras_history[0].name == 'input_layer'
+
+
+def test_names_follow_keras_rules_and_reset_together():
+    """One snake_case rule and one set of counters (Keras's naming), which
+    reset_names (keras.backend.clear_session) restarts for every kind."""
+    from keras.src.utils.naming import to_snake_case as keras_to_snake_case
+    from deepzero.core.naming import to_snake_case
+    for class_name in ('Conv2D', 'BatchNormalization', 'ReLU', 'RMSprop', 'SGD',
+                       'GlobalAveragePooling2D', 'BinaryAccuracy', 'AUC', 'Functional'):
+        assert to_snake_case(class_name) == keras_to_snake_case(class_name)
+    L.reset_names()
+    first = [L.Dense(1).name, RMSprop().name]
+    assert [L.Dense(1).name, RMSprop().name] == ['dense_1', 'rm_sprop_1']
+    L.reset_names()
+    assert [L.Dense(1).name, RMSprop().name] == first == ['dense', 'rm_sprop']
 
 
 def test_unknown_keyword_is_a_type_error():

@@ -19,7 +19,7 @@ import pytest
 from deepzero import layers, optimizers, saving
 from deepzero.core.interrupts import defer_interrupts
 from deepzero.models import Sequential
-from deepzero.saving.atomic import atomic_write
+from deepzero.core.files import atomic_write
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SAVES = ['m.h5', 'm.keras', 'm.weights.h5']
@@ -224,7 +224,7 @@ def test_next_save_removes_the_temporary_of_a_save_killed_mid_write(tmp_path):
     target = tmp_path / 'm.h5'
     killed_mid_write = (
         'import sys, time\n'
-        'from deepzero.saving.atomic import atomic_write\n'
+        'from deepzero.core.files import atomic_write\n'
         'with atomic_write(sys.argv[1]) as tmp_path:\n'
         '    open(tmp_path, "wb").write(b"half a model")\n'
         '    print("writing", flush=True)\n'

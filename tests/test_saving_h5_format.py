@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deepzero.saving import h5_attrs, legacy_h5
-from deepzero.saving.atomic import atomic_write
+from deepzero.core.files import atomic_write
 
 SQUEEZENET = 'pretrained/squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5'
 

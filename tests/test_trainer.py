@@ -12,7 +12,7 @@ from deepzero import optimizers
 from deepzero.callbacks import Callback
 from deepzero.core import Parameter, Variable, config
 from deepzero.models.epoch_iterator import EpochIterator
-from deepzero.models.progbar import Progbar
+from deepzero.callbacks.progbar import Progbar
 from deepzero.models.trainer import Trainer
 
 

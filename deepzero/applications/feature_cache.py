@@ -32,7 +32,7 @@ import zipfile
 
 import numpy as np
 
-from ..saving.atomic import atomic_write
+from ..core.files import atomic_write
 
 # ImageDataGenerator settings that draw random transforms, with their "off" values.
 AUGMENTATION_OFF = {'rotation_range': 0, 'width_shift_range': 0.0, 'height_shift_range': 0.0,

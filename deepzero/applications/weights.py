@@ -24,8 +24,8 @@ import sys
 import urllib.error
 import urllib.request
 
-from ..models.progbar import Progbar
-from ..saving.atomic import atomic_write
+from ..callbacks.progbar import Progbar
+from ..core.files import atomic_write
 
 RemoteFile = collections.namedtuple('RemoteFile', ['name', 'url', 'md5'])
 RemoteFile.__doc__ = "A downloadable file: file ``name``, source ``url``, ``md5`` (hex or None)."

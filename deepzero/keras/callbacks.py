@@ -1,4 +1,3 @@
 """``keras.callbacks`` -> :mod:`deepzero.callbacks`."""
 from ..callbacks import *  # noqa: F401,F403
 from ..callbacks import __all__  # noqa: F401
-from ..models.progbar import ProgbarLogger  # noqa: F401,E402

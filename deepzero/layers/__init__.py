@@ -3,7 +3,8 @@
 ``LAYER_CLASSES`` maps Keras class names to these classes, for rebuilding
 layers from configs (model files).
 """
-from .layer import InputSpec, Layer, reset_names
+from ..core.naming import reset_names
+from .layer import InputSpec, Layer
 from .node import KerasTensor, Node
 from .input_layer import Input, InputLayer
 from .dense import Dense

@@ -1,5 +1,6 @@
 """``Input()`` / ``InputLayer``: the entry points of a functional model."""
-from .layer import Layer, unique_name
+from ..core.naming import unique_name
+from .layer import Layer
 from .node import KerasTensor, Node
 
 

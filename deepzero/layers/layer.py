@@ -20,16 +20,14 @@ import contextvars
 import functools
 import inspect
 import math
-import re
 
 import numpy as np
 
 from ..core import Parameter, Variable
+from ..core.naming import auto_name
 from .. import initializers as initializers_module
 from .. import regularizers as regularizers_module
 from .node import KerasTensor, Node, flatten, is_shape, map_structure
-
-_name_counts = {}
 
 # The ``training`` mode of the layer call under way (None: no call, or one
 # that left the mode to its layers); each thread has its own. A layer called
@@ -72,25 +70,6 @@ def weights_from_file(shapes):
         yield
     finally:
         _file_weight_shapes.reset(token)
-
-
-def unique_name(prefix):
-    """Keras-style auto names, unique per process: 'dense', 'dense_1', ..."""
-    count = _name_counts.get(prefix, 0)
-    _name_counts[prefix] = count + 1
-    return prefix if count == 0 else f'{prefix}_{count}'
-
-
-def reset_names():
-    """Restart auto naming (what ``keras.backend.clear_session`` does for names)."""
-    _name_counts.clear()
-
-
-def to_snake_case(name):
-    """'Conv2D' -> 'conv2d', 'BatchNormalization' -> 'batch_normalization',
-    'ReLU' -> 're_lu' (Keras's rule)."""
-    name = re.sub(r'(.)([A-Z][a-z]+)', r'\1_\2', name)
-    return re.sub(r'([a-z])([A-Z])', r'\1_\2', name).lower()
 
 
 def dtype_policy_config(dtype):
@@ -193,7 +172,7 @@ class Layer:
             # file with it in a layer name would not load in Keras.
             raise ValueError(f"{type(self).__name__}: the layer name must be a string "
                              f"without '/'; got name={name!r}")
-        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.name = name or auto_name(type(self).__name__)
         self.dtype = standardize_dtype(dtype)
         self._trainable = bool(trainable)
         self.activity_regularizer = regularizers_module.get(activity_regularizer)
@@ -537,6 +516,21 @@ class Layer:
 
     def __repr__(self):
         return f'<{type(self).__name__} name={self.name}, built={self.built}>'
+
+    # --- saving (Keras's protocol, used by the .keras format) -------------------------
+    def save_own_variables(self, store):
+        """Put the layer's weights in the dict-like ``store`` under '0', '1',
+        ... in ``weights`` order; a writing store copies them."""
+        for i, variable in enumerate(self.weights):
+            store[str(i)] = variable
+
+    def load_own_variables(self, store):
+        """Take the weights back from ``store`` (``save_own_variables``'s
+        keys -> arrays of the weights' shapes, checked by the loader); a
+        weight whose key is absent (skipped as a mismatch) keeps its value."""
+        weights = self.weights
+        for key, value in store.items():
+            weights[int(key)].data[...] = value
 
 
 def _set_param_trainable(param, trainable):

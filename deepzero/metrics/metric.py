@@ -9,6 +9,7 @@ precision; ``result()`` returns a Python float.
 import numpy as np
 
 from ..core import Variable
+from ..core.naming import to_snake_case
 
 
 class Metric:
@@ -17,7 +18,7 @@ class Metric:
     _direction = None
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.dtype = dtype or 'float32'
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -98,9 +99,3 @@ def _weight_shape(sample_weight, values):
     if weights.ndim == 1 and values.ndim > 1:
         return (len(weights),) + (1,) * (values.ndim - 1)
     return weights.shape
-
-
-def _snake_case(name):
-    import re
-    name = re.sub(r'(.)([A-Z][a-z]+)', r'\1_\2', name)
-    return re.sub(r'([a-z])([A-Z])', r'\1_\2', name).lower()

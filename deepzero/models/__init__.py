@@ -1,7 +1,11 @@
 """Models: ``Sequential``, functional ``Model(inputs, outputs)``, subclassed ``Model``."""
+from ..saving.serialization import register_layer_classes
 from .model import Model
 from .functional import Functional
 from .sequential import Sequential
-from .layer_serialization import deserialize_layer, serialize_layer
 
-__all__ = ['Model', 'Functional', 'Sequential', 'serialize_layer', 'deserialize_layer']
+# Keras files name a functional model 'Functional' (Keras 3) or 'Model' (Keras 2).
+register_layer_classes({'Functional': Functional, 'Sequential': Sequential,
+                        'Model': Functional})
+
+__all__ = ['Model', 'Functional', 'Sequential']

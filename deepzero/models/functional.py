@@ -4,11 +4,12 @@ Built from symbolic tensors: ``Model(inputs, outputs)`` walks the recorded
 ``Node``s back from the outputs (Keras's ``map_graph``), orders the layers
 by depth, and at call time runs the nodes from the inputs forward.
 """
+from ..core.naming import unique_name
 from ..layers.input_layer import InputLayer
-from ..layers.layer import format_shape, unique_name
+from ..layers.layer import format_shape
 from ..layers.node import KerasTensor, flatten, map_structure
+from ..saving.serialization import deserialize_layer, serialize_layer
 from . import layer_fusion
-from .layer_serialization import deserialize_layer, serialize_layer
 from .model import Model
 
 

@@ -6,8 +6,10 @@ define-by-run model whose sub-layers are the Layer attributes.
 """
 import numpy as np
 
+from .. import saving
 from ..core import no_grad, test_mode
-from ..layers.layer import Layer, training_scope, unique_name, to_snake_case
+from ..core.naming import auto_name
+from ..layers.layer import Layer, training_scope
 from ..layers.node import flatten
 from .trainer import Trainer
 
@@ -30,7 +32,7 @@ class Model(Trainer, Layer):
             raise TypeError(f"{type(self).__name__}() takes keyword arguments only "
                             "(name, trainable); use Model(inputs, outputs) for a "
                             "functional model")
-        Layer.__init__(self, name=name or unique_name(to_snake_case(type(self).__name__)),
+        Layer.__init__(self, name=name or auto_name(type(self).__name__),
                        trainable=trainable, dtype=dtype, **kwargs)
         Trainer.__init__(self)
         self.stop_training = False
@@ -110,16 +112,13 @@ class Model(Trainer, Layer):
                       layer_range=layer_range)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        from ..saving import save_model
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        from ..saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, by_name=False, skip_mismatch=False):
-        from ..saving import load_weights
-        return load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+        return saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
     # --- config ---------------------------------------------------------------------
     @classmethod
@@ -130,6 +129,13 @@ class Model(Trainer, Layer):
             from .functional import Functional
             return Functional.from_config(config, custom_objects)
         return cls(**config)
+
+    # --- saving (Keras's protocol; see Layer) ---------------------------------------
+    def save_own_variables(self, store):
+        """A model keeps no weights of its own: each of its layers saves its own."""
+
+    def load_own_variables(self, store):
+        """Nothing of its own to load (see ``save_own_variables``)."""
 
 
 def _one_or_list(items):

@@ -1,10 +1,11 @@
 """``Sequential``: a plain stack of layers, each feeding the next."""
 import numpy as np
 
+from ..core.naming import unique_name
 from ..layers.input_layer import InputLayer
-from ..layers.layer import Layer, unique_name
+from ..layers.layer import Layer
 from ..layers.node import KerasTensor
-from .layer_serialization import deserialize_layer, serialize_layer
+from ..saving.serialization import deserialize_layer, serialize_layer
 from .model import Model
 
 

@@ -30,14 +30,13 @@ import warnings
 import numpy as np
 
 from .. import optimizers as optimizers_module
-from ..callbacks import CallbackList, History
+from ..callbacks import CallbackList, History, ProgbarLogger
 from ..core import Variable, no_grad, test_mode
 from ..core.interrupts import defer_interrupts
 from ..metrics import Mean
 from .compile_utils import CompiledLoss, CompiledMetrics
 from .epoch_iterator import (EpochIterator, as_float32, is_sequence, is_stream,
                              split_validation)
-from .progbar import ProgbarLogger
 
 # Keras 2 fit/fit_generator arguments about worker threads: accepted, not used
 # (batches are produced in the training thread).

@@ -16,24 +16,13 @@ in Keras files: ``iteration``, ``learning_rate`` (absent with a schedule),
 then the slots each subclass makes in ``build``, named
 ``<variable path with '/' replaced by '_'>_<slot>``.
 """
-import re
 import warnings
 
 import numpy as np
 
 from ..core import Variable
+from ..core.naming import auto_name
 from . import schedules as schedules_module
-
-_name_counts = {}
-
-
-def auto_name(cls_name):
-    """Keras-style unique default names: 'rm_sprop', then 'rm_sprop_1', ..."""
-    base = re.sub(r'(.)([A-Z][a-z]+)', r'\1_\2', cls_name)   # Keras's to_snake_case
-    base = re.sub(r'([a-z])([A-Z])', r'\1_\2', base).lower()
-    count = _name_counts.get(base, 0)
-    _name_counts[base] = count + 1
-    return base if count == 0 else f'{base}_{count}'
 
 
 class Optimizer:
@@ -318,6 +307,20 @@ class Optimizer:
 
     def __repr__(self):
         return f'<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate:g}>'
+
+    # --- saving (Keras's protocol, as Layer's) ---------------------------------------
+    def save_own_variables(self, store):
+        """Put the state in the dict-like ``store`` under '0', '1', ... in
+        ``variables`` order."""
+        for i, variable in enumerate(self.variables):
+            store[str(i)] = variable
+
+    def load_own_variables(self, store):
+        """Take the state back from ``store`` (keys -> arrays of the
+        variables' shapes, checked by the loader)."""
+        variables = self.variables
+        for key, value in store.items():
+            variables[int(key)].data[...] = value
 
 
 def _slot_prefix(variable):

@@ -9,9 +9,15 @@
 
 Files are read by their content, not their name. Loading never executes code
 from a file; writing goes to a temporary file that replaces the target only
-once complete (``atomic``). Loading checks before it changes or allocates
+once complete (``core.files.atomic_write``). Loading checks before it changes or allocates
 anything: the config field by field, every weight's shape against the file's,
 and a model's weights are created only in the shapes its file holds.
+
+Saving sits below the models (``model.save`` calls it) and knows objects
+only through their protocols (``get_config``/``from_config``,
+``save_own_variables``/``load_own_variables``); ``load_model`` rebuilds the
+model classes that ``deepzero.models`` registers when imported (as
+``deepzero.keras`` does).
 
 Saving holds Ctrl-C back until it has returned: h5py frees its objects in
 destructors, where Python cannot raise KeyboardInterrupt (it prints

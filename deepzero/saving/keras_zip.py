@@ -12,21 +12,23 @@ Weights are addressed by the object tree, not by layer names: the model is
 ``conv2d_1``, ... counted per class within one model, in layer order),
 a nested model's layers ``layers/functional/layers/...``, the optimizer
 ``optimizer``. Each object's own variables sit in ``<path>/vars/0``,
-``<path>/vars/1``, ... and ``<path>/vars`` carries a ``name`` attribute.
+``<path>/vars/1``, ... and ``<path>/vars`` carries a ``name`` attribute;
+the object writes and reads them itself (``save_own_variables`` /
+``load_own_variables``, Keras's protocol; a model has none of its own).
 A ``.weights.h5`` file (``model.save_weights``) is that weights file alone.
 """
 import datetime
 import io
 import json
 import os
-import re
 import warnings
 import zipfile
 
 import h5py
 
+from ..core.files import atomic_write
+from ..core.naming import to_snake_case
 from . import serialization, weights_io
-from .atomic import atomic_write
 from .config_checks import quote
 from .legacy_h5 import create_h5, open_h5
 
@@ -42,34 +44,14 @@ MAX_EXPANSION = 1000
 MAX_CONFIG_BYTES = 16 * 2 ** 20
 
 
-def snake_case(class_name):
-    """Keras's to_snake_case: 'Conv2D' -> 'conv2d', 'RMSprop' -> 'rm_sprop'."""
-    name = re.sub(r'\W+', '', class_name)
-    name = re.sub('(.)([A-Z][a-z]+)', r'\1_\2', name)
-    return re.sub('([a-z])([A-Z])', r'\1_\2', name).lower()
-
-
 # --- walking the object tree ------------------------------------------------------
-def _is_model(layer):
-    from ..models.model import Model
-    return isinstance(layer, Model)
-
-
-def _own_variables(layer):
-    """What Keras stores for one object: a layer's weights (trainable first,
-    then non-trainable); a model stores none of its own."""
-    return [] if _is_model(layer) else list(layer.weights)
-
-
-def _walk(layer, path=''):
-    """Yield ``(path, layer)`` for ``layer`` and, for a model, every layer
-    below it, with Keras's per-class counters."""
-    yield path, layer
-    if not _is_model(layer):
-        return
+def _walk(obj, path=''):
+    """Yield ``(path, object)`` for ``obj`` and, for a model, every layer
+    below it (a model's ``layers``), with Keras's per-class counters."""
+    yield path, obj
     used = {}
-    for child in layer.layers:
-        base = snake_case(serialization.keras_class_name(child))
+    for child in getattr(obj, 'layers', ()):
+        base = to_snake_case(serialization.keras_class_name(child))
         used[base] = used.get(base, -1) + 1
         name = base if used[base] == 0 else f'{base}_{used[base]}'
         yield from _walk(child, f'{path}/layers/{name}'.lstrip('/'))
@@ -79,21 +61,31 @@ def _vars_group_path(path):
     return f'{path}/vars' if path else 'vars'
 
 
+class _DatasetWriter:
+    """The store ``save_own_variables`` fills: ``store['0'] = variable``
+    writes dataset '0' of the object's ``vars`` group."""
+
+    def __init__(self, group):
+        self.group = group
+
+    def __setitem__(self, key, variable):
+        self.group.create_dataset(key, data=weights_io.to_numpy(variable))
+
+
 def write_weights(f, model, include_optimizer=True):
-    """Write ``model``'s weights (and its optimizer's state) into h5 file ``f``."""
-    for path, layer in _walk(model):
-        _write_vars(f, path, layer.name, [weights_io.to_numpy(v) for v in _own_variables(layer)])
+    """Write ``model``'s weights (and its optimizer's state) into h5 file
+    ``f``: each object saves its own variables (``save_own_variables``)."""
+    for path, obj in _walk(model):
+        _write_vars(f, path, obj)
     optimizer = getattr(model, 'optimizer', None)
     if include_optimizer and optimizer is not None:
-        _write_vars(f, 'optimizer', optimizer.name,
-                    [weights_io.to_numpy(v) for v in optimizer.variables])
+        _write_vars(f, 'optimizer', optimizer)
 
 
-def _write_vars(f, path, name, arrays):
+def _write_vars(f, path, obj):
     group = f.create_group(_vars_group_path(path))
-    group.attrs['name'] = name
-    for i, array in enumerate(arrays):
-        group.create_dataset(str(i), data=array)
+    group.attrs['name'] = obj.name
+    obj.save_own_variables(_DatasetWriter(group))
 
 
 def _stored_vars(f, path, label):
@@ -128,21 +120,25 @@ def _stored_shapes(f):
 
 def read_weights(f, model, skip_mismatch=False, label='', load_optimizer=True):
     """Load ``model``'s weights from h5 file ``f`` (layout of this module).
-    Every weight is checked against the file before any changes."""
-    planned = []
-    for path, layer in _walk(model):
-        variables = _own_variables(layer)
+    Every weight is checked against the file, then all are read, and only
+    then does each object take its own (``load_own_variables``)."""
+    checked = []   # (object, {key: (variable, dataset)}), nothing read yet
+    for path, obj in _walk(model):
+        own = weights_io.own_variables(obj)
         sources = _stored_vars(f, path, label)
-        owner = f"{label}: layer {layer.name!r} (at '{path or '/'}')"
-        if len(sources) != len(variables):
-            message = (f"{owner} has {len(variables)} weight(s) but the file holds "
+        owner = f"{label}: layer {obj.name!r} (at '{path or '/'}')"
+        if len(sources) != len(own):
+            message = (f"{owner} has {len(own)} weight(s) but the file holds "
                        f"{len(sources)}")
             if skip_mismatch:
                 warnings.warn(f"Skipping {message}", stacklevel=3)
                 continue
             raise ValueError(message)
-        weights_io.plan(variables, sources, owner, skip_mismatch, planned)
-    weights_io.assign_planned(planned, label)
+        checked.append((obj, weights_io.plan_own_variables(own, sources, owner,
+                                                           skip_mismatch)))
+    stores = [(obj, weights_io.read_store(planned, label)) for obj, planned in checked]
+    for obj, store in stores:
+        obj.load_own_variables(store)
     state = _stored_vars(f, 'optimizer', label)
     if load_optimizer and getattr(model, 'optimizer', None) is not None and state:
         weights_io.restore_optimizer_state(model, state, label)

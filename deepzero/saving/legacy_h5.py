@@ -29,8 +29,8 @@ import os
 import h5py
 import numpy as np
 
+from ..core.files import atomic_write
 from . import h5_attrs, serialization, weights_io
-from .atomic import atomic_write
 
 MODEL_WEIGHTS = 'model_weights'
 OPTIMIZER_WEIGHTS = 'optimizer_weights'

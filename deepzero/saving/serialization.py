@@ -4,7 +4,9 @@ A saved object is ``{"module", "class_name", "config", "registered_name"}``
 (Keras 3 form, as in ``.keras`` files) or ``{"class_name", "config"}``
 (legacy form, as in the ``model_config`` of ``.h5`` files). Loading looks
 ``class_name`` up in ``custom_objects`` first, then in deepzero's classes;
-it only ever calls ``from_config`` of a known class with JSON data. Nothing
+it only ever calls ``from_config`` of a known class with JSON data. The
+known classes are deepzero's layers, optimizers, losses and metrics, and the
+models, which register themselves (saving sits below them). Nothing
 from the file is executed: a ``Lambda`` layer (which stores Python code) is
 refused, and an unknown class is an error that names it.
 """
@@ -12,6 +14,8 @@ import contextlib
 import inspect
 import warnings
 
+from .. import losses, metrics, optimizers
+from ..layers import LAYER_CLASSES, InputLayer
 from ..layers.layer import weights_from_file
 from .config_checks import QUOTE_LIMIT, check_model_config, quote
 
@@ -26,26 +30,29 @@ _KERAS_MODULES = {'layer': 'keras.layers', 'optimizer': 'keras.optimizers',
 
 
 # --- the registry ---------------------------------------------------------------
+# Classes known by name beyond the layers, optimizers, losses and metrics
+# found below: the models register theirs (``register_layer_classes``), since
+# saving sits below them (``Model.save`` calls it) and cannot import them.
+_registered_layer_classes = {}
+
+
+def register_layer_classes(classes):
+    """Make ``{class name: class}`` (layers or models) loadable by name."""
+    _registered_layer_classes.update(classes)
+
+
 def _classes(kind):
-    """``{Keras class name: deepzero class}`` for one kind of object."""
+    """``{Keras class name: deepzero class}`` for one kind of object: the
+    table of the package that defines them."""
     if kind == 'layer':
-        from ..models.layer_serialization import layer_classes
-        return layer_classes()
+        return {**LAYER_CLASSES, **_registered_layer_classes}
     if kind == 'optimizer':
-        from .. import optimizers
-        return _subclasses_in(optimizers, optimizers.Optimizer)
+        return {cls.__name__: cls for cls in optimizers.ALL_OPTIMIZERS.values()}
     if kind == 'loss':
-        from .. import losses
-        return _subclasses_in(losses, losses.Loss)
+        return losses.LOSS_CLASSES
     if kind == 'metric':
-        from .. import metrics
-        return _subclasses_in(metrics, metrics.Metric)
+        return metrics.METRIC_CLASSES
     raise ValueError(f"unknown kind of object {kind!r}")
-
-
-def _subclasses_in(module, base):
-    return {name: obj for name, obj in vars(module).items()
-            if inspect.isclass(obj) and issubclass(obj, base)}
 
 
 def keras_class_name(obj):
@@ -124,6 +131,52 @@ def _from_config(cls, config, custom_objects):
     if 'custom_objects' in inspect.signature(cls.from_config).parameters:
         return cls.from_config(config, custom_objects=custom_objects)
     return cls.from_config(config)
+
+
+# --- layers inside a model config ---------------------------------------------------
+# A layer entry ({module, class_name, config, registered_name, build_config})
+# may hold a model (a conv base inside a Sequential); Keras names the module
+# of the models it knows.
+_MODEL_MODULES = {'Functional': 'keras.src.models.functional',
+                  'Sequential': 'keras.src.models.sequential'}
+_MODEL_CLASS_NAMES = ('Functional', 'Sequential', 'Model')
+
+
+def serialize_layer(layer):
+    """Keras 3's dict for one layer of a model config (nested models included)."""
+    class_name = type(layer).__name__
+    if class_name in _MODEL_MODULES:
+        entry = {'module': _MODEL_MODULES[class_name], 'class_name': class_name,
+                 'config': layer.get_config(), 'registered_name': class_name,
+                 'build_config': {'input_shape': None}}
+        return entry
+    known = LAYER_CLASSES.get(class_name) is type(layer)
+    entry = {'module': 'keras.layers' if known else type(layer).__module__,
+             'class_name': class_name, 'config': layer.get_config(),
+             'registered_name': None if known else class_name}
+    build_config = layer.get_build_config()
+    if build_config is not None and not isinstance(layer, InputLayer):
+        entry['build_config'] = build_config
+    return entry
+
+
+def deserialize_layer(layer_data, custom_objects=None):
+    """A layer (or model) from its dict; ``custom_objects`` maps extra class
+    names to classes. Weights are created when the dict has a build_config.
+    A config the class refuses is a ValueError naming the layer."""
+    class_name = layer_data['class_name']
+    cls = resolve_class(class_name, 'layer', custom_objects)
+    config = layer_data.get('config', {})
+    is_model = class_name in _MODEL_CLASS_NAMES
+    try:
+        layer = cls.from_config(config, custom_objects) if is_model else cls.from_config(config)
+    except (TypeError, ValueError) as e:
+        # Name the layer: a constructor's message may only name the class or argument.
+        name = config.get('name') if isinstance(config, dict) else None
+        raise ValueError(f"layer {name!r} ({class_name}): {e}") from e
+    if not is_model:
+        layer.build_from_config(layer_data.get('build_config'))
+    return layer
 
 
 # --- models -------------------------------------------------------------------------

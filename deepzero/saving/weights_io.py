@@ -3,6 +3,11 @@
 Shared by both formats: which weights a layer saves and in what order, the
 shape checks (with ``skip_mismatch``), and the optimizer state.
 
+Keras 3 files hold each object's own variables, which the object itself
+saves and loads (Keras's protocol): ``save_own_variables(store)`` puts them
+in a dict-like ``store`` under '0', '1', ..., and ``load_own_variables(store)``
+takes them back from arrays under the same keys.
+
 Loading is all or nothing: every weight's shape and dtype is checked against
 the file's dataset (metadata only), then every dataset is read, and only then
 is any weight changed. So a file that does not fit leaves the model as it
@@ -46,6 +51,31 @@ def to_numpy(variable):
     if hasattr(data, 'get'):  # CuPy array
         data = data.get()
     return np.asarray(data)
+
+
+def own_variables(obj):
+    """``{key: variable}``: what ``obj.save_own_variables`` stores, without
+    copying any data."""
+    store = {}
+    obj.save_own_variables(store)
+    return store
+
+
+def plan_own_variables(own, sources, owner, skip_mismatch=False):
+    """``{key: (variable, source)}`` for ``own`` (``own_variables``) paired
+    in order with ``sources``, checked as ``plan`` checks them: a mismatch
+    raises or, with ``skip_mismatch``, leaves its key out. Reads no data."""
+    return {key: (variable, source)
+            for (key, variable), source in zip(own.items(), sources)
+            if plan([variable], [source], owner, skip_mismatch)}
+
+
+def read_store(planned, label=''):
+    """The store for ``load_own_variables``: ``{key: array}`` read from the
+    sources of ``planned`` (``plan_own_variables``), each in its variable's
+    dtype; a read error is an OSError naming ``label``, the file."""
+    return {key: _read(source, variable.dtype, label)
+            for key, (variable, source) in planned.items()}
 
 
 def plan(variables, sources, owner, skip_mismatch=False, planned=None):
@@ -196,8 +226,8 @@ def set_optimizer_state(optimizer, trainable_weights, values):
     """
     if len(values) != len(optimizer.variables):
         optimizer.build(list(trainable_weights))
-    current = optimizer.variables
-    if len(current) != len(values):
-        raise ValueError(f"the optimizer has {len(current)} state arrays but the "
+    own = own_variables(optimizer)
+    if len(own) != len(values):
+        raise ValueError(f"the optimizer has {len(own)} state arrays but the "
                          f"file holds {len(values)}")
-    assign_planned(plan(current, values, 'optimizer state'))
+    optimizer.load_own_variables(read_store(plan_own_variables(own, values, 'optimizer state')))

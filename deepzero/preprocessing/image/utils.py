@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ...saving.atomic import atomic_write
+from ...core.files import atomic_write
 from .affine import warp_affine
 
 # PIL resampling filters by the names Keras accepts.
@@ -194,7 +194,7 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
 
     The format comes from ``file_format`` or the file extension; an RGBA image
     saved as JPEG loses its alpha channel (with a warning). File names are
-    written as models are (``saving.atomic``: temporary file + rename, mode
+    written as models are (``core.files.atomic_write``: temporary file + rename, mode
     0o666 less the umask, missing folders created). ``kwargs`` go to PIL's
     ``save``.
     """

@@ -20,7 +20,7 @@ import os
 import secrets
 import socket
 
-from ..core.interrupts import defer_interrupts
+from .interrupts import defer_interrupts
 
 TEMP_SUFFIX = '.tmp'
 _HOST = socket.gethostname()
