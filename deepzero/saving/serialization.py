@@ -34,6 +34,8 @@ _KERAS_MODULES = {'layer': 'keras.layers', 'optimizer': 'keras.optimizers',
 # found below: the models register theirs (``register_layer_classes``), since
 # saving sits below them (``Model.save`` calls it) and cannot import them.
 _registered_layer_classes = {}
+# The model classes Keras files name; ``deepzero.models`` registers them.
+MODEL_CLASS_NAMES = ('Functional', 'Sequential', 'Model')
 
 
 def register_layer_classes(classes):
@@ -71,6 +73,10 @@ def resolve_class(class_name, kind, custom_objects=None, where=''):
                          "(or replace it with a custom Layer subclass passed in "
                          "custom_objects)")
     classes = _classes(kind)
+    if class_name in MODEL_CLASS_NAMES and class_name not in classes:
+        raise ValueError(f"{where}the model classes are registered by deepzero.models, "
+                         "which is not imported: load models with "
+                         "deepzero.models.load_model (or deepzero.keras.models.load_model)")
     if class_name not in classes:
         raise ValueError(f"{where}unknown {kind} class {class_name!r}. If it is a "
                          f"custom class, pass it to load_model: "
