@@ -32,8 +32,9 @@ import threading
 
 import numpy as np
 
-__all__ = ['get', 'configure', 'settings', 'SETTINGS', 'set_random_seed', 'generator',
-           'STREAMS', 'set_blas_threads', 'apply_blas_policy', 'limit_opencv_threads']
+__all__ = ['get', 'configure', 'settings', 'SETTINGS', 'default_pool_bytes', 'set_random_seed',
+           'generator', 'STREAMS', 'set_blas_threads', 'apply_blas_policy',
+           'limit_opencv_threads']
 
 
 def _cpu_count():
@@ -55,29 +56,22 @@ def default_pool_bytes():
     return min(4 << 30, physical // 4)
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"runtime setting {name!r} must be an int >= 1, got {value!r}")
-    return int(value)
+def _int_at_least(minimum):
+    def check(name, value):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+            raise ValueError(f"runtime setting {name!r} must be an int >= {minimum}, "
+                             f"got {value!r}")
+        return int(value)
+    return check
 
 
-def _byte_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"runtime setting {name!r} must be an int >= 0 (bytes), got {value!r}")
-    return int(value)
-
-
-def _warp_backend(name, value):
-    if value not in ('auto', 'opencv', 'numpy'):
-        raise ValueError(f"runtime setting {name!r} (the warp backend) must be 'auto', "
-                         f"'opencv' or 'numpy', got {value!r}")
-    return value
-
-
-def _blas_policy(name, value):
-    if value not in ('single', 'keep'):
-        raise ValueError(f"runtime setting {name!r} must be 'single' or 'keep', got {value!r}")
-    return value
+def _one_of(*choices):
+    def check(name, value):
+        if value not in choices:
+            raise ValueError(f"runtime setting {name!r} must be one of "
+                             f"{', '.join(map(repr, choices))}; got {value!r}")
+        return value
+    return check
 
 
 _BYTE_SUFFIXES = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
@@ -92,28 +86,24 @@ def _parse_bytes(text):
 
 class Setting:
     """One named setting: its environment variable, how to read the variable's
-    text, how to check a value, and its default (a value or a function)."""
+    text, how to check a value, and its default (a value or a function).
+    docs/runtime.md has the table of what each does."""
 
-    def __init__(self, env, parse, check, default, doc):
-        self.env, self.parse, self.check, self.default, self.doc = env, parse, check, default, doc
+    def __init__(self, env, parse, check, default):
+        self.env, self.parse, self.check, self.default = env, parse, check, default
 
 
 SETTINGS = {
-    'threads': Setting(
-        'DEEPZERO_THREADS', int, _positive_int, _cpu_count,
-        "threads deepzero's ops split their passes and GEMMs over (the calling thread and a "
-        "pool); the image iterators' default prefetch threads are min(4, threads)"),
-    'pool_bytes': Setting(
-        'DEEPZERO_POOL_BYTES', _parse_bytes, _byte_count, default_pool_bytes,
-        'budget of the buffer pool (core/workspace.py); 0 turns reuse off'),
-    'blas': Setting(
-        'DEEPZERO_BLAS', str, _blas_policy, 'single',
-        "'single': OpenBLAS runs one thread (deepzero splits GEMMs itself), set the first "
-        "time deepzero splits a pass; 'keep': leave OpenBLAS's thread count as it is"),
-    'warp_backend': Setting(
-        'DEEPZERO_WARP_BACKEND', str, _warp_backend, 'auto',
-        "the image pipeline's resampler: 'opencv', 'numpy', or 'auto' (OpenCV when "
-        "installed)"),
+    # threads deepzero's passes and GEMMs split over; also the prefetch budget
+    'threads': Setting('DEEPZERO_THREADS', int, _int_at_least(1), _cpu_count),
+    # the buffer pool's budget (core/workspace.py); 0 turns reuse off
+    'pool_bytes': Setting('DEEPZERO_POOL_BYTES', _parse_bytes, _int_at_least(0),
+                          default_pool_bytes),
+    # 'single': OpenBLAS on one thread from the first split pass; 'keep': left alone
+    'blas': Setting('DEEPZERO_BLAS', str, _one_of('single', 'keep'), 'single'),
+    # the image pipeline's resampler: 'opencv', 'numpy' or 'auto' (OpenCV when installed)
+    'warp_backend': Setting('DEEPZERO_WARP_BACKEND', str, _one_of('auto', 'opencv', 'numpy'),
+                            'auto'),
 }
 
 _values = {}  # name -> current value, filled from the environment or default on first use
