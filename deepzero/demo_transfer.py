@@ -133,8 +133,8 @@ def run_transfer_demo(data=None, weights=None, epochs=30, fine_tune_epochs=3,
         epochs: epochs of the classifier on the cached features.
         fine_tune_epochs: epochs of fine-tuning on augmented images.
         out: folder for the curves PNGs and the model file.
-        batch_size, seed: of the image iterators (and NumPy's global seed for
-            the layers' initializers).
+        batch_size, seed: of the image iterators (and ``set_random_seed`` for
+            the layers' initializers and dropout).
         cache_dir: feature cache folder (default ``default_cache_dir()``).
 
     Returns:

@@ -34,6 +34,7 @@ MIN_PARALLEL_BYTES = 1 << 20
 MIN_PARALLEL_MACS = 1 << 20
 
 _executor = None
+_executor_workers = 0
 _executor_lock = threading.Lock()
 _in_pass = threading.local()  # a pass started inside a pass runs serially
 
@@ -60,11 +61,12 @@ def _start_worker():
 def _get_executor(workers):
     """A pool of at least ``workers`` threads. It grows when the ``threads``
     setting does; a replaced pool's idle threads end when it is collected."""
-    global _executor
+    global _executor, _executor_workers
     with _executor_lock:
-        if _executor is None or _executor._max_workers < workers:
+        if _executor is None or _executor_workers < workers:
             _executor = ThreadPoolExecutor(workers, thread_name_prefix='deepzero',
                                            initializer=_start_worker)
+            _executor_workers = workers
         return _executor
 
 
