@@ -181,7 +181,7 @@ def main():
     print('OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset in this process'
           + (f' (were {unset})' if unset else ' (neither was set)'))
     import cv2
-    workers = iterator.DEFAULT_WORKERS
+    workers = iterator.default_workers()
     print(f'warp backend: {get_warp_backend()} (OpenCV {cv2.__version__}, '
           f'{cv2.getNumThreads()} threads); prefetch workers: {workers}; '
           f'{os.cpu_count()} CPUs')

@@ -51,8 +51,8 @@ def sgemm_rate(n=4096, repeats=5):
 
 
 def main():
-    # Measured before deepzero is imported: deepzero makes the importing thread's
-    # OpenBLAS calls single-threaded (see deepzero/core/parallel.py).
+    # Measured before deepzero runs an op: its first split pass makes the process's
+    # OpenBLAS calls single-threaded (the blas setting, deepzero/core/runtime.py).
     rate = sgemm_rate() if FRAMEWORK == 'deepzero' else None
     workloads = load_workloads()
     steps = {}

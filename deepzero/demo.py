@@ -171,9 +171,9 @@ def data_generators(data_dir, batch_size, seed):
 def run_demo(data=None, epochs=5, out='deepzero-demo', batch_size=32, seed=0,
              learning_rate=1e-4):
     from .keras import optimizers
-    from .utils import plot_history
+    from .utils import plot_history, set_random_seed
 
-    np.random.seed(seed)  # the layers' default initializers draw from NumPy's global RNG
+    set_random_seed(seed)  # initializers, dropout and shuffling
     data_dir = pathlib.Path(data) if data else default_data_dir()
     print(f'deepzero demo: the book\'s section 5.2.5 convnet on {data_dir}')
     train, val = data_generators(data_dir, batch_size, seed)

@@ -29,8 +29,6 @@ import os
 import pathlib
 import time
 
-import numpy as np
-
 IMAGE_SIZE = (150, 150)
 FIRST_FINE_TUNED_LAYER = 'fire9_squeeze1x1'
 AUGMENTATION = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
@@ -135,8 +133,8 @@ def run_transfer_demo(data=None, weights=None, epochs=30, fine_tune_epochs=3,
         epochs: epochs of the classifier on the cached features.
         fine_tune_epochs: epochs of fine-tuning on augmented images.
         out: folder for the curves PNGs and the model file.
-        batch_size, seed: of the image iterators (and NumPy's global seed for
-            the layers' initializers).
+        batch_size, seed: of the image iterators (and ``set_random_seed`` for
+            the layers' initializers and dropout).
         cache_dir: feature cache folder (default ``default_cache_dir()``).
 
     Returns:
@@ -146,8 +144,9 @@ def run_transfer_demo(data=None, weights=None, epochs=30, fine_tune_epochs=3,
     from .applications.feature_cache import extract_features
     from .demo import default_data_dir, output_folder
     from .keras import models, optimizers
+    from .utils import set_random_seed
 
-    np.random.seed(seed)
+    set_random_seed(seed)
     data_dir = pathlib.Path(data) if data else default_data_dir()
     print(f"deepzero demo --transfer: the book's section 5.3 with SqueezeNet on {data_dir}")
     batches = iterators(data_dir, batch_size, seed)

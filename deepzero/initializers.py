@@ -3,13 +3,16 @@
 An initializer is called with a shape (and optionally a dtype, default
 float32) and returns an ndarray of that dtype. Random values are drawn in
 float32 (float64 only for float64 weights), so a float32 weight never costs
-a float64 temporary twice its size. ``seed=None`` draws from NumPy's global random state (so
-``np.random.seed`` makes runs repeatable); an int seed gives the same values
-on every call, as in Keras 3.
+a float64 temporary twice its size. ``seed=None`` draws from the runtime's
+'initializers' stream (``deepzero.utils.set_random_seed`` makes runs
+repeatable; NumPy's global random state is not used); an int seed gives the
+same values on every call, as in Keras 3.
 """
 import math
 
 import numpy as np
+
+from .core import runtime
 
 __all__ = ['Initializer', 'Constant', 'Zeros', 'Ones', 'RandomNormal', 'TruncatedNormal',
            'RandomUniform', 'VarianceScaling', 'GlorotUniform', 'GlorotNormal', 'HeNormal',
@@ -85,8 +88,9 @@ class RandomInitializer(Initializer):
         self.seed = seed
 
     def _rng(self):
-        seed = self.seed if self.seed is not None else np.random.randint(0, 2 ** 31 - 1)
-        return np.random.default_rng(seed)
+        if self.seed is None:
+            return runtime.generator('initializers')
+        return np.random.default_rng(self.seed)
 
     def get_config(self):
         return {'seed': self.seed}

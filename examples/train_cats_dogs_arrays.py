@@ -26,7 +26,7 @@ from PIL import Image
 
 from deepzero.keras import layers, models, optimizers
 from deepzero.keras.callbacks import Callback
-from deepzero.utils import plot_history
+from deepzero.utils import plot_history, set_random_seed
 
 IMAGE_SIZE = (150, 150)
 CLASSES = ('cats', 'dogs')  # label 0, label 1 (flow_from_directory's alphabetical order)
@@ -103,7 +103,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    np.random.seed(args.seed)
+    set_random_seed(args.seed)
     root = args.data / 'cats_and_dogs_small'
     start = time.perf_counter()
     x_train, y_train = load_split(root / 'train')

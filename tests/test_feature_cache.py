@@ -9,6 +9,7 @@ import deepzero.layers as L
 from deepzero.applications.feature_cache import extract_features, feature_key
 from deepzero.models import Sequential
 from deepzero.preprocessing.image import ImageDataGenerator
+from deepzero.utils import set_random_seed
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def image_dir(tmp_path):
 
 
 def small_base():
-    np.random.seed(0)
+    set_random_seed(0)
     return Sequential([L.Input((8, 8, 3)), L.Conv2D(4, 3, activation='relu'),
                        L.MaxPooling2D(2)])
 

@@ -9,11 +9,12 @@ import deepzero.layers as L
 from deepzero import Variable, activations, functions as F, regularizers, saving
 from deepzero.models import Model, Sequential
 from deepzero.models.layer_fusion import FusedConvPool
+from deepzero.utils import set_random_seed
 
 
 @pytest.fixture(autouse=True)
 def seeded_initializers():
-    np.random.seed(5)
+    set_random_seed(5)
 
 
 def book_convnet(input_shape=(30, 30, 3)):

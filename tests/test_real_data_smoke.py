@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from deepzero.keras import layers, models, optimizers
+from deepzero.utils import set_random_seed
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / 'examples' / 'train_cats_dogs_arrays.py'
 
@@ -20,7 +21,7 @@ def example():
 
 
 def test_loader_and_fit_on_64_cats_and_64_dogs(shared_data, example):
-    np.random.seed(0)
+    set_random_seed(0)
     root = shared_data / 'cats_and_dogs_small'
     x_train, y_train = example.load_split(root / 'train', per_class=64)
     x_val, y_val = example.load_split(root / 'validation', per_class=16)

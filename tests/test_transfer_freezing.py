@@ -11,11 +11,12 @@ from deepzero.applications import VGG16, MobileNet, ResNet50
 from deepzero.demo_transfer import unfreeze_from
 from deepzero.models import Sequential
 from deepzero.optimizers import RMSprop
+from deepzero.utils import set_random_seed
 
 
 @pytest.fixture(autouse=True)
 def seeded_initializers():
-    np.random.seed(5)
+    set_random_seed(5)
 
 
 def book_model(conv_base):
@@ -26,7 +27,7 @@ def book_model(conv_base):
 
 @pytest.fixture(scope='module')
 def vgg16_base():
-    np.random.seed(5)
+    set_random_seed(5)
     return VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
 
 

@@ -2,6 +2,10 @@
 again only when nothing refers to it (Variables, views, saved op state), and
 the hot ops give the same results whether their passes run split over threads
 or not."""
+import sys
+import sysconfig
+import types
+
 import numpy as np
 import pytest
 
@@ -76,6 +80,27 @@ def test_eviction_drops_only_free_arrays():
     other = pool.empty((BIG[0] * 2,), np.float32)  # needs room: evicts `free`
     other[:] = 0.0
     assert np.all(kept == 7.0)
+
+
+def test_no_reuse_where_reference_counts_are_not_exact(monkeypatch):
+    monkeypatch.setattr(workspace, 'REFCOUNT_REUSE', False)
+    pool = Workspace()
+    a = pool.empty(BIG, np.float32)
+    del a
+    b = pool.empty(BIG, np.float32)
+    assert b.shape == BIG and pool.held_bytes == 0  # nothing kept, nothing handed out again
+
+
+def test_reference_counts_are_exact_only_on_cpython_with_the_gil(monkeypatch):
+    free_threaded = bool(sysconfig.get_config_var('Py_GIL_DISABLED'))
+    assert workspace.refcounts_are_exact() == (sys.implementation.name == 'cpython'
+                                               and not free_threaded)
+    monkeypatch.setattr(sys, 'implementation', types.SimpleNamespace(name='pypy'))
+    assert not workspace.refcounts_are_exact()
+    monkeypatch.undo()
+    monkeypatch.setattr(sysconfig, 'get_config_var',
+                        lambda name: 1 if name == 'Py_GIL_DISABLED' else None)
+    assert not workspace.refcounts_are_exact()
 
 
 def _small_net(x, kernel, bias):

@@ -13,18 +13,19 @@ GEMM took ~120 ms on 2 OpenBLAS threads against ~2 ms on one, and the whole
 W1 training step ran 2.3x faster with OPENBLAS_NUM_THREADS=1. A split pass
 synchronises once, when the parts join.
 
-So importing deepzero makes the importing thread's OpenBLAS calls
-single-threaded (OpenBLAS 0.3.27+, as NumPy's wheels ship; other BLAS
-libraries are left alone), and deepzero's ops split their large GEMMs here.
+So deepzero runs OpenBLAS on one thread (the ``blas`` setting of
+core/runtime.py, applied when the first pass starts, not at import) and
+splits its large GEMMs here. The number of threads comes from the ``threads``
+setting, read at every pass.
 """
-import ctypes
-import glob
-import os
+import sys
 import threading
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import runtime
 from .array_module import get_array_module
 
 # Below this many bytes a pass is too short to pay for the thread hand-off.
@@ -32,69 +33,56 @@ MIN_PARALLEL_BYTES = 1 << 20
 # Below this many multiply-adds a GEMM runs in the calling thread.
 MIN_PARALLEL_MACS = 1 << 20
 
-THREADS = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (
-    os.cpu_count() or 1)
-
 _executor = None
+_executor_workers = 0
 _executor_lock = threading.Lock()
 _in_pass = threading.local()  # a pass started inside a pass runs serially
 
 
-def _find_blas_threads_local():
-    """OpenBLAS's ``openblas_set_num_threads_local(n)`` (0.3.27+: the thread
-    count of BLAS calls made by the calling thread; returns the previous one)
-    from the library NumPy's wheel ships, or None."""
-    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, 'numpy.libs')
-    for path in glob.glob(os.path.join(libs, '*openblas*')):
-        try:
-            setter = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
-        return setter
-    return None
+class _Module(types.ModuleType):
+    @property
+    def THREADS(self):
+        """The ``threads`` setting; setting it sets the setting (it was a
+        constant, which callers read and tests patch)."""
+        return runtime.get('threads')
+
+    @THREADS.setter
+    def THREADS(self, value):
+        runtime.configure(threads=value)
 
 
-_set_blas_threads_local = _find_blas_threads_local()
-# The thread that imports deepzero (the main thread, as a rule) runs its BLAS
-# calls on one thread too: GEMMs that don't go through ``matmul`` (the dense
-# layers' backward, user code) would otherwise wake OpenBLAS's spinning
-# threads, which then compete with this pool for the cores. Measured: a W1
-# training step 1.35 s with it unset, 0.85 s with it (and with
-# OPENBLAS_NUM_THREADS=1), on the 2-core VM shared with another job.
-if _set_blas_threads_local is not None:
-    _set_blas_threads_local(1)
+sys.modules[__name__].__class__ = _Module
 
 
 def _start_worker():
     _in_pass.flag = True
-    if _set_blas_threads_local is not None:
-        _set_blas_threads_local(1)
 
 
-def _get_executor():
-    global _executor
+def _get_executor(workers):
+    """A pool of at least ``workers`` threads. It grows when the ``threads``
+    setting does; a replaced pool's idle threads end when it is collected."""
+    global _executor, _executor_workers
     with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(THREADS - 1, thread_name_prefix='deepzero',
+        if _executor is None or _executor_workers < workers:
+            _executor = ThreadPoolExecutor(workers, thread_name_prefix='deepzero',
                                            initializer=_start_worker)
+            _executor_workers = workers
         return _executor
 
 
-def _run_here(fn, *args):
-    """``fn(*args)`` in this thread as one part of a pass: one BLAS thread, and
-    passes nested in it run serially."""
-    if getattr(_in_pass, 'flag', False):
-        fn(*args)
-        return
-    previous = _set_blas_threads_local(1) if _set_blas_threads_local is not None else None
+def _enter_pass():
+    """Start a pass in this thread: apply the BLAS policy, mark the thread as
+    in a pass, and under ``blas='keep'`` run OpenBLAS on one thread until
+    ``_leave_pass``. Returns what ``_leave_pass`` restores."""
+    runtime.apply_blas_policy()
     _in_pass.flag = True
-    try:
-        fn(*args)
-    finally:
-        _in_pass.flag = False
-        if previous is not None:
-            _set_blas_threads_local(previous)
+    return runtime.set_blas_threads(1) if runtime.get('blas') == 'keep' else None
+
+
+def _leave_pass(previous_blas_threads):
+    _in_pass.flag = False
+    if previous_blas_threads is not None:
+        runtime.set_blas_threads(previous_blas_threads)
 
 
 def over_batch(fn, *arrays, min_bytes=None):
@@ -110,22 +98,29 @@ def over_batch(fn, *arrays, min_bytes=None):
     if not all(isinstance(a, np.ndarray) for a in arrays):
         fn(*arrays)
         return
+    if getattr(_in_pass, 'flag', False):
+        fn(*arrays)
+        return
     n = arrays[0].shape[0] if arrays[0].ndim else 1
     nbytes = max(a.nbytes for a in arrays)
     min_bytes = MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
-    parts = min(THREADS, n)
-    if parts < 2 or nbytes < min_bytes or getattr(_in_pass, 'flag', False):
-        _run_here(fn, *arrays)
-        return
-    bounds = [n * i // parts for i in range(parts + 1)]
-    slices = [slice(a, b) for a, b in zip(bounds, bounds[1:])]
-    executor = _get_executor()
-    futures = [executor.submit(fn, *[a[s] for a in arrays]) for s in slices[1:]]
+    parts = min(runtime.get('threads'), n)
+    previous_blas_threads = _enter_pass()
     try:
-        _run_here(fn, *[a[slices[0]] for a in arrays])  # this thread does the first part
+        if parts < 2 or nbytes < min_bytes:
+            fn(*arrays)
+            return
+        bounds = [n * i // parts for i in range(parts + 1)]
+        slices = [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+        executor = _get_executor(parts - 1)
+        futures = [executor.submit(fn, *[a[s] for a in arrays]) for s in slices[1:]]
+        try:
+            fn(*[a[slices[0]] for a in arrays])  # this thread does the first part
+        finally:
+            for future in futures:
+                future.result()
     finally:
-        for future in futures:
-            future.result()
+        _leave_pass(previous_blas_threads)
 
 
 def matmul(a, b, out):

@@ -15,12 +15,22 @@ graph that is still alive), ``sys.getrefcount`` sees only the pool's reference
 and the array is handed out again. So reuse is never unsafe: an array the
 caller still holds is never given out twice. Views count too: a view (also a
 strided one) keeps a reference to the array it looks into.
+
+That test needs a reference count that counts every reference, as CPython's
+with the GIL does. Where it may not (another implementation such as PyPy, or
+a free-threaded build, which splits counts between threads and defers some),
+the pool hands out fresh arrays only (``REFCOUNT_REUSE`` is False).
+
+The budget is the ``pool_bytes`` setting of core/runtime.py
+(``DEEPZERO_POOL_BYTES``), read when an array is added.
 """
-import os
 import sys
+import sysconfig
 import threading
 
 import numpy as np
+
+from . import runtime
 
 # Arrays smaller than this come from the allocator (glibc keeps small blocks).
 MIN_POOLED_BYTES = 1 << 20
@@ -28,8 +38,19 @@ MIN_POOLED_BYTES = 1 << 20
 _FREE_REFCOUNT = 2
 
 
+def refcounts_are_exact():
+    """Whether ``sys.getrefcount`` counts every reference: CPython built with
+    the GIL."""
+    return (sys.implementation.name == 'cpython' and hasattr(sys, 'getrefcount')
+            and not sysconfig.get_config_var('Py_GIL_DISABLED'))
+
+
+REFCOUNT_REUSE = refcounts_are_exact()
+
+
 class Workspace:
-    """Arrays keyed by (shape, dtype), at most ``max_bytes`` held in all.
+    """Arrays keyed by (shape, dtype), at most ``max_bytes`` held in all
+    (default: the ``pool_bytes`` setting, followed as it changes).
 
     When a new array would exceed the budget, free arrays of other shapes are
     dropped first (oldest first); if it still does not fit, the array is
@@ -37,16 +58,24 @@ class Workspace:
     """
 
     def __init__(self, max_bytes=None):
-        self.max_bytes = default_budget() if max_bytes is None else max_bytes
+        self._max_bytes = max_bytes
         self.held_bytes = 0
         self._buffers = {}  # (shape, dtype) -> list of arrays, insertion-ordered
         self._lock = threading.Lock()
+
+    @property
+    def max_bytes(self):
+        return runtime.get('pool_bytes') if self._max_bytes is None else self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value):
+        self._max_bytes = value
 
     def empty(self, shape, dtype):
         """An uninitialised C-contiguous NumPy array (reused when one is free)."""
         shape, dtype = tuple(shape), np.dtype(dtype)
         nbytes = int(np.prod(shape)) * dtype.itemsize
-        if nbytes < MIN_POOLED_BYTES:
+        if nbytes < MIN_POOLED_BYTES or not REFCOUNT_REUSE:
             return np.empty(shape, dtype)
         key = (shape, dtype)
         with self._lock:
@@ -92,16 +121,8 @@ class Workspace:
                 return
 
 
-def default_budget():
-    """A quarter of the physical memory, at most 4 GiB: room for the working
-    sets of a few models (a benchmark alternating the book's convnet, training
-    and inference, with VGG16's base needs ~2.5 GB; a smaller budget evicts
-    buffers at every switch and faults them in again)."""
-    try:
-        physical = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
-    except (ValueError, OSError, AttributeError):  # not POSIX
-        physical = 8 << 30
-    return min(4 << 30, physical // 4)
+# The default of the ``pool_bytes`` setting.
+default_budget = runtime.default_pool_bytes
 
 
 workspace = Workspace()

@@ -3,13 +3,9 @@ import numbers
 
 import numpy as np
 
-from ..core import Function, as_variable, config, get_array_module
+from ..core import Function, as_variable, config, get_array_module, runtime
 
 __all__ = ['Dropout', 'dropout']
-
-# Unseeded calls draw from one module-level generator, so consecutive calls
-# get different masks while seeded calls stay reproducible.
-_default_rng = np.random.default_rng()
 
 
 class Dropout(Function):
@@ -42,7 +38,9 @@ def dropout(x, rate=0.5, seed=None):
     Args:
         x: Variable or array of any shape.
         rate: fraction of units to drop, in [0, 1).
-        seed: None (a shared module-level generator), an int (a fresh
+        seed: None (the runtime's 'dropout' stream, shared by every unseeded
+            call: consecutive calls get different masks, and
+            ``deepzero.utils.set_random_seed`` makes them repeatable), an int (a fresh
             generator seeded with it, so the same seed gives the same mask),
             or a ``np.random.Generator`` (drawn from, advancing its state).
 
@@ -58,7 +56,7 @@ def dropout(x, rate=0.5, seed=None):
 
 def _generator(seed):
     if seed is None:
-        return _default_rng
+        return runtime.generator('dropout')
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, numbers.Integral):

@@ -30,6 +30,8 @@ import warnings
 
 import numpy as np
 
+from ..core import runtime
+
 RAN_OUT_OF_DATA = ("Your input ran out of data; interrupting training. Make sure that your "
                    "dataset or generator can generate at least `steps_per_epoch * epochs` "
                    "batches.")
@@ -218,7 +220,7 @@ class _ArraySource:
         self._start_pass()
 
     def _start_pass(self):
-        self._order = np.random.permutation(self.n) if self.shuffle else None
+        self._order = runtime.generator('shuffle').permutation(self.n) if self.shuffle else None
         self._position = 0
 
     def next_batch(self, endless):

@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+from ...core import runtime
+
 try:
     import cv2
 except ImportError:  # optional extra 'fast'
@@ -38,24 +40,29 @@ ORDERS = (0, 1, 2, 3, 4, 5)
 _EDGE_TOLERANCE = 1e-4
 _NEAREST_TIE_NUDGE = 1e-3
 
-_backend = 'opencv' if cv2 is not None else 'numpy'
+_NEEDS_OPENCV = ("the 'opencv' warp backend needs opencv-python-headless "
+                 "(pip install 'deepzero[fast]')")
 
 
 def set_warp_backend(name):
-    """Choose the resampler: 'opencv' (needs ``cv2``) or 'numpy'. Returns the previous one."""
-    global _backend
-    if name not in ('opencv', 'numpy'):
-        raise ValueError(f"warp backend must be 'opencv' or 'numpy', got {name!r}")
+    """Choose the resampler: 'opencv' (needs ``cv2``), 'numpy', or 'auto'
+    (OpenCV when installed; the default). Sets the ``warp_backend`` runtime
+    setting (``DEEPZERO_WARP_BACKEND``) and returns its previous value."""
+    if name not in ('auto', 'opencv', 'numpy'):
+        raise ValueError(f"warp backend must be 'opencv', 'numpy' or 'auto', got {name!r}")
     if name == 'opencv' and cv2 is None:
-        raise ImportError("the 'opencv' warp backend needs opencv-python-headless "
-                          "(pip install 'deepzero[fast]')")
-    previous, _backend = _backend, name
-    return previous
+        raise ImportError(_NEEDS_OPENCV)
+    return runtime.configure(warp_backend=name)['warp_backend']
 
 
 def get_warp_backend():
     """The resampler in use: 'opencv' or 'numpy'."""
-    return _backend
+    name = runtime.get('warp_backend')
+    if name == 'auto':
+        return 'opencv' if cv2 is not None else 'numpy'
+    if name == 'opencv' and cv2 is None:  # asked for by DEEPZERO_WARP_BACKEND
+        raise ImportError(_NEEDS_OPENCV)
+    return name
 
 
 def transform_matrix(height, width, theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0,
@@ -176,8 +183,8 @@ if cv2 is not None:
 
 
 def _cv2_can_warp(image, order, fill_mode):
-    return (_backend == 'opencv' and order in _CV2_INTERPOLATION and fill_mode in _CV2_BORDER
-            and image.dtype in _CV2_DTYPES)
+    return (get_warp_backend() == 'opencv' and order in _CV2_INTERPOLATION
+            and fill_mode in _CV2_BORDER and image.dtype in _CV2_DTYPES)
 
 
 def _warp_scipy(image, matrix, out, order, fill_mode, cval):
@@ -202,6 +209,7 @@ def _warp_scipy(image, matrix, out, order, fill_mode, cval):
 
 def _warp_cv2(image, matrix, out, order, fill_mode, cval):
     """image (h, w, c) -> out (H, W, c) with OpenCV, at most 4 channels per call."""
+    runtime.limit_opencv_threads(cv2)
     out_height, out_width = out.shape[:2]
     flags = _CV2_INTERPOLATION[order] | cv2.WARP_INVERSE_MAP
     warp_matrix = matrix

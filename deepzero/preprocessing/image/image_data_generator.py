@@ -15,23 +15,24 @@ positive moves it up), which is also what Keras's own ``apply_transform`` does
 with these keys, so parameter dicts are interchangeable with Keras's.
 
 Randomness never touches NumPy's global state: ``seed`` arguments take an int
-or a ``numpy.random.Generator``; without one, the generator's own
-``Generator`` is used.
+or a ``numpy.random.Generator``; without one, draws come from the runtime's
+'images' stream (``deepzero.utils.set_random_seed`` makes them repeatable).
 """
 import math
 import warnings
 
 import numpy as np
 
+from ...core import runtime
 from .affine import FILL_MODES, ORDERS, transform_matrix, warp_affine
 from .utils import _check_data_format
 
 _STD_EPSILON = 1e-6
 
 
-def _as_rng(seed, default):
+def _as_rng(seed):
     if seed is None:
-        return default
+        return runtime.generator('images')
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
@@ -182,7 +183,6 @@ class ImageDataGenerator:
         self.mean = None
         self.std = None
         self.zca_whitening_matrix = None
-        self._rng = np.random.default_rng()
         self._reconcile_normalization_flags()
 
     def _reconcile_normalization_flags(self):
@@ -263,14 +263,14 @@ class ImageDataGenerator:
 
         Args:
             img_shape: shape of one image (rank 3, in ``data_format``).
-            seed: None (this generator's own Generator), an int, or a
+            seed: None (the runtime's 'images' stream), an int, or a
                 ``numpy.random.Generator`` to draw from.
         Returns:
             dict with 'theta' (degrees), 'tx', 'ty' (pixels along x / y),
             'shear' (degrees), 'zx', 'zy', 'flip_horizontal', 'flip_vertical',
             'channel_shift_intensity' (None if off), 'brightness' (None if off).
         """
-        rng = _as_rng(seed, self._rng)
+        rng = _as_rng(seed)
         height, width = img_shape[self.row_axis - 1], img_shape[self.col_axis - 1]
         theta = rng.uniform(-self.rotation_range, self.rotation_range) if self.rotation_range else 0
         tx = _draw_shift(self.width_shift_range, width, rng) if self.width_shift_range else 0
@@ -400,7 +400,7 @@ class ImageDataGenerator:
         if self.rescale:
             x *= self.rescale
         if augment:
-            rng = _as_rng(seed, self._rng)
+            rng = _as_rng(seed)
             augmented = np.empty((rounds * len(x),) + x.shape[1:], dtype=self.dtype)
             for r in range(rounds):
                 for i in range(len(x)):

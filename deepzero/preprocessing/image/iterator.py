@@ -14,8 +14,9 @@ Determinism: batch ``i`` of pass ``e`` is a pure function of
 ``(seed, e, i)``: its sample order comes from ``SeedSequence(seed, (0, e))``
 and its augmentation draws from ``SeedSequence(seed, (1, e, i))``. So a seeded
 iterator yields the same batches on every run and with any number of workers,
-and NumPy's global random state is never used. Without a seed, a fresh random
-seed is drawn once (readable as ``it.seed_entropy``).
+and NumPy's global random state is never used. Without a seed, a seed is drawn
+once from the runtime's 'images' stream (readable as ``it.seed_entropy``), so
+``deepzero.utils.set_random_seed`` makes unseeded iterators repeatable too.
 
 Prefetch: with ``workers >= 1``, ``next()`` keeps up to ``max_queue_size``
 upcoming batches in flight in a thread pool (image decoding and OpenCV release
@@ -36,9 +37,9 @@ import weakref
 
 import numpy as np
 
+from ...core import runtime
 from .utils import save_img
 
-DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
 _ORDER_STREAM, _AUGMENT_STREAM = 0, 1
 
 
@@ -74,6 +75,12 @@ def _produce_batch(iterator_ref, epoch, index):
     return iterator._batch(epoch, index)
 
 
+def default_workers():
+    """Prefetch threads of an iterator made without ``workers``: up to 4, within
+    the ``threads`` setting (the budget the training step runs on too)."""
+    return min(4, runtime.get('threads'))
+
+
 def _shutdown(executor):
     executor.shutdown(wait=False, cancel_futures=True)
 
@@ -88,7 +95,8 @@ class Iterator:
         shuffle: draw a new sample order for every pass.
         seed: None or a non-negative int (see the module docstring).
         workers: prefetch threads for ``next()``; 0 computes each batch in the
-            calling thread. Default: ``min(4, os.cpu_count())``.
+            calling thread. Default: ``default_workers()``, min(4, the
+            ``threads`` setting).
         max_queue_size: batches kept in flight ahead of ``next()``.
     """
 
@@ -101,7 +109,7 @@ class Iterator:
             raise ValueError(f'batch_size must be at least 1, got {batch_size}')
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f'seed must be None or a non-negative int, got {seed!r}')
-        workers = DEFAULT_WORKERS if workers is None else workers
+        workers = default_workers() if workers is None else workers
         if workers < 0 or max_queue_size < 1:
             raise ValueError(f'workers must be >= 0 and max_queue_size >= 1, '
                              f'got {workers} and {max_queue_size}')
@@ -109,7 +117,8 @@ class Iterator:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self.seed_entropy = np.random.SeedSequence(seed).entropy
+        self.seed_entropy = (int(seed) if seed is not None
+                             else int(runtime.generator('images').integers(2 ** 63)))
         self.workers = workers
         self.max_queue_size = max_queue_size
         self.epoch = 0

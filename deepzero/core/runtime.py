@@ -1,0 +1,276 @@
+"""Process-wide state, in one place: settings, the BLAS and OpenCV thread
+counts, and the random generators.
+
+Settings (docs/runtime.md has the table): each has a default, an environment
+variable read the first time the setting is needed, and a Python form that
+wins over both::
+
+    from deepzero import runtime
+    runtime.get('threads')
+    runtime.configure(pool_bytes=2 << 30)          # for the rest of the process
+    with runtime.settings(threads=1, blas='keep'):  # inside the block only
+        ...
+
+Settings are process-wide, not per thread: a ``settings`` block changes them
+for every thread while it runs (the prefetch threads read them too).
+
+Importing deepzero changes nothing in the process: the BLAS policy is applied
+the first time deepzero splits a pass over its threads, OpenCV's thread count
+the first time the image pipeline warps an image.
+
+Randomness: every draw deepzero makes without an explicit seed (initializers,
+shuffling, dropout, the image iterators and ``ImageDataGenerator``) comes from
+one of the ``generator(stream)``s here, all derived from one root seed, so
+``set_random_seed(seed)`` makes a run repeatable. NumPy's global random state
+and Python's ``random`` are never used nor touched.
+"""
+import contextlib
+import ctypes
+import glob
+import os
+import threading
+
+import numpy as np
+
+__all__ = ['get', 'configure', 'settings', 'SETTINGS', 'default_pool_bytes', 'set_random_seed',
+           'generator', 'STREAMS', 'set_blas_threads', 'apply_blas_policy',
+           'limit_opencv_threads']
+
+
+def _cpu_count():
+    """The CPUs this process may run on (its affinity mask, not the machine's)."""
+    if hasattr(os, 'sched_getaffinity'):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_pool_bytes():
+    """A quarter of the physical memory, at most 4 GiB: room for the working
+    sets of a few models (a benchmark alternating the book's convnet, training
+    and inference, with VGG16's base needs ~2.5 GB; a smaller budget evicts
+    buffers at every switch and faults them in again)."""
+    try:
+        physical = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        physical = 8 << 30
+    return min(4 << 30, physical // 4)
+
+
+def _int_at_least(minimum):
+    def check(name, value):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+            raise ValueError(f"runtime setting {name!r} must be an int >= {minimum}, "
+                             f"got {value!r}")
+        return int(value)
+    return check
+
+
+def _one_of(*choices):
+    def check(name, value):
+        if value not in choices:
+            raise ValueError(f"runtime setting {name!r} must be one of "
+                             f"{', '.join(map(repr, choices))}; got {value!r}")
+        return value
+    return check
+
+
+_BYTE_SUFFIXES = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
+
+
+def _parse_bytes(text):
+    """'1073741824', '512M', '4G' (powers of 1024; 'KiB'/'MiB'/'GiB' too)."""
+    text = text.strip().upper().removesuffix('IB').removesuffix('B')
+    suffix = text[-1:] if text[-1:] in _BYTE_SUFFIXES else ''
+    return int(text[:len(text) - len(suffix)]) * _BYTE_SUFFIXES[suffix]
+
+
+class Setting:
+    """One named setting: its environment variable, how to read the variable's
+    text, how to check a value, and its default (a value or a function).
+    docs/runtime.md has the table of what each does."""
+
+    def __init__(self, env, parse, check, default):
+        self.env, self.parse, self.check, self.default = env, parse, check, default
+
+
+SETTINGS = {
+    # threads deepzero's passes and GEMMs split over; also the prefetch budget
+    'threads': Setting('DEEPZERO_THREADS', int, _int_at_least(1), _cpu_count),
+    # the buffer pool's budget (core/workspace.py); 0 turns reuse off
+    'pool_bytes': Setting('DEEPZERO_POOL_BYTES', _parse_bytes, _int_at_least(0),
+                          default_pool_bytes),
+    # 'single': OpenBLAS on one thread from the first split pass; 'keep': left alone
+    'blas': Setting('DEEPZERO_BLAS', str, _one_of('single', 'keep'), 'single'),
+    # the image pipeline's resampler: 'opencv', 'numpy' or 'auto' (OpenCV when installed)
+    'warp_backend': Setting('DEEPZERO_WARP_BACKEND', str, _one_of('auto', 'opencv', 'numpy'),
+                            'auto'),
+}
+
+_values = {}  # name -> current value, filled from the environment or default on first use
+_lock = threading.RLock()
+
+
+def _resolve(name):
+    setting = SETTINGS[name]
+    text = os.environ.get(setting.env)
+    if text is None or not text.strip():
+        default = setting.default
+        return setting.check(name, default() if callable(default) else default)
+    try:
+        value = setting.parse(text)
+    except ValueError:
+        raise ValueError(f"environment variable {setting.env}={text!r} is not a valid "
+                         f"value for the runtime setting {name!r}") from None
+    try:
+        return setting.check(name, value)
+    except ValueError as e:
+        raise ValueError(f"environment variable {setting.env}={text!r}: {e}") from None
+
+
+def get(name):
+    """The current value of setting ``name`` (see ``SETTINGS``)."""
+    try:
+        return _values[name]
+    except KeyError:
+        if name not in SETTINGS:
+            raise ValueError(f"unknown runtime setting {name!r}; known: "
+                             f"{', '.join(SETTINGS)}") from None
+    with _lock:
+        if name not in _values:
+            _values[name] = _resolve(name)
+        return _values[name]
+
+
+def _checked(values):
+    unknown = [name for name in values if name not in SETTINGS]
+    if unknown:
+        raise TypeError(f"unknown runtime setting {unknown[0]!r}; known: {', '.join(SETTINGS)}")
+    return {name: SETTINGS[name].check(name, value) for name, value in values.items()}
+
+
+def configure(**values):
+    """Set settings for the rest of the process (over their environment
+    variables). Returns the previous values of the settings given."""
+    values = _checked(values)
+    with _lock:
+        previous = {name: get(name) for name in values}
+        _values.update(values)
+    return previous
+
+
+@contextlib.contextmanager
+def settings(**values):
+    """Set settings inside a ``with`` block, for the whole process; the
+    previous values come back when it ends (also on an exception)."""
+    previous = configure(**values)
+    try:
+        yield
+    finally:
+        with _lock:
+            _values.update(previous)
+
+
+# ---------------------------------------------------------------- BLAS
+def _find_blas_threads_local():
+    """OpenBLAS's ``openblas_set_num_threads_local(n)`` (0.3.27+; returns the
+    previous count) from the library NumPy's wheel ships, or None. In the
+    pthreads builds NumPy ships, the count it sets is the whole process's."""
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, 'numpy.libs')
+    for path in glob.glob(os.path.join(libs, '*openblas*')):
+        try:
+            setter = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+        return setter
+    return None
+
+
+_blas_setter = _find_blas_threads_local()
+_blas_found_threads = None  # OpenBLAS's count before 'single' was applied
+
+
+def set_blas_threads(n):
+    """Set OpenBLAS's thread count; returns the previous one, or None where
+    NumPy's OpenBLAS cannot be reached (other BLAS libraries are left alone)."""
+    return _blas_setter(n) if _blas_setter is not None else None
+
+
+def apply_blas_policy():
+    """Bring OpenBLAS's thread count in line with the ``blas`` setting: one
+    thread under 'single' (the count found is kept), the count found back under
+    'keep'. Cheap when nothing changes; called at the start of every split pass.
+
+    Why one thread: OpenBLAS's threads synchronise by spinning many times per
+    GEMM; on a machine where another process wants a core every sync can wait a
+    scheduler tick. GEMMs that don't go through ``parallel.matmul`` (the dense
+    layers' backward, user code) would also wake those spinning threads, which
+    then compete with deepzero's pool for the cores. Measured on a shared 2-core
+    VM: a W1 training step 1.35 s with OpenBLAS's default, 0.85 s with one thread.
+    """
+    global _blas_found_threads
+    single = get('blas') == 'single'
+    if single == (_blas_found_threads is not None) or _blas_setter is None:
+        return
+    with _lock:
+        if single and _blas_found_threads is None:
+            _blas_found_threads = set_blas_threads(1)
+        elif not single and _blas_found_threads is not None:
+            set_blas_threads(_blas_found_threads)
+            _blas_found_threads = None
+
+
+# ---------------------------------------------------------------- OpenCV
+_opencv_limited = False
+
+
+def limit_opencv_threads(cv2):
+    """Run OpenCV's calls on the thread that makes them (``cv2.setNumThreads(1)``),
+    once. The image pipeline calls this before its first OpenCV call: its
+    prefetch threads already spread the images of a batch over the budget, and
+    an OpenCV pool inside each of them would add threads beyond it."""
+    global _opencv_limited
+    if not _opencv_limited:
+        cv2.setNumThreads(1)
+        _opencv_limited = True
+
+
+# ---------------------------------------------------------------- randomness
+# Each stream's generator draws from its own child of the root seed, so the
+# draws of one (the number of dropout masks, say) never shift another's.
+STREAMS = ('initializers', 'shuffle', 'dropout', 'images')
+_root_entropy = np.random.SeedSequence().entropy
+_generators = {}
+
+
+def set_random_seed(seed):
+    """Make every draw deepzero makes without an explicit seed repeatable:
+    weight initialisation, shuffling in ``fit``, dropout masks, and the image
+    iterators' orders and augmentations. NumPy's global random state and
+    Python's ``random`` are left untouched.
+
+    Args:
+        seed: a non-negative int.
+    """
+    global _root_entropy
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"set_random_seed: seed must be a non-negative int, got {seed!r}")
+    with _lock:
+        _root_entropy = int(seed)
+        _generators.clear()
+
+
+def generator(stream):
+    """The ``numpy.random.Generator`` of ``stream`` (one of ``STREAMS``)."""
+    try:
+        return _generators[stream]
+    except KeyError:
+        if stream not in STREAMS:
+            raise ValueError(f"unknown random stream {stream!r}; known: "
+                             f"{', '.join(STREAMS)}") from None
+    with _lock:
+        if stream not in _generators:
+            sequence = np.random.SeedSequence(_root_entropy,
+                                              spawn_key=(STREAMS.index(stream),))
+            _generators[stream] = np.random.default_rng(sequence)
+        return _generators[stream]
