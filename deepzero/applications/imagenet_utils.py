@@ -5,8 +5,9 @@
   export ``caffe_preprocess_input`` or ``tf_preprocess_input`` under the
   name ``preprocess_input``);
 * ``decode_predictions(preds, top=5)``: class ids and names of the best scores;
-* the argument logic of the model functions: ``check_weights_argument``,
-  ``obtain_input_shape``, ``application_input`` (``input_tensor`` /
+* the argument logic of the model functions: ``model_input`` (which runs
+  ``check_weights_argument``, ``obtain_input_shape`` and
+  ``application_input``: ``weights`` / ``classes`` / ``input_tensor`` /
   ``input_shape``), ``feature_pooling`` (``pooling``), ``pooled_classifier``
   and ``validate_activation`` (``include_top`` / ``classes`` /
   ``classifier_activation``), ``load_application_weights`` (``weights``).
@@ -264,6 +265,18 @@ def obtain_input_shape(input_shape, default_size, min_size, data_format='channel
         raise ValueError("If `include_top` is True, you should specify a static "
                          f"`input_shape`. Received: input_shape={input_shape}")
     return input_shape
+
+
+def model_input(weights, include_top, classes, input_tensor, input_shape, default_size,
+                min_size):
+    """What a model function does first: check ``weights`` and ``classes``
+    (``check_weights_argument``), settle the input shape (``obtain_input_shape``:
+    ``default_size`` square with the classifier, at least ``min_size``), and
+    return ``application_input``'s ``(image_tensor, model_inputs)``."""
+    check_weights_argument(weights, include_top, classes)
+    input_shape = obtain_input_shape(input_shape, default_size=default_size, min_size=min_size,
+                                     require_flatten=include_top, weights=weights)
+    return application_input(input_tensor, input_shape)
 
 
 def application_input(input_tensor, input_shape):

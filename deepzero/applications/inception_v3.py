@@ -12,13 +12,10 @@ from ..models import Functional
 from . import imagenet_utils
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import tf_preprocess_input as preprocess_input  # noqa: F401
-from .weights import keras_application_file
+from .weights import keras_application_files
 
-WEIGHTS_FILE = keras_application_file(
-    'inception_v3', 'inception_v3_weights_tf_dim_ordering_tf_kernels.h5',
-    '9a0d58056eeedaa3f26cb7ebd46da564')
-WEIGHTS_FILE_NO_TOP = keras_application_file(
-    'inception_v3', 'inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5',
+WEIGHTS_FILE, WEIGHTS_FILE_NO_TOP = keras_application_files(
+    'inception_v3', 'inception_v3', '9a0d58056eeedaa3f26cb7ebd46da564',
     'bcbd6486424b2319ff4ef7d526e38f63')
 
 
@@ -83,23 +80,11 @@ def InceptionV3(include_top=True, weights='imagenet', input_tensor=None, input_s
                 pooling=None, classes=1000, classifier_activation='softmax',
                 name='inception_v3'):
     """InceptionV3 as ``keras.applications.InceptionV3``: 23,851,784
-    parameters with the classifier, 21,802,784 without.
-
-    Args:
-        include_top: include 'avg_pool' + Dense 'predictions'.
-        weights: None, 'imagenet' or the path of a Keras weight file.
-        input_tensor: a symbolic tensor to use as the image input.
-        input_shape: without the classifier, e.g. (150, 150, 3); at least 75x75.
-        pooling: without the classifier: None, 'avg' or 'max'.
-        classes: classifier size (1000 with ImageNet weights).
-        classifier_activation: 'softmax' or None with pretrained weights.
-        name: the model's name.
-    """
-    imagenet_utils.check_weights_argument(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=75, require_flatten=include_top,
-        weights=weights)
-    image, inputs = imagenet_utils.application_input(input_tensor, input_shape)
+    parameters with the classifier ('avg_pool' + Dense 'predictions'),
+    21,802,784 without; inputs at least 75x75. The arguments are those of
+    every application (:mod:`deepzero.applications`)."""
+    image, inputs = imagenet_utils.model_input(weights, include_top, classes, input_tensor,
+                                               input_shape, default_size=299, min_size=75)
 
     x = conv2d_bn(image, 32, 3, 3, strides=(2, 2), padding='valid')
     x = conv2d_bn(x, 32, 3, 3, padding='valid')

@@ -13,7 +13,7 @@ from ..models import Functional
 from . import imagenet_utils
 from .imagenet_utils import caffe_preprocess_input as preprocess_input  # noqa: F401
 from .imagenet_utils import decode_predictions  # noqa: F401
-from .weights import keras_application_file
+from .weights import keras_application_files
 
 BN_EPSILON = 1.001e-5
 
@@ -27,10 +27,7 @@ WEIGHTS_MD5 = {
 
 def weights_files(model_name):
     """(with classifier, without) ImageNet weight files of ``model_name``."""
-    top_md5, notop_md5 = WEIGHTS_MD5[model_name]
-    stem = f'{model_name}_weights_tf_dim_ordering_tf_kernels'
-    return (keras_application_file('resnet', f'{stem}.h5', top_md5),
-            keras_application_file('resnet', f'{stem}_notop.h5', notop_md5))
+    return keras_application_files('resnet', model_name, *WEIGHTS_MD5[model_name])
 
 
 def residual_block(x, filters, stride=1, conv_shortcut=True, name=None):
@@ -71,11 +68,8 @@ def ResNet(blocks_per_stack, model_name, include_top=True, weights='imagenet',
     """A ResNet v1 with ``blocks_per_stack`` blocks in stacks conv2..conv5
     (64, 128, 256, 512 bottleneck filters); ``model_name`` picks the ImageNet
     weight files. Other arguments as :func:`ResNet50`."""
-    imagenet_utils.check_weights_argument(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, require_flatten=include_top,
-        weights=weights)
-    image, inputs = imagenet_utils.application_input(input_tensor, input_shape)
+    image, inputs = imagenet_utils.model_input(weights, include_top, classes, input_tensor,
+                                               input_shape, default_size=224, min_size=32)
 
     x = ZeroPadding2D(padding=((3, 3), (3, 3)), name='conv1_pad')(image)
     x = Conv2D(64, 7, strides=2, name='conv1_conv')(x)
@@ -103,18 +97,10 @@ def ResNet(blocks_per_stack, model_name, include_top=True, weights='imagenet',
 def ResNet50(include_top=True, weights='imagenet', input_tensor=None, input_shape=None,
              pooling=None, classes=1000, classifier_activation='softmax', name='resnet50'):
     """ResNet50 as ``keras.applications.ResNet50`` (Keras 3 graph):
-    25,636,712 parameters with the classifier, 23,587,712 without.
-
-    Args:
-        include_top: include 'avg_pool' + Dense 'predictions'.
-        weights: None, 'imagenet' (the ``resnet/`` files) or a weight file path.
-        input_tensor: a symbolic tensor to use as the image input.
-        input_shape: without the classifier, e.g. (150, 150, 3); at least 32x32.
-        pooling: without the classifier: None, 'avg' or 'max'.
-        classes: classifier size (1000 with ImageNet weights).
-        classifier_activation: 'softmax' or None with pretrained weights.
-        name: the model's name.
-    """
+    25,636,712 parameters with the classifier ('avg_pool' + Dense
+    'predictions'), 23,587,712 without; inputs at least 32x32; 'imagenet'
+    loads the ``resnet/`` files. The arguments are those of every
+    application (:mod:`deepzero.applications`)."""
     return ResNet((3, 4, 6, 3), 'resnet50', include_top, weights, input_tensor,
                   input_shape, pooling, classes, classifier_activation, name)
 

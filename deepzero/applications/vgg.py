@@ -17,11 +17,8 @@ def VGG(convs_per_block, top_file, notop_file, include_top, weights, input_tenso
     """Build a VGG network with ``convs_per_block[i]`` convolutions in block i+1
     (each 3x3 'same' + ReLU, then 2x2 max pooling); the arguments are those
     of ``VGG16``. ``top_file`` / ``notop_file``: the ImageNet weight files."""
-    imagenet_utils.check_weights_argument(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, require_flatten=include_top,
-        weights=weights)
-    image, inputs = imagenet_utils.application_input(input_tensor, input_shape)
+    image, inputs = imagenet_utils.model_input(weights, include_top, classes, input_tensor,
+                                               input_shape, default_size=224, min_size=32)
 
     x = image
     for block, (filters, convs) in enumerate(zip(BLOCK_FILTERS, convs_per_block), start=1):

@@ -6,14 +6,10 @@ subtracted), 224x224 with the classifier, at least 32x32 without.
 from .imagenet_utils import caffe_preprocess_input as preprocess_input  # noqa: F401
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .vgg import VGG
-from .weights import keras_application_file
+from .weights import keras_application_files
 
-WEIGHTS_FILE = keras_application_file(
-    'vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels.h5',
-    '64373286793e3c8b2b4e3219cbf3544b')
-WEIGHTS_FILE_NO_TOP = keras_application_file(
-    'vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    '6d6bbae143d832006294945121d1f1fc')
+WEIGHTS_FILE, WEIGHTS_FILE_NO_TOP = keras_application_files(
+    'vgg16', 'vgg16', '64373286793e3c8b2b4e3219cbf3544b', '6d6bbae143d832006294945121d1f1fc')
 
 
 def VGG16(include_top=True, weights='imagenet', input_tensor=None, input_shape=None,

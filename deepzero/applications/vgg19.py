@@ -5,14 +5,10 @@ without. Inputs as VGG16 ('caffe' preprocessing, 224x224 / at least 32x32).
 from .imagenet_utils import caffe_preprocess_input as preprocess_input  # noqa: F401
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .vgg import VGG
-from .weights import keras_application_file
+from .weights import keras_application_files
 
-WEIGHTS_FILE = keras_application_file(
-    'vgg19', 'vgg19_weights_tf_dim_ordering_tf_kernels.h5',
-    'cbe5617147190e668d6c5d5026f83318')
-WEIGHTS_FILE_NO_TOP = keras_application_file(
-    'vgg19', 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    '253f8cb515780f3b799900260a226db6')
+WEIGHTS_FILE, WEIGHTS_FILE_NO_TOP = keras_application_files(
+    'vgg19', 'vgg19', 'cbe5617147190e668d6c5d5026f83318', '253f8cb515780f3b799900260a226db6')
 
 
 def VGG19(include_top=True, weights='imagenet', input_tensor=None, input_shape=None,

@@ -44,6 +44,15 @@ def keras_application_file(folder, name, md5):
     return RemoteFile(name, f'{KERAS_APPLICATIONS_URL}{folder}/{name}', md5)
 
 
+def keras_application_files(folder, model_name, top_md5, notop_md5):
+    """``(with the classifier, without)``: the pair of ImageNet weight files
+    Keras publishes for ``model_name`` in ``folder``,
+    ``<model_name>_weights_tf_dim_ordering_tf_kernels.h5`` and ``..._notop.h5``."""
+    stem = f'{model_name}_weights_tf_dim_ordering_tf_kernels'
+    return (keras_application_file(folder, f'{stem}.h5', top_md5),
+            keras_application_file(folder, f'{stem}_notop.h5', notop_md5))
+
+
 def keras_cache_dir():
     """Keras's download cache: ``$KERAS_HOME/models`` or ``~/.keras/models``."""
     home = os.environ.get('KERAS_HOME') or os.path.join(os.path.expanduser('~'), '.keras')

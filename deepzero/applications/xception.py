@@ -12,14 +12,10 @@ from ..models import Functional
 from . import imagenet_utils
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import tf_preprocess_input as preprocess_input  # noqa: F401
-from .weights import keras_application_file
+from .weights import keras_application_files
 
-WEIGHTS_FILE = keras_application_file(
-    'xception', 'xception_weights_tf_dim_ordering_tf_kernels.h5',
-    '0a58e3b7378bc2990ea3b43d5981f1f6')
-WEIGHTS_FILE_NO_TOP = keras_application_file(
-    'xception', 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    'b0042744bf5b25fce3cb969f33bebb97')
+WEIGHTS_FILE, WEIGHTS_FILE_NO_TOP = keras_application_files(
+    'xception', 'xception', '0a58e3b7378bc2990ea3b43d5981f1f6', 'b0042744bf5b25fce3cb969f33bebb97')
 
 
 def _sepconv_bn(x, filters, name):
@@ -54,23 +50,11 @@ def _middle_block(x, block):
 def Xception(include_top=True, weights='imagenet', input_tensor=None, input_shape=None,
              pooling=None, classes=1000, classifier_activation='softmax', name='xception'):
     """Xception as ``keras.applications.Xception``: 22,910,480 parameters
-    with the classifier, 20,861,480 without.
-
-    Args:
-        include_top: include 'avg_pool' + Dense 'predictions'.
-        weights: None, 'imagenet' or the path of a Keras weight file.
-        input_tensor: a symbolic tensor to use as the image input.
-        input_shape: without the classifier, e.g. (150, 150, 3); at least 71x71.
-        pooling: without the classifier: None, 'avg' or 'max'.
-        classes: classifier size (1000 with ImageNet weights).
-        classifier_activation: 'softmax' or None with pretrained weights.
-        name: the model's name.
-    """
-    imagenet_utils.check_weights_argument(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=71, require_flatten=include_top,
-        weights=weights)
-    image, inputs = imagenet_utils.application_input(input_tensor, input_shape)
+    with the classifier ('avg_pool' + Dense 'predictions'), 20,861,480
+    without; inputs at least 71x71. The arguments are those of every
+    application (:mod:`deepzero.applications`)."""
+    image, inputs = imagenet_utils.model_input(weights, include_top, classes, input_tensor,
+                                               input_shape, default_size=299, min_size=71)
 
     x = Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name='block1_conv1')(image)
     x = BatchNormalization(name='block1_conv1_bn')(x)

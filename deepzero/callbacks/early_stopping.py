@@ -1,6 +1,4 @@
 """``EarlyStopping``: stop training when a monitored quantity stops improving."""
-import warnings
-
 from .monitor_callback import MonitorCallback
 
 
@@ -29,13 +27,10 @@ class EarlyStopping(MonitorCallback):
         self.best_epoch = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.monitor_op is None:
-            self._set_monitor_op()
-        current = (logs or {}).get(self.monitor)
+        current = self._monitored_value(
+            logs, "Early stopping conditioned on metric `{monitor}` which is not available. "
+                  "Available metrics are: {available}")
         if current is None:
-            warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is "
-                          f"not available. Available metrics are: "
-                          f"{','.join(logs or {})}", stacklevel=2)
             return
         if epoch < self.start_from_epoch:
             return

@@ -1,6 +1,5 @@
 """``ModelCheckpoint``: save the model (or its weights) during training."""
 import os
-import warnings
 
 from .monitor_callback import MonitorCallback
 
@@ -53,12 +52,9 @@ class ModelCheckpoint(MonitorCallback):
         logs = logs or {}
         filepath = self._format_path(epoch, batch, logs)
         if self.save_best_only:
-            if self.monitor_op is None:
-                self._set_monitor_op()
-            current = logs.get(self.monitor)
+            current = self._monitored_value(
+                logs, "Can save best model only with {monitor} available, skipping.")
             if current is None:
-                warnings.warn(f"Can save best model only with {self.monitor} available, "
-                              "skipping.", stacklevel=2)
                 return
             if not self._is_improvement(current, self.best):
                 if self.verbose > 0:

@@ -3,6 +3,7 @@ quantity (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau): which
 direction is better and what counts as an improvement."""
 import math
 import operator
+import warnings
 
 from .callback import Callback
 
@@ -37,6 +38,22 @@ class MonitorCallback(Callback):
             self.monitor_op = self._auto_monitor_op()
         if self.monitor_op is operator.lt:
             self.min_delta = -abs(self.min_delta)
+
+    def _monitored_value(self, logs, missing_warning):
+        """The value of ``monitor`` in ``logs``, or None after warning
+        ``missing_warning`` (each callback's Keras wording, formatted with
+        ``monitor`` and ``available``, the logged names) when it is not
+        logged. The direction is settled here, at first use: by then the
+        model's metrics are built."""
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            # stacklevel 3: the caller of the callback method that asked.
+            warnings.warn(missing_warning.format(monitor=self.monitor,
+                                                 available=','.join(logs or {})),
+                          stacklevel=3)
+        return current
 
     def _auto_monitor_op(self):
         name = self.monitor[4:] if self.monitor.startswith('val_') else self.monitor

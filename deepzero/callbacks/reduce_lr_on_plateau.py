@@ -1,6 +1,4 @@
 """``ReduceLROnPlateau``: lower the learning rate when a metric stops improving."""
-import warnings
-
 from .monitor_callback import MonitorCallback
 
 
@@ -35,15 +33,12 @@ class ReduceLROnPlateau(MonitorCallback):
         self.best = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.monitor_op is None:
-            self._set_monitor_op()
         if logs is not None:
             logs['learning_rate'] = self.model.optimizer.learning_rate
-        current = (logs or {}).get(self.monitor)
+        current = self._monitored_value(
+            logs, "Learning rate reduction is conditioned on metric `{monitor}` which is not "
+                  "available. Available metrics are: {available}.")
         if current is None:
-            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` "
-                          f"which is not available. Available metrics are: "
-                          f"{','.join(logs or {})}.", stacklevel=2)
             return
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1

@@ -75,3 +75,18 @@ class BaseConv(Layer):
 
     def activation_and_bias_config(self):
         return {'activation': activations.serialize(self.activation), 'use_bias': self.use_bias}
+
+    def weights_config(self, *kernels):
+        """The config entries of the ``kernels`` (attribute prefixes: 'kernel',
+        'depthwise', 'pointwise') and of the bias, in Keras's order: the
+        initializers, the regularizers and the activity regularizer, the
+        constraints (None: constraints are refused in ``__init__``)."""
+        names = (*kernels, 'bias')
+
+        def entries(kind, serialize):
+            return {f'{name}_{kind}': serialize(getattr(self, f'{name}_{kind}')) for name in names}
+
+        return {**entries('initializer', initializers.serialize),
+                **entries('regularizer', regularizers.serialize),
+                'activity_regularizer': regularizers.serialize(self.activity_regularizer),
+                **{f'{name}_constraint': None for name in names}}

@@ -103,9 +103,4 @@ class Conv2D(BaseConv):
     def get_config(self):
         return {**super().get_config(), 'filters': self.filters, **self.window_config(),
                 'groups': self.groups, **self.activation_and_bias_config(),
-                'kernel_initializer': initializers.serialize(self.kernel_initializer),
-                'bias_initializer': initializers.serialize(self.bias_initializer),
-                'kernel_regularizer': regularizers.serialize(self.kernel_regularizer),
-                'bias_regularizer': regularizers.serialize(self.bias_regularizer),
-                'activity_regularizer': regularizers.serialize(self.activity_regularizer),
-                'kernel_constraint': None, 'bias_constraint': None}
+                **self.weights_config('kernel')}

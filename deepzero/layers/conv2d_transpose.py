@@ -59,10 +59,4 @@ class Conv2DTranspose(BaseConv):
                 'kernel_size': window['kernel_size'], 'strides': window['strides'],
                 'padding': window['padding'], 'output_padding': self.output_padding,
                 'data_format': window['data_format'], 'dilation_rate': window['dilation_rate'],
-                **self.activation_and_bias_config(),
-                'kernel_initializer': initializers.serialize(self.kernel_initializer),
-                'bias_initializer': initializers.serialize(self.bias_initializer),
-                'kernel_regularizer': regularizers.serialize(self.kernel_regularizer),
-                'bias_regularizer': regularizers.serialize(self.bias_regularizer),
-                'activity_regularizer': regularizers.serialize(self.activity_regularizer),
-                'kernel_constraint': None, 'bias_constraint': None}
+                **self.activation_and_bias_config(), **self.weights_config('kernel')}

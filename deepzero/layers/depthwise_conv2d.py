@@ -51,9 +51,4 @@ class DepthwiseConv2D(BaseConv):
     def get_config(self):
         return {**super().get_config(), 'depth_multiplier': self.depth_multiplier,
                 **self.window_config(), **self.activation_and_bias_config(),
-                'depthwise_initializer': initializers.serialize(self.depthwise_initializer),
-                'bias_initializer': initializers.serialize(self.bias_initializer),
-                'depthwise_regularizer': regularizers.serialize(self.depthwise_regularizer),
-                'bias_regularizer': regularizers.serialize(self.bias_regularizer),
-                'activity_regularizer': regularizers.serialize(self.activity_regularizer),
-                'depthwise_constraint': None, 'bias_constraint': None}
+                **self.weights_config('depthwise')}

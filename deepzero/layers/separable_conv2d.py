@@ -57,12 +57,4 @@ class SeparableConv2D(BaseConv):
         return {**super().get_config(), 'depth_multiplier': self.depth_multiplier,
                 'filters': self.filters, **self.window_config(),
                 **self.activation_and_bias_config(),
-                'depthwise_initializer': initializers.serialize(self.depthwise_initializer),
-                'pointwise_initializer': initializers.serialize(self.pointwise_initializer),
-                'bias_initializer': initializers.serialize(self.bias_initializer),
-                'depthwise_regularizer': regularizers.serialize(self.depthwise_regularizer),
-                'pointwise_regularizer': regularizers.serialize(self.pointwise_regularizer),
-                'bias_regularizer': regularizers.serialize(self.bias_regularizer),
-                'activity_regularizer': regularizers.serialize(self.activity_regularizer),
-                'depthwise_constraint': None, 'pointwise_constraint': None,
-                'bias_constraint': None}
+                **self.weights_config('depthwise', 'pointwise')}

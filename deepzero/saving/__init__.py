@@ -38,15 +38,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Save architecture, weights and (``include_optimizer``) compile and
     optimizer state, in the format the name's suffix selects. Ctrl-C during
     the save takes effect once the file is complete."""
-    name = os.fspath(filepath)
-    if name.endswith('.keras'):
-        write = keras_zip.save_model
-    elif name.endswith(LEGACY_SUFFIXES):
-        write = legacy_h5.save_model
-    else:
-        raise ValueError(f"save_model: cannot tell the format of {name!r}: the name "
-                         "must end in .keras (Keras 3 format) or .h5 / .hdf5 "
-                         "(legacy HDF5 format)")
+    write = _writer_for(filepath, (('.keras', keras_zip.save_model),
+                                   (LEGACY_SUFFIXES, legacy_h5.save_model)),
+                        "save_model: cannot tell the format of {name!r}: the name must end "
+                        "in .keras (Keras 3 format) or .h5 / .hdf5 (legacy HDF5 format)")
     with defer_interrupts():   # see the module docstring
         write(model, filepath, overwrite, include_optimizer)
 
@@ -68,14 +63,10 @@ def load_model(filepath, custom_objects=None, compile=True):
 def save_weights(model, filepath, overwrite=True):
     """``x.weights.h5``: Keras 3 layout; other ``.h5``/``.hdf5`` names: legacy
     layout. Ctrl-C during the save takes effect once the file is complete."""
-    name = os.fspath(filepath)
-    if name.endswith('.weights.h5'):
-        write = keras_zip.save_weights
-    elif name.endswith(LEGACY_SUFFIXES):
-        write = legacy_h5.save_weights
-    else:
-        raise ValueError(f"save_weights: the file name must end in .weights.h5 "
-                         f"(Keras 3 layout) or .h5 / .hdf5 (legacy layout); got {name!r}")
+    write = _writer_for(filepath, (('.weights.h5', keras_zip.save_weights),
+                                   (LEGACY_SUFFIXES, legacy_h5.save_weights)),
+                        "save_weights: the file name must end in .weights.h5 (Keras 3 "
+                        "layout) or .h5 / .hdf5 (legacy layout); got {name!r}")
     with defer_interrupts():   # see the module docstring
         write(model, filepath, overwrite)
 
@@ -101,6 +92,18 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False):
     else:
         _no_by_name(by_name, filepath)
         keras_zip.load_weights(model, filepath, skip_mismatch)
+
+
+def _writer_for(filepath, writers, unknown_suffix_error):
+    """The writer that ``filepath``'s name selects: ``writers`` is a sequence
+    of ``(suffix or tuple of suffixes, writer)``, the first match wins
+    ('.weights.h5' before '.h5'). ValueError ``unknown_suffix_error``
+    (formatted with ``name``) when none matches."""
+    name = os.fspath(filepath)
+    for suffixes, write in writers:
+        if name.endswith(suffixes):
+            return write
+    raise ValueError(unknown_suffix_error.format(name=name))
 
 
 def _is_zip(filepath):

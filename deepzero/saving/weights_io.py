@@ -23,17 +23,9 @@ def legacy_weights(layer):
     """The weights a legacy HDF5 file stores for ``layer``, in Keras's order:
     trainable then non-trainable (BatchNormalization: gamma, beta,
     moving_mean, moving_variance). For a nested model, every weight of its
-    sub-layers."""
-    return _unique(list(layer.trainable_weights) + list(layer.non_trainable_weights))
-
-
-def _unique(variables):
-    seen, unique = set(), []
-    for v in variables:
-        if id(v) not in seen:
-            seen.add(id(v))
-            unique.append(v)
-    return unique
+    sub-layers. The two lists split ``layer.weights``, which holds each
+    weight once, so neither repeats a weight."""
+    return list(layer.trainable_weights) + list(layer.non_trainable_weights)
 
 
 def weight_name(variable):
