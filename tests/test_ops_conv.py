@@ -8,7 +8,7 @@ import torch.nn.functional as TF
 
 import deepzero.functions as F
 from deepzero import Variable, no_grad
-from deepzero.functions.conv_utils import resolve_padding
+from deepzero.kernels.geometry import resolve_padding
 from deepzero.utils import check_gradients, check_second_order
 from torch_oracle import compare_with_torch
 
@@ -202,8 +202,8 @@ def test_conv2d_fused_pool_is_max_pool_of_conv(rng, x_shape, k_shape, padding, a
 
 def test_conv2d_fused_pool_across_chunks(rng, monkeypatch):
     """Chunks that cut an image into runs of rows still pool whole windows."""
-    from deepzero.functions import conv_utils
-    monkeypatch.setattr(conv_utils, 'CHUNK_BYTES', 2000)  # a few output rows per chunk
+    from deepzero.kernels.cpu import im2col
+    monkeypatch.setattr(im2col, 'CHUNK_BYTES', 2000)  # a few output rows per chunk
     x = Variable(rng.standard_normal((3, 13, 12, 3)).astype(np.float32))
     k = Variable(rng.standard_normal((3, 3, 3, 4)).astype(np.float32))
     y = F.conv2d(x, k, activation='relu', pool_size=2)
@@ -273,11 +273,11 @@ def test_conv2d_fused_pool_keeps_no_state_without_gradients(rng, monkeypatch):
     k = Variable(rng.standard_normal((3, 3, 3, 4)).astype(np.float32))
     with no_grad():
         y = F.conv2d(x, k, activation='relu', pool_size=2)
-    assert made[-1].pool.argmax is None and made[-1].passing is None
+    assert made[-1].argmax is None and made[-1].passing is None
     np.testing.assert_array_equal(y.data, F.max_pool2d(F.conv2d(x, k, activation='relu'), 2).data)
     y = F.conv2d(x, k, activation='relu', pool_size=2)
     assert y.creator is made[-1]
-    assert made[-1].pool.argmax.shape == y.shape and made[-1].pool.argmax.dtype == np.uint8
+    assert made[-1].argmax.shape == y.shape and made[-1].argmax.dtype == np.uint8
     assert made[-1].passing.shape == y.shape and made[-1].passing.dtype == bool
 
 

@@ -5,12 +5,13 @@ of it (sigmoid, tanh-like, softmax), and piecewise-linear activations multiply
 ``gy`` by a constant mask or factor array: their second derivative is zero
 almost everywhere, so that is exact to any order.
 """
+from .. import kernels
 from ..core import Function, get_array_module, parallel, workspace
 from ..core.operators import exp
 from .math import where
 from .reductions import logsumexp_array
 
-__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu_passing', 'relu', 'relu6',
+__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu', 'relu6',
            'LeakyReLU', 'leaky_relu', 'ELU', 'elu', 'Softplus', 'softplus', 'Softmax', 'softmax',
            'LogSoftmax', 'log_softmax']
 
@@ -54,25 +55,12 @@ class ReLU(Function):
     def backward(self, gy):
         # The mask comes from the output (y > 0 exactly where x > 0).
         y = self.outputs[0]().data
-        xp = get_array_module(y)
-        passing = workspace.empty(y.shape, bool, xp)
-        parallel.over_batch(lambda y, passing: relu_passing(y, self.max_value, passing),
-                            y, passing)
-        return ReLUGrad(passing)(gy)
-
-
-def relu_passing(y, max_value, out):
-    """Where ReLU's gradient is 1, from its output y: ``0 < y < max_value``
-    (flat above the cap, as torch's relu6), into the bool array ``out``."""
-    xp = get_array_module(y)
-    xp.greater(y, 0, out=out)
-    if max_value is not None:
-        out &= y < max_value
+        return ReLUGrad(kernels.for_arrays(y).relu_mask(y, self.max_value))(gy)
 
 
 class ReLUGrad(Function):
     """gy * passing: ReLU's backward, given where its gradient is 1 (a bool
-    array, see ``relu_passing``).
+    array, see ``kernels.cpu.relu_mask``).
 
     Linear in gy with a constant mask, so its own gradient is ReLUGrad again
     (exact to any order)."""
