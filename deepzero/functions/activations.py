@@ -6,7 +6,7 @@ of it (sigmoid, tanh-like, softmax), and piecewise-linear activations multiply
 almost everywhere, so that is exact to any order.
 """
 from .. import kernels
-from ..core import Function, get_array_module, parallel, workspace
+from ..core import Function, get_array_module
 from ..core.operators import exp
 from .math import where
 from .reductions import logsumexp_array
@@ -41,16 +41,7 @@ class ReLU(Function):
         self.max_value = max_value
 
     def forward(self, x):
-        xp = get_array_module(x)
-        # a pooled output, computed on every core: conv nets run ReLU on their
-        # largest activations
-        y = workspace.empty(x.shape, x.dtype, xp)
-        if self.max_value is None:
-            parallel.over_batch(lambda x, y: xp.maximum(x, 0, out=y), x, y)
-        else:
-            cap = x.dtype.type(self.max_value)
-            parallel.over_batch(lambda x, y: xp.clip(x, 0, cap, out=y), x, y)
-        return y
+        return kernels.for_arrays(x).relu(x, self.max_value)
 
     def backward(self, gy):
         # The mask comes from the output (y > 0 exactly where x > 0).
@@ -69,12 +60,7 @@ class ReLUGrad(Function):
         self.passing = passing
 
     def forward(self, gy):
-        xp = get_array_module(gy)
-        gx = workspace.empty(gy.shape, gy.dtype, xp)
-        # A bool mask times gy costs about a copy: no float mask is built.
-        parallel.over_batch(lambda gy, passing, gx: xp.multiply(gy, passing, out=gx),
-                            gy, self.passing, gx)
-        return gx
+        return kernels.for_arrays(gy).relu_grad(gy, self.passing)
 
     def backward(self, ggx):
         return ReLUGrad(self.passing)(ggx)

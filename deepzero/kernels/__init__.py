@@ -1,4 +1,4 @@
-"""Array kernels: the loops, copies and GEMMs under the conv and pooling ops.
+"""Array kernels: the loops, copies and GEMMs under the conv, pooling and ReLU ops.
 
 Layering: ``core`` -> ``kernels`` -> ``functions``. The ops in
 ``deepzero.functions`` are ``Function`` classes whose forward and backward

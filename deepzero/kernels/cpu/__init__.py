@@ -8,12 +8,12 @@ returns its arrays in the op's ``data_format``.
     im2col.py       the chunked im2col pipeline and col2im
     windows.py      window views, the one gather and the one scatter over window offsets
     layout.py       channels_first <-> channels_last, padding
-    activations.py  the ReLU mask
+    activations.py  ReLU, its mask and its gradient
 """
-from .activations import relu_mask, relu_passing
+from .activations import relu, relu_grad, relu_mask
 from .conv import bias_grad, conv2d, conv2d_kernel_grad, conv2d_max_pool, conv2d_transpose
 from .pooling import avg_pool2d, avg_pool2d_grad, max_pool2d, max_pool2d_gather, max_pool2d_grad
 
-__all__ = ['relu_mask', 'relu_passing', 'bias_grad', 'conv2d', 'conv2d_kernel_grad', 'conv2d_max_pool',
-           'conv2d_transpose', 'avg_pool2d', 'avg_pool2d_grad', 'max_pool2d',
-           'max_pool2d_gather', 'max_pool2d_grad']
+__all__ = ['relu', 'relu_grad', 'relu_mask', 'conv2d', 'conv2d_max_pool', 'conv2d_transpose',
+           'conv2d_kernel_grad', 'bias_grad', 'max_pool2d', 'max_pool2d_grad',
+           'max_pool2d_gather', 'avg_pool2d', 'avg_pool2d_grad']
