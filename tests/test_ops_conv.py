@@ -1,6 +1,7 @@
 """conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose: finite
-differences (float64), second order, PyTorch forward+backward, Keras for the
-transposed conv's 'same' sizes, dtypes and error messages."""
+differences (float64), second order, PyTorch forward+backward, the reference
+conv2d (deepzero/kernels/reference.py), Keras for the transposed conv's
+'same' sizes, dtypes and error messages."""
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,11 @@ import torch.nn.functional as TF
 
 import deepzero.functions as F
 from deepzero import Variable, no_grad
-from deepzero.functions.conv_utils import resolve_padding
+from deepzero import kernels
+from deepzero.kernels import reference
+from deepzero.kernels.geometry import (WindowGeometry, conv_output_length, deconv_output_length,
+                                       resolve_padding)
+from deepzero.layers import arg_utils
 from deepzero.utils import check_gradients, check_second_order
 from torch_oracle import compare_with_torch
 
@@ -77,6 +82,72 @@ def test_conv2d_matches_torch(rng, x_shape, k_shape, strides, padding, dilation,
                               dilation=dilation, groups=groups))
     compare_with_torch(lambda x, k, b: F.conv2d(x, k, b, strides, padding, dilation, groups),
                        ref, x, k, b, dtype=dtype)
+
+
+def pair_of(value):
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def values_and_gradients(fn, rng, *arrays):
+    """fn's output and the gradients of its inputs for a random output
+    gradient (the same for every fn given the same rng state)."""
+    xs = [Variable(a) for a in arrays]
+    y = fn(*xs)
+    (y * rng.standard_normal(y.shape)).sum().backward()
+    return [y.data] + [x.grad.data for x in xs]
+
+
+@pytest.mark.parametrize('x_shape, k_shape, strides, padding, dilation, groups',
+                         [case for case in CASES if case[5] == 1])
+@pytest.mark.parametrize('fusion', [{}, {'activation': 'relu'}, {'pool_size': 2}])
+def test_conv2d_matches_reference(rng, x_shape, k_shape, strides, padding, dilation, groups,
+                                  fusion):
+    """The fast path (chunked im2col + GEMM, fused post-ops, its own gradient
+    ops) against the reference conv2d (whole im2col + matmul, gradients by
+    the engine's indexing and matmul ops), float64."""
+    x, k = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = rng.standard_normal(k_shape[3])
+    if 'pool_size' in fusion and min(F.conv2d(x, k, None, strides, padding,
+                                              dilation).shape[1:3]) < 2:
+        pytest.skip('conv output smaller than the pool')
+
+    def simple(x, k, b):
+        y = reference.conv2d(x, k, b, pair_of(strides), padding, pair_of(dilation))
+        y = F.relu(y) if fusion else y
+        return F.max_pool2d(y, 2) if 'pool_size' in fusion else y
+
+    fused = {**fusion, 'activation': 'relu'} if 'pool_size' in fusion else fusion
+    fast = values_and_gradients(
+        lambda x, k, b: F.conv2d(x, k, b, strides, padding, dilation, **fused),
+        np.random.default_rng(1), x, k, b)
+    for got, expected in zip(fast, values_and_gradients(simple, np.random.default_rng(1),
+                                                        x, k, b)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize('padding', ['valid', 'same'])
+def test_one_output_size_rule(padding):
+    """The layers' shape inference, the ops' window geometry and the arrays
+    the ops return agree: one rule, in kernels/geometry.py."""
+    assert arg_utils.conv_output_length is conv_output_length
+    assert arg_utils.deconv_output_length is deconv_output_length
+    for length, k, stride, dilation in [(7, 3, 1, 1), (7, 3, 2, 1), (8, 2, 3, 1), (9, 3, 2, 2),
+                                        (5, 5, 1, 1), (6, 1, 4, 1)]:
+        expected = conv_output_length(length, k, padding, stride, dilation)
+        geometry = WindowGeometry('test', (length, 1), (k, 1), (stride, 1), (dilation, 1),
+                                  padding)
+        y = F.conv2d(np.zeros((1, length, 1, 1)), np.zeros((k, 1, 1, 1)), None, (stride, 1),
+                     padding, (dilation, 1))
+        assert geometry.out_hw[0] == y.shape[1] == expected
+        z = F.conv2d_transpose(np.zeros((1, length, 1, 1)), np.zeros((k, 1, 1, 1)), None,
+                               (stride, 1), padding, dilation_rate=(dilation, 1))
+        assert z.shape[1] == deconv_output_length(length, k, padding, stride, None, dilation)
+    assert conv_output_length(None, 3, padding, 1) is None
+    assert conv_output_length(2, 3, 'valid', 1) == 0
+
+
+def test_numpy_arrays_get_the_cpu_kernels():
+    assert kernels.for_arrays(np.zeros(3), np.zeros(2)) is kernels.cpu
 
 
 def test_conv2d_channels_first_matches_channels_last(rng):
@@ -202,8 +273,8 @@ def test_conv2d_fused_pool_is_max_pool_of_conv(rng, x_shape, k_shape, padding, a
 
 def test_conv2d_fused_pool_across_chunks(rng, monkeypatch):
     """Chunks that cut an image into runs of rows still pool whole windows."""
-    from deepzero.functions import conv_utils
-    monkeypatch.setattr(conv_utils, 'CHUNK_BYTES', 2000)  # a few output rows per chunk
+    from deepzero.kernels.cpu import im2col
+    monkeypatch.setattr(im2col, 'CHUNK_BYTES', 2000)  # a few output rows per chunk
     x = Variable(rng.standard_normal((3, 13, 12, 3)).astype(np.float32))
     k = Variable(rng.standard_normal((3, 3, 3, 4)).astype(np.float32))
     y = F.conv2d(x, k, activation='relu', pool_size=2)
@@ -273,11 +344,11 @@ def test_conv2d_fused_pool_keeps_no_state_without_gradients(rng, monkeypatch):
     k = Variable(rng.standard_normal((3, 3, 3, 4)).astype(np.float32))
     with no_grad():
         y = F.conv2d(x, k, activation='relu', pool_size=2)
-    assert made[-1].pool.argmax is None and made[-1].passing is None
+    assert made[-1].argmax is None and made[-1].passing is None
     np.testing.assert_array_equal(y.data, F.max_pool2d(F.conv2d(x, k, activation='relu'), 2).data)
     y = F.conv2d(x, k, activation='relu', pool_size=2)
     assert y.creator is made[-1]
-    assert made[-1].pool.argmax.shape == y.shape and made[-1].pool.argmax.dtype == np.uint8
+    assert made[-1].argmax.shape == y.shape and made[-1].argmax.dtype == np.uint8
     assert made[-1].passing.shape == y.shape and made[-1].passing.dtype == bool
 
 

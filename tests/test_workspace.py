@@ -11,7 +11,7 @@ import pytest
 
 import deepzero.functions as F
 from deepzero import Parameter, Variable, no_grad
-from deepzero.functions import conv_utils
+from deepzero.kernels.cpu import im2col
 from deepzero.core import parallel, workspace
 from deepzero.core.workspace import MIN_POOLED_BYTES, Workspace
 
@@ -227,9 +227,9 @@ def test_chunked_conv_matches_one_chunk(monkeypatch, chunk_bytes, groups, stride
         with no_grad():
             y_inference = F.conv2d(x, kernel, bias, strides, padding, groups=groups)
         return y.data.copy(), kernel.grad.data.copy(), y_inference.data.copy()
-    monkeypatch.setattr(conv_utils, 'CHUNK_BYTES', 1 << 40)
+    monkeypatch.setattr(im2col, 'CHUNK_BYTES', 1 << 40)
     whole = run()
-    monkeypatch.setattr(conv_utils, 'CHUNK_BYTES', chunk_bytes)
+    monkeypatch.setattr(im2col, 'CHUNK_BYTES', chunk_bytes)
     for a, b in zip(whole, run()):  # float32 sums in another order
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * np.abs(a).max())
     np.testing.assert_array_equal(whole[0], whole[2])

@@ -5,12 +5,13 @@ of it (sigmoid, tanh-like, softmax), and piecewise-linear activations multiply
 ``gy`` by a constant mask or factor array: their second derivative is zero
 almost everywhere, so that is exact to any order.
 """
-from ..core import Function, get_array_module, parallel, workspace
+from .. import kernels
+from ..core import Function, get_array_module
 from ..core.operators import exp
 from .math import where
 from .reductions import logsumexp_array
 
-__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu_passing', 'relu', 'relu6',
+__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu', 'relu6',
            'LeakyReLU', 'leaky_relu', 'ELU', 'elu', 'Softplus', 'softplus', 'Softmax', 'softmax',
            'LogSoftmax', 'log_softmax']
 
@@ -40,39 +41,17 @@ class ReLU(Function):
         self.max_value = max_value
 
     def forward(self, x):
-        xp = get_array_module(x)
-        # a pooled output, computed on every core: conv nets run ReLU on their
-        # largest activations
-        y = workspace.empty(x.shape, x.dtype, xp)
-        if self.max_value is None:
-            parallel.over_batch(lambda x, y: xp.maximum(x, 0, out=y), x, y)
-        else:
-            cap = x.dtype.type(self.max_value)
-            parallel.over_batch(lambda x, y: xp.clip(x, 0, cap, out=y), x, y)
-        return y
+        return kernels.for_arrays(x).relu(x, self.max_value)
 
     def backward(self, gy):
         # The mask comes from the output (y > 0 exactly where x > 0).
         y = self.outputs[0]().data
-        xp = get_array_module(y)
-        passing = workspace.empty(y.shape, bool, xp)
-        parallel.over_batch(lambda y, passing: relu_passing(y, self.max_value, passing),
-                            y, passing)
-        return ReLUGrad(passing)(gy)
-
-
-def relu_passing(y, max_value, out):
-    """Where ReLU's gradient is 1, from its output y: ``0 < y < max_value``
-    (flat above the cap, as torch's relu6), into the bool array ``out``."""
-    xp = get_array_module(y)
-    xp.greater(y, 0, out=out)
-    if max_value is not None:
-        out &= y < max_value
+        return ReLUGrad(kernels.for_arrays(y).relu_mask(y, self.max_value))(gy)
 
 
 class ReLUGrad(Function):
     """gy * passing: ReLU's backward, given where its gradient is 1 (a bool
-    array, see ``relu_passing``).
+    array, see ``kernels.cpu.relu_mask``).
 
     Linear in gy with a constant mask, so its own gradient is ReLUGrad again
     (exact to any order)."""
@@ -81,12 +60,7 @@ class ReLUGrad(Function):
         self.passing = passing
 
     def forward(self, gy):
-        xp = get_array_module(gy)
-        gx = workspace.empty(gy.shape, gy.dtype, xp)
-        # A bool mask times gy costs about a copy: no float mask is built.
-        parallel.over_batch(lambda gy, passing, gx: xp.multiply(gy, passing, out=gx),
-                            gy, self.passing, gx)
-        return gx
+        return kernels.for_arrays(gy).relu_grad(gy, self.passing)
 
     def backward(self, ggx):
         return ReLUGrad(self.passing)(ggx)

@@ -1,4 +1,6 @@
 """Argument checks and normalization shared by layers (Keras's rules)."""
+# the output-size rules of conv and pool windows, one for layers and ops
+from ..kernels.geometry import conv_output_length, deconv_output_length  # noqa: F401
 
 
 def check_no_constraint(layer, **constraints):
@@ -34,29 +36,6 @@ def normalize_data_format(data_format, layer_name):
         raise ValueError(f"{layer_name}: data_format must be 'channels_last' or "
                          f"'channels_first', got {data_format!r}")
     return data_format
-
-
-def conv_output_length(length, kernel, padding, stride, dilation=1):
-    """Spatial output size of a conv/pool window; None stays None."""
-    if length is None:
-        return None
-    span = (kernel - 1) * dilation + 1
-    if padding == 'same':
-        return (length + stride - 1) // stride
-    return max(0, (length - span) // stride + 1)
-
-
-def deconv_output_length(length, kernel, padding, stride, output_padding=None, dilation=1):
-    """Spatial output size of a transposed convolution (Keras's formula)."""
-    if length is None:
-        return None
-    span = (kernel - 1) * dilation + 1
-    if output_padding is None:
-        if padding == 'valid':
-            return length * stride + max(span - stride, 0)
-        return length * stride
-    pad = span // 2 if padding == 'same' else 0
-    return (length - 1) * stride + span - 2 * pad + output_padding
 
 
 def spatial_axes(data_format):

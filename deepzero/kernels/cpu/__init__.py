@@ -1,0 +1,19 @@
+"""The kernel set for NumPy arrays: large passes and GEMMs split over the
+CPU's cores (core/parallel.py), large arrays from the workspace pool
+(core/workspace.py). Images are channels_last inside; each kernel takes and
+returns its arrays in the op's ``data_format``.
+
+    conv.py         conv2d (+ bias, ReLU, fused max pool), its transpose, kernel and bias gradients
+    pooling.py      max and average pooling and their adjoints
+    im2col.py       the chunked im2col pipeline and col2im
+    windows.py      window views, the one gather and the one scatter over window offsets
+    layout.py       channels_first <-> channels_last, padding
+    activations.py  ReLU, its mask and its gradient
+"""
+from .activations import relu, relu_grad, relu_mask
+from .conv import bias_grad, conv2d, conv2d_kernel_grad, conv2d_max_pool, conv2d_transpose
+from .pooling import avg_pool2d, avg_pool2d_grad, max_pool2d, max_pool2d_gather, max_pool2d_grad
+
+__all__ = ['relu', 'relu_grad', 'relu_mask', 'conv2d', 'conv2d_max_pool', 'conv2d_transpose',
+           'conv2d_kernel_grad', 'bias_grad', 'max_pool2d', 'max_pool2d_grad',
+           'max_pool2d_gather', 'avg_pool2d', 'avg_pool2d_grad']
