@@ -20,7 +20,7 @@ def test_dot_text_has_every_node_and_edge():
     x, w, y = _graph()
     text = get_dot_graph(y, verbose=True)
     assert text.startswith('digraph g {') and text.rstrip().endswith('}')
-    for op in ('MatMul', 'Add', 'Sum'):
+    for op in ('MatMul', 'AddFunction', 'Sum'):
         assert f'label="{op}"' in text
     assert 'label="x: (2, 3) float32"' in text
     assert 'label="w: (3, 4) float32"' in text

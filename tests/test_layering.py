@@ -73,3 +73,24 @@ def test_no_module_imports_a_higher_level(path):
     higher = sorted({'.'.join(parts) for parts in imported_modules(path)
                      if own and unit(parts) and LEVEL[unit(parts)] > LEVEL[own]})
     assert not higher, f"{own} (level {LEVEL[own]}) imports {higher} from above it"
+
+
+def test_no_op_shares_a_name_with_a_keras_class():
+    """An op (a Function subclass) named like a Keras layer, loss or metric
+    carries the suffix Function (Conv2DFunction beside the Conv2D layer), so a
+    class name says which of the two it is."""
+    import inspect
+
+    import deepzero.functions as F
+    from deepzero import layers, losses, metrics
+    from deepzero.core import Function
+    keras_names = {name for module in (layers, losses, metrics)
+                   for name, obj in vars(module).items() if inspect.isclass(obj)}
+    ops = {cls.__name__ for cls in _subclasses(Function)}
+    assert not ops & keras_names
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)

@@ -218,7 +218,7 @@ def test_conv2d_fused_relu_is_relu_of_conv(rng, data_format, with_bias):
         (y * gy).sum().backward()
         results.append([y.data] + [v.grad.data for v in xs])
         if fused:
-            assert isinstance(y.creator, F.Conv2D) and y.creator.relu
+            assert isinstance(y.creator, F.Conv2DFunction) and y.creator.relu
     for fused, plain in zip(*results):
         np.testing.assert_array_equal(fused, plain)
 

@@ -99,7 +99,7 @@ def _broadcasting(name, op, x0, x1):
     return op(x0, x1)
 
 
-class Add(Function):
+class AddFunction(Function):
     def forward(self, x0, x1):
         self.shapes = x0.shape, x1.shape
         return _broadcasting('add', np.add, x0, x1)
@@ -183,7 +183,7 @@ class Log(Function):
 
 
 def add(x0, x1):
-    return Add()(x0, x1)
+    return AddFunction()(x0, x1)
 
 
 def sub(x0, x1):
@@ -262,7 +262,7 @@ def matmul(a, b):
 
 
 # --- shape -----------------------------------------------------------------------
-class Reshape(Function):
+class ReshapeFunction(Function):
     def __init__(self, shape):
         self.shape = shape
 
@@ -282,7 +282,7 @@ def reshape(x, shape):
     shape = tuple(shape)
     if getattr(x, 'shape', None) == shape:
         return as_variable(x)
-    return Reshape(shape)(x)
+    return ReshapeFunction(shape)(x)
 
 
 class Transpose(Function):

@@ -11,8 +11,9 @@ from ..core.operators import exp
 from .math import where
 from .reductions import logsumexp_array
 
-__all__ = ['Sigmoid', 'sigmoid', 'ReLU', 'ReLUGrad', 'relu', 'relu6',
-           'LeakyReLU', 'leaky_relu', 'ELU', 'elu', 'Softplus', 'softplus', 'Softmax', 'softmax',
+__all__ = ['Sigmoid', 'sigmoid', 'ReLUFunction', 'ReLUGrad', 'relu', 'relu6',
+           'LeakyReLUFunction', 'leaky_relu', 'ELU', 'elu', 'Softplus', 'softplus',
+           'SoftmaxFunction', 'softmax',
            'LogSoftmax', 'log_softmax']
 
 
@@ -34,7 +35,7 @@ def sigmoid(x):
     return Sigmoid()(x)
 
 
-class ReLU(Function):
+class ReLUFunction(Function):
     def __init__(self, max_value=None):
         if max_value is not None and not max_value > 0:
             raise ValueError(f"relu: max_value must be positive, got {max_value}")
@@ -72,7 +73,7 @@ def relu(x, max_value=None):
     The gradient is 1 where ``0 < x < max_value`` and 0 elsewhere (0 at the
     kinks, as in PyTorch).
     """
-    return ReLU(max_value)(x)
+    return ReLUFunction(max_value)(x)
 
 
 def relu6(x):
@@ -80,7 +81,7 @@ def relu6(x):
     return relu(x, max_value=6.0)
 
 
-class LeakyReLU(Function):
+class LeakyReLUFunction(Function):
     def __init__(self, negative_slope=0.2):
         self.negative_slope = negative_slope
 
@@ -98,7 +99,7 @@ class LeakyReLU(Function):
 
 def leaky_relu(x, negative_slope=0.2):
     """``x`` for ``x > 0``, ``negative_slope * x`` otherwise (Keras' default slope 0.2)."""
-    return LeakyReLU(negative_slope)(x)
+    return LeakyReLUFunction(negative_slope)(x)
 
 
 class ELU(Function):
@@ -141,7 +142,7 @@ def softplus(x):
     return Softplus()(x)
 
 
-class Softmax(Function):
+class SoftmaxFunction(Function):
     def __init__(self, axis=-1):
         self.axis = axis
 
@@ -159,7 +160,7 @@ class Softmax(Function):
 
 def softmax(x, axis=-1):
     """``exp(x) / sum(exp(x))`` along ``axis`` (default: the last)."""
-    return Softmax(axis)(x)
+    return SoftmaxFunction(axis)(x)
 
 
 class LogSoftmax(Function):

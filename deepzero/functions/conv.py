@@ -6,11 +6,13 @@ on request; kernels always keep Keras's layout, (KH, KW, C_in/groups, C_out).
 Three Functions do all the work, each the adjoint of the others, so every
 gradient of every order is again one of them (DeZero's pattern):
 
-    Conv2D(x, W)            y  = conv(x, W)
-    Conv2DTranspose(g, W)   gx = conv^T(g, W)    input gradient of Conv2D
-    Conv2DGradKernel(x, g)  gW = sum over windows of x * g   kernel gradient
+    Conv2DFunction(x, W)            y  = conv(x, W)
+    Conv2DTransposeFunction(g, W)   gx = conv^T(g, W)       input gradient
+    Conv2DGradKernel(x, g)          gW = sum over windows of x * g   kernel gradient
 
-A bias gradient is BiasGrad. Conv2D can apply a ReLU in its output pass
+A bias gradient is BiasGrad. (Ops that share a name with a Keras layer carry
+the suffix Function, as Chainer's Convolution2DFunction beside its link.)
+Conv2DFunction can apply a ReLU in its output pass
 (``conv2d(..., activation='relu')``), and Conv2DMaxPool
 (``conv2d(..., pool_size=2)``) max-pools the output as well, with the
 values and gradients of the ops they replace.
@@ -33,10 +35,11 @@ from .conv_utils import check_data_format, check_image, pair, spatial_shape
 from .pooling import MaxPool2DGather, MaxPool2DGrad
 
 __all__ = ['conv2d', 'depthwise_conv2d', 'separable_conv2d', 'conv2d_transpose',
-           'Conv2D', 'Conv2DMaxPool', 'Conv2DTranspose', 'Conv2DGradKernel', 'BiasGrad']
+           'Conv2DFunction', 'Conv2DMaxPool', 'Conv2DTransposeFunction', 'Conv2DGradKernel',
+           'BiasGrad']
 
 
-class Conv2D(Function):
+class Conv2DFunction(Function):
     """y = conv(x, kernel) (+ bias), then max(y, 0) when ``relu``.
     x (N, H, W, C_in) -> y (N, OH, OW, C_out); ``spec`` a ConvSpec.
 
@@ -73,7 +76,7 @@ class Conv2D(Function):
         need = self.needs_input_grad
         if pool is not None and need[0]:
             gy, pool, argmax = MaxPool2DGrad(pool, argmax)(gy), None, None
-        gx = Conv2DTranspose(self.spec)(gy, kernel) if need[0] else None
+        gx = Conv2DTransposeFunction(self.spec)(gy, kernel) if need[0] else None
         has_bias = len(self.inputs) == 3
         need_bias = has_bias and need[2]
         if need[1]:  # the bias gradient comes with the kernel's, from the same reads of gy
@@ -84,15 +87,15 @@ class Conv2D(Function):
         return (gx, gk, gb) if has_bias else (gx, gk)
 
 
-class Conv2DMaxPool(Conv2D):
+class Conv2DMaxPool(Conv2DFunction):
     """max_pool(conv(x, kernel) (+ bias), then max(., 0) when ``relu``) in one
     op: x (N, H, W, C_in) -> (N, OH // PH, OW // PW, C_out), for the 'valid'
     max pool ``pool`` (a PoolSpec on the conv's output) whose strides equal
     its window (PH, PW), as Keras's MaxPooling2D defaults to. Each piece of
     the conv output is pooled while in cache (``kernels.cpu.conv2d_max_pool``).
 
-    Backward: the ReLU's gradient, then Conv2D's gradient ops with the
-    pool's winners (``argmax``, as MaxPool2D's). When x needs no gradient (a
+    Backward: the ReLU's gradient, then Conv2DFunction's gradient ops with the
+    pool's winners (``argmax``, as MaxPool2DFunction's). When x needs no gradient (a
     first layer), the kernel gradient takes the pooled gradient as it is
     (see Conv2DGradKernel) and the full-size gradient is never written; else
     it is scattered to full size once for both.
@@ -117,9 +120,9 @@ class Conv2DMaxPool(Conv2D):
         return self._conv_backward(gy, self.pool, self.argmax)
 
 
-class Conv2DTranspose(Function):
-    """The adjoint of ``Conv2D(spec)`` in its input: g (N, OH, OW, C_out) ->
-    (N, H, W, C_in) (+ bias of C_in). It is Conv2D's input gradient and, with
+class Conv2DTransposeFunction(Function):
+    """The adjoint of ``Conv2DFunction(spec)`` in its input: g (N, OH, OW, C_out) ->
+    (N, H, W, C_in) (+ bias of C_in). It is Conv2DFunction's input gradient and, with
     Keras's kernel layout, the transposed convolution."""
 
     def __init__(self, spec):
@@ -131,7 +134,7 @@ class Conv2DTranspose(Function):
     def backward(self, gz):
         g, kernel = self.inputs[:2]
         need = self.needs_input_grad
-        grads = (Conv2D(self.spec)(gz, kernel) if need[0] else None,
+        grads = (Conv2DFunction(self.spec)(gz, kernel) if need[0] else None,
                  Conv2DGradKernel(self.spec)(gz, g) if need[1] else None)
         if len(self.inputs) == 3:
             grads += (BiasGrad(self.spec.data_format)(gz) if need[2] else None,)
@@ -139,7 +142,7 @@ class Conv2DTranspose(Function):
 
 
 class Conv2DGradKernel(Function):
-    """The kernel gradient of ``Conv2D(spec)``: (x, gy) -> gW (KH, KW, C_in/G, C_out).
+    """The kernel gradient of ``Conv2DFunction(spec)``: (x, gy) -> gW (KH, KW, C_in/G, C_out).
 
     ``with_bias``: also return the bias gradient (C_out,) (from the same
     reads of gy). ``pool`` (a PoolSpec) and its winners ``argmax``: gy is
@@ -163,10 +166,11 @@ class Conv2DGradKernel(Function):
         gx = None
         if need[0]:
             full_gy = gy if self.pool is None else MaxPool2DGrad(self.pool, self.argmax)(gy)
-            gx = Conv2DTranspose(self.spec)(full_gy, ggk)
+            gx = Conv2DTransposeFunction(self.spec)(full_gy, ggk)
         if not need[1]:
             return gx, None
-        ggy = Conv2D(self.spec)(x, ggk, ggb) if self.with_bias else Conv2D(self.spec)(x, ggk)
+        conv = Conv2DFunction(self.spec)
+        ggy = conv(x, ggk, ggb) if self.with_bias else conv(x, ggk)
         return gx, ggy if self.pool is None else MaxPool2DGather(self.pool, self.argmax)(ggy)
 
 
@@ -217,7 +221,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
     keep_mask = config.enable_backprop and any(v.requires_grad for v in inputs)
     relu = activation == 'relu'
     if pool_size is None:
-        return Conv2D(spec, relu, keep_mask)(*inputs)
+        return Conv2DFunction(spec, relu, keep_mask)(*inputs)
     window = pair(pool_size, 'pool_size', 'conv2d')
     if any(p > n for p, n in zip(window, spec.geometry.out_hw)):
         raise ValueError(f"conv2d: pool_size {window} is larger than the conv output "
@@ -286,7 +290,7 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding='valid', output_pa
     _check_bias(op, bias, c_out)
     spec = ConvSpec(geometry, 1, data_format, c_out)
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
-    return Conv2DTranspose(spec)(*inputs)
+    return Conv2DTransposeFunction(spec)(*inputs)
 
 
 def _output_padding_pair(value, op):

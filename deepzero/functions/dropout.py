@@ -5,10 +5,10 @@ import numpy as np
 
 from ..core import Function, as_variable, config, get_array_module, runtime
 
-__all__ = ['Dropout', 'dropout']
+__all__ = ['DropoutFunction', 'dropout']
 
 
-class Dropout(Function):
+class DropoutFunction(Function):
     """Multiply ``x`` by a random mask of 0 and ``1 / (1 - rate)``.
 
     Scaling the kept units while training ("inverted" dropout) keeps the
@@ -51,7 +51,7 @@ def dropout(x, rate=0.5, seed=None):
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
     if not config.train or rate == 0.0:
         return as_variable(x)
-    return Dropout(rate, _generator(seed))(x)
+    return DropoutFunction(rate, _generator(seed))(x)
 
 
 def _generator(seed):

@@ -29,12 +29,12 @@ from ..core.array_module import ARRAY_TYPES
 from ..core.operators import broadcast_to, cast, exp, log, reshape, sum
 from .activations import sigmoid
 
-__all__ = ['MeanSquaredError', 'mean_squared_error',
-           'MeanAbsoluteError', 'mean_absolute_error',
-           'BinaryCrossentropy', 'BinaryCrossentropyFromLogits', 'binary_crossentropy',
-           'CategoricalCrossentropy', 'categorical_crossentropy',
+__all__ = ['MeanSquaredErrorFunction', 'mean_squared_error',
+           'MeanAbsoluteErrorFunction', 'mean_absolute_error',
+           'BinaryCrossentropyFunction', 'BinaryCrossentropyFromLogits', 'binary_crossentropy',
+           'CategoricalCrossentropyFunction', 'categorical_crossentropy',
            'sparse_categorical_crossentropy',
-           'Hinge', 'hinge']
+           'HingeFunction', 'hinge']
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): the probability clipping margin
 REDUCTIONS = ('mean', 'sum', 'none')
@@ -62,7 +62,7 @@ class ElementwiseLoss(Function):
                 g * self.grad_true(y_pred, y_true) if need_true else None)
 
 
-class MeanSquaredError(ElementwiseLoss):
+class MeanSquaredErrorFunction(ElementwiseLoss):
     """(y - t)^2."""
 
     def elementwise(self, y, t):
@@ -76,7 +76,7 @@ class MeanSquaredError(ElementwiseLoss):
         return 2.0 * (t - y)
 
 
-class MeanAbsoluteError(ElementwiseLoss):
+class MeanAbsoluteErrorFunction(ElementwiseLoss):
     """|y - t|; its derivative sign(y - t) is 0 where y == t."""
 
     def elementwise(self, y, t):
@@ -89,7 +89,7 @@ class MeanAbsoluteError(ElementwiseLoss):
         return -self.grad_pred(y, t)
 
 
-class BinaryCrossentropy(ElementwiseLoss):
+class BinaryCrossentropyFunction(ElementwiseLoss):
     """-(t log p + (1 - t) log(1 - p)) with p = clip(y, eps, 1 - eps)."""
 
     def elementwise(self, y, t):
@@ -122,7 +122,7 @@ class BinaryCrossentropyFromLogits(ElementwiseLoss):
         return -z
 
 
-class Hinge(ElementwiseLoss):
+class HingeFunction(ElementwiseLoss):
     """max(1 - t y, 0) with labels t in {-1, 1}."""
 
     def elementwise(self, y, t):
@@ -141,7 +141,7 @@ class Hinge(ElementwiseLoss):
 
 
 # --- crossentropy over a class axis ---------------------------------------------------
-class CategoricalCrossentropy(Function):
+class CategoricalCrossentropyFunction(Function):
     """-sum_c t_c log p_c over the class ``axis``, then the mean over any
     other non-batch axes.
 
@@ -288,13 +288,13 @@ def _class_axis(name, ndim, axis):
 def mean_squared_error(y_pred, y_true, reduction='mean'):
     """Mean of (y_pred - y_true)^2 over all non-batch elements of each sample
     (an element mean, not a sum divided by the batch size)."""
-    return _elementwise_loss('mean_squared_error', MeanSquaredError(), y_pred, y_true,
+    return _elementwise_loss('mean_squared_error', MeanSquaredErrorFunction(), y_pred, y_true,
                              reduction)
 
 
 def mean_absolute_error(y_pred, y_true, reduction='mean'):
     """Mean of |y_pred - y_true| over the non-batch elements of each sample."""
-    return _elementwise_loss('mean_absolute_error', MeanAbsoluteError(), y_pred, y_true,
+    return _elementwise_loss('mean_absolute_error', MeanAbsoluteErrorFunction(), y_pred, y_true,
                              reduction)
 
 
@@ -306,7 +306,7 @@ def binary_crossentropy(y_pred, y_true, from_logits=False, reduction='mean'):
             logits when ``from_logits=True`` (computed stably, finite for any z).
         y_true: targets in [0, 1], same shape (or (N,) against (N, 1)).
     """
-    function = BinaryCrossentropyFromLogits() if from_logits else BinaryCrossentropy()
+    function = BinaryCrossentropyFromLogits() if from_logits else BinaryCrossentropyFunction()
     return _elementwise_loss('binary_crossentropy', function, y_pred, y_true, reduction)
 
 
@@ -319,7 +319,7 @@ def hinge(y_pred, y_true, reduction='mean'):
     values = plain_array(labels)
     if ((values == 0) | (values == 1)).all():
         labels = 2.0 * labels - 1.0
-    return _reduce(Hinge()(y_pred, labels), reduction)
+    return _reduce(HingeFunction()(y_pred, labels), reduction)
 
 
 def categorical_crossentropy(y_pred, y_true, from_logits=False, axis=-1, reduction='mean'):
@@ -335,7 +335,7 @@ def categorical_crossentropy(y_pred, y_true, from_logits=False, axis=-1, reducti
     _check_reduction(name, reduction)
     y_pred, labels = _prepare(name, y_pred, y_true)
     axis = _class_axis(name, y_pred.ndim, axis)
-    return _reduce(CategoricalCrossentropy(from_logits, axis)(y_pred, labels),
+    return _reduce(CategoricalCrossentropyFunction(from_logits, axis)(y_pred, labels),
                    reduction)
 
 

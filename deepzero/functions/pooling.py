@@ -11,7 +11,7 @@ gradient op), so its gradient goes to one cell per window. The gradient ops
 come in adjoint pairs, which gives every higher order:
 
     MaxPool2DGrad (scatter to the winners) <-> MaxPool2DGather (read the winners)
-    AvgPool2DGrad (spread / count)         <-> AvgPool2D
+    AvgPool2DGrad (spread / count)         <-> AvgPool2DFunction
 
 The array work is in deepzero/kernels/cpu/pooling.py.
 """
@@ -23,11 +23,12 @@ from ..kernels.geometry import PoolSpec, WindowGeometry
 from .conv_utils import check_data_format, check_image, pair, spatial_shape
 
 __all__ = ['max_pool2d', 'avg_pool2d', 'global_average_pool2d', 'global_max_pool2d',
-           'MaxPool2D', 'MaxPool2DGrad', 'MaxPool2DGather', 'AvgPool2D', 'AvgPool2DGrad']
+           'MaxPool2DFunction', 'MaxPool2DGrad', 'MaxPool2DGather', 'AvgPool2DFunction',
+           'AvgPool2DGrad']
 
 
 # --- max pooling ------------------------------------------------------------------------
-class MaxPool2D(Function):
+class MaxPool2DFunction(Function):
     """y[window] = max(x[window]). ``keep_argmax``: record the winning offset
     of each window (uint8/int32, (N, OH, OW, C) channels_last) for backward."""
 
@@ -73,7 +74,7 @@ class MaxPool2DGather(Function):
 
 
 # --- average pooling -----------------------------------------------------------------------
-class AvgPool2D(Function):
+class AvgPool2DFunction(Function):
     """y[window] = sum(x[window]) / (number of unpadded cells in the window)."""
 
     def __init__(self, spec):
@@ -87,7 +88,7 @@ class AvgPool2D(Function):
 
 
 class AvgPool2DGrad(Function):
-    """Each window spreads gy / count over its cells (the adjoint of AvgPool2D)."""
+    """Each window spreads gy / count over its cells (the adjoint of AvgPool2DFunction)."""
 
     def __init__(self, spec):
         self.spec = spec
@@ -96,7 +97,7 @@ class AvgPool2DGrad(Function):
         return kernels.for_arrays(gy).avg_pool2d_grad(gy, self.spec)
 
     def backward(self, ggx):
-        return AvgPool2D(self.spec)(ggx)
+        return AvgPool2DFunction(self.spec)(ggx)
 
 
 # --- public functions ------------------------------------------------------------------
@@ -116,14 +117,14 @@ def max_pool2d(x, pool_size=2, strides=None, padding='valid', data_format='chann
     Gradient: to the first maximum of each window."""
     spec = _pool_spec('max_pool2d', x, pool_size, strides, padding, data_format)
     keep_argmax = config.enable_backprop and getattr(x, 'requires_grad', False)
-    return MaxPool2D(spec, keep_argmax)(x)
+    return MaxPool2DFunction(spec, keep_argmax)(x)
 
 
 def avg_pool2d(x, pool_size=2, strides=None, padding='valid', data_format='channels_last'):
     """Average pooling; arguments as ``max_pool2d``. Padded cells are left out
     of the average (Keras/TF; PyTorch's count_include_pad=False)."""
-    return AvgPool2D(_pool_spec('avg_pool2d', x, pool_size, strides, padding,
-                                data_format))(x)
+    return AvgPool2DFunction(_pool_spec('avg_pool2d', x, pool_size, strides, padding,
+                                        data_format))(x)
 
 
 def global_average_pool2d(x, keepdims=False, data_format='channels_last'):

@@ -9,11 +9,11 @@ import numpy as np
 from ..core import Function, get_array_module
 from ..core.operators import exp, keepdims_shape, unreduce
 
-__all__ = ['Mean', 'mean', 'Max', 'max', 'Min', 'min', 'ArgMax', 'argmax',
+__all__ = ['MeanFunction', 'mean', 'Max', 'max', 'Min', 'min', 'ArgMax', 'argmax',
            'LogSumExp', 'logsumexp', 'logsumexp_array']
 
 
-class Mean(Function):
+class MeanFunction(Function):
     def __init__(self, axis=None, keepdims=False):
         self.axis = axis
         self.keepdims = keepdims
@@ -30,7 +30,7 @@ class Mean(Function):
 
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean over ``axis`` (all axes by default)."""
-    return Mean(axis, keepdims)(x)
+    return MeanFunction(axis, keepdims)(x)
 
 
 class Max(Function):
