@@ -3,6 +3,8 @@
 A regularizer maps a weight (Variable) to a 0-d Variable added to the loss;
 layers collect these in ``layer.losses``.
 """
+import abc
+
 import numpy as np
 
 from . import functions as F
@@ -11,14 +13,16 @@ from .core import as_variable
 __all__ = ['Regularizer', 'L1', 'L2', 'L1L2', 'l1', 'l2', 'l1_l2', 'get', 'serialize']
 
 
-class Regularizer:
-    """Base class: ``__call__(x) -> 0-d Variable`` and a Keras config."""
+class Regularizer(abc.ABC):
+    """Base class: a weight penalty with a Keras config."""
 
+    @abc.abstractmethod
     def __call__(self, x):
-        raise NotImplementedError(f"{type(self).__name__}.__call__")
+        """The penalty of weight ``x``: a 0-d Variable."""
 
+    @abc.abstractmethod
     def get_config(self):
-        raise NotImplementedError(f"{type(self).__name__}.get_config")
+        """The constructor's arguments, as Keras saves them."""
 
     @classmethod
     def from_config(cls, config):

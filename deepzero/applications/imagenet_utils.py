@@ -8,9 +8,10 @@
 * the argument logic of the model functions: ``model_input`` (which runs
   ``check_weights_argument``, ``obtain_input_shape`` and
   ``application_input``: ``weights`` / ``classes`` / ``input_tensor`` /
-  ``input_shape``), ``feature_pooling`` (``pooling``), ``pooled_classifier``
-  and ``validate_activation`` (``include_top`` / ``classes`` /
-  ``classifier_activation``), ``load_application_weights`` (``weights``).
+  ``input_shape``), ``feature_pooling`` (``pooling``), ``pooled_classifier``,
+  ``pooled_top`` (one of those two, by ``include_top``) and
+  ``validate_activation`` (``include_top`` / ``classes`` /
+  ``classifier_activation``), ``application_model`` (``weights``).
 """
 import json
 import os
@@ -22,6 +23,7 @@ from .. import activations
 from ..core import Variable
 from ..layers import Dense, GlobalAveragePooling2D, GlobalMaxPooling2D, Input
 from ..layers.node import KerasTensor
+from ..models import Functional
 from .weights import RemoteFile, fetch
 
 CLASS_INDEX_FILE = RemoteFile(
@@ -343,10 +345,22 @@ def pooled_classifier(x, classes, classifier_activation, weights):
     return Dense(classes, activation=classifier_activation, name='predictions')(x)
 
 
-def load_application_weights(model, weights, remote_file):
-    """Load ``weights``: 'imagenet' (``remote_file``, cached or downloaded),
-    a path to a Keras weight file, or None (keep the random initialisation)."""
+def pooled_top(x, include_top, pooling, classes, classifier_activation, weights,
+               avg_name=None, max_name=None):
+    """The end of ResNet, Inception and Xception: ``pooled_classifier`` with
+    ``include_top``, else ``feature_pooling`` (its layer names as given)."""
+    if include_top:
+        return pooled_classifier(x, classes, classifier_activation, weights)
+    return feature_pooling(x, pooling, avg_name, max_name)
+
+
+def application_model(inputs, outputs, name, weights, remote_file):
+    """The functional model from ``inputs`` to ``outputs``, with ``weights``
+    loaded: 'imagenet' (``remote_file``, cached or downloaded), a path to a
+    Keras weight file, or None (keep the random initialisation)."""
+    model = Functional(inputs, outputs, name=name)
     if is_imagenet(weights):
         model.load_weights(fetch(remote_file))
     elif weights is not None:
         model.load_weights(weights)
+    return model

@@ -8,7 +8,6 @@ Concatenate layers 'mixed0' ... 'mixed10'. 299x299 by default, at least 75.
 """
 from ..layers import (Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
                       MaxPooling2D)
-from ..models import Functional
 from . import imagenet_utils
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import tf_preprocess_input as preprocess_input  # noqa: F401
@@ -124,12 +123,8 @@ def InceptionV3(include_top=True, weights='imagenet', input_tensor=None, input_s
     x = _module_8(x, 0)
     x = _module_8(x, 1)
 
-    if include_top:
-        x = imagenet_utils.pooled_classifier(x, classes, classifier_activation, weights)
-    else:
-        x = imagenet_utils.feature_pooling(x, pooling)
+    x = imagenet_utils.pooled_top(x, include_top, pooling, classes, classifier_activation,
+                                  weights)
 
-    model = Functional(inputs, x, name=name)
-    imagenet_utils.load_application_weights(model, weights,
+    return imagenet_utils.application_model(inputs, x, name, weights,
                                             WEIGHTS_FILE if include_top else WEIGHTS_FILE_NO_TOP)
-    return model

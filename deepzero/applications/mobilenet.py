@@ -11,7 +11,6 @@ import warnings
 
 from ..layers import (Activation, BatchNormalization, Conv2D, DepthwiseConv2D, Dropout,
                       GlobalAveragePooling2D, ReLU, Reshape, ZeroPadding2D)
-from ..models import Functional
 from . import imagenet_utils
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import tf_preprocess_input as preprocess_input  # noqa: F401
@@ -113,7 +112,6 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
     else:
         x = imagenet_utils.feature_pooling(x, pooling)
 
-    model = Functional(inputs, x, name=name or f'mobilenet_{alpha:0.2f}_{rows}')
-    imagenet_utils.load_application_weights(
-        model, weights, weights_file(alpha, rows, include_top) if imagenet else None)
-    return model
+    return imagenet_utils.application_model(
+        inputs, x, name or f'mobilenet_{alpha:0.2f}_{rows}', weights,
+        weights_file(alpha, rows, include_top) if imagenet else None)

@@ -9,7 +9,6 @@ BatchNormalization epsilon 1.001e-5 -- the graph of the ``resnet/`` weight
 files (not the older Keras 2.0 'res2a_branch2a' graph, whose files differ).
 """
 from ..layers import Activation, Add, BatchNormalization, Conv2D, MaxPooling2D, ZeroPadding2D
-from ..models import Functional
 from . import imagenet_utils
 from .imagenet_utils import caffe_preprocess_input as preprocess_input  # noqa: F401
 from .imagenet_utils import decode_predictions  # noqa: F401
@@ -81,17 +80,12 @@ def ResNet(blocks_per_stack, model_name, include_top=True, weights='imagenet',
         x = residual_stack(x, filters, blocks, first_stride=1 if stack == 0 else 2,
                            name=f'conv{stack + 2}')
 
-    if include_top:
-        x = imagenet_utils.pooled_classifier(x, classes, classifier_activation, weights)
-    else:
-        x = imagenet_utils.feature_pooling(x, pooling, avg_name='avg_pool',
-                                           max_name='max_pool')
+    x = imagenet_utils.pooled_top(x, include_top, pooling, classes, classifier_activation,
+                                  weights, avg_name='avg_pool', max_name='max_pool')
 
-    model = Functional(inputs, x, name=name or model_name)
     top_file, notop_file = weights_files(model_name)
-    imagenet_utils.load_application_weights(model, weights,
+    return imagenet_utils.application_model(inputs, x, name or model_name, weights,
                                             top_file if include_top else notop_file)
-    return model
 
 
 def ResNet50(include_top=True, weights='imagenet', input_tensor=None, input_shape=None,

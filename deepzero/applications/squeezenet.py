@@ -20,7 +20,6 @@ B 104.006, G 116.669, R 122.679 (``preprocess_input``), no scaling.
 """
 from ..layers import (Activation, Concatenate, Conv2D, Dropout, GlobalAveragePooling2D,
                       MaxPooling2D)
-from ..models import Functional
 from . import imagenet_utils
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .weights import RemoteFile
@@ -95,9 +94,8 @@ def SqueezeNet(include_top=True, weights='imagenet', input_tensor=None, input_sh
     else:
         x = imagenet_utils.feature_pooling(x, pooling)
 
-    model = Functional(inputs, x, name='squeezenet')
-    imagenet_utils.load_application_weights(model, weights, WEIGHTS_FILE_NO_TOP)
-    return model
+    return imagenet_utils.application_model(inputs, x, 'squeezenet', weights,
+                                            WEIGHTS_FILE_NO_TOP)
 
 
 def preprocess_input(x, data_format=None):

@@ -6,7 +6,6 @@ Layer names are Keras's (``block1_conv1`` ... ``block5_pool``, ``flatten``,
 layers, which is what loading a Keras weight file relies on.
 """
 from ..layers import Conv2D, Dense, Flatten, MaxPooling2D
-from ..models import Functional
 from . import imagenet_utils
 
 BLOCK_FILTERS = (64, 128, 256, 512, 512)
@@ -36,7 +35,5 @@ def VGG(convs_per_block, top_file, notop_file, include_top, weights, input_tenso
     else:
         x = imagenet_utils.feature_pooling(x, pooling)
 
-    model = Functional(inputs, x, name=name)
-    imagenet_utils.load_application_weights(model, weights,
+    return imagenet_utils.application_model(inputs, x, name, weights,
                                             top_file if include_top else notop_file)
-    return model

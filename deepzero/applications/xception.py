@@ -8,7 +8,6 @@ BatchNormalizations, and the Add layers, carry Keras's automatic names.
 299x299 by default, at least 71.
 """
 from ..layers import Activation, Add, BatchNormalization, Conv2D, MaxPooling2D, SeparableConv2D
-from ..models import Functional
 from . import imagenet_utils
 from .imagenet_utils import decode_predictions  # noqa: F401
 from .imagenet_utils import tf_preprocess_input as preprocess_input  # noqa: F401
@@ -76,12 +75,8 @@ def Xception(include_top=True, weights='imagenet', input_tensor=None, input_shap
     x = _sepconv_bn(x, 2048, 'block14_sepconv2')
     x = Activation('relu', name='block14_sepconv2_act')(x)
 
-    if include_top:
-        x = imagenet_utils.pooled_classifier(x, classes, classifier_activation, weights)
-    else:
-        x = imagenet_utils.feature_pooling(x, pooling)
+    x = imagenet_utils.pooled_top(x, include_top, pooling, classes, classifier_activation,
+                                  weights)
 
-    model = Functional(inputs, x, name=name)
-    imagenet_utils.load_application_weights(model, weights,
+    return imagenet_utils.application_model(inputs, x, name, weights,
                                             WEIGHTS_FILE if include_top else WEIGHTS_FILE_NO_TOP)
-    return model

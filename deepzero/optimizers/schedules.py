@@ -5,19 +5,22 @@ iteration count before every update.
 All arithmetic is done in float32, as Keras does with a float32 initial rate,
 so the rates match Keras bit for bit in the common cases.
 """
+import abc
 import math
 
 import numpy as np
 
 
-class LearningRateSchedule:
-    """Base class: subclasses implement ``__call__(step)`` and ``get_config()``."""
+class LearningRateSchedule(abc.ABC):
+    """Base class: a schedule is a callable with a Keras config."""
 
+    @abc.abstractmethod
     def __call__(self, step):
-        raise NotImplementedError(f"{type(self).__name__}.__call__")
+        """The learning rate at optimizer iteration ``step`` (float32)."""
 
+    @abc.abstractmethod
     def get_config(self):
-        raise NotImplementedError(f"{type(self).__name__}.get_config")
+        """The constructor's arguments, as Keras saves them."""
 
     @classmethod
     def from_config(cls, config):
