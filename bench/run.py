@@ -1,6 +1,7 @@
 """Engine benchmark: deepzero against PyTorch (NCHW and channels_last), same run.
 
     python bench/run.py [--rounds 5] [--workloads W1_train,W1_infer,W2_vgg_fwd,W3_finetune]
+                        [--out engine]
 
 Each framework runs in its own long-lived worker process; rounds visit every
 workload and every worker in rotated order, so slow drifts of this shared
@@ -8,8 +9,8 @@ machine hit all frameworks alike. Two conditions are run: "default" and
 "keep" (glibc told to keep freed memory, which removes page faults; see
 docs/performance.md). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from
 the workers' environment (they slow NumPy's BLAS on this machine).
-Results: bench/results/engine.json and a Markdown table on stdout and in
-bench/results/engine.md.
+Results: bench/results/engine.json (``--out`` names another) and a Markdown
+table on stdout and in bench/results/engine.md.
 """
 import argparse
 import json
@@ -64,6 +65,8 @@ def main():
     parser.add_argument('--workloads', default=','.join(CALLS))
     parser.add_argument('--conditions', default=','.join(CONDITIONS))
     parser.add_argument('--frameworks', default=','.join(FRAMEWORKS))
+    parser.add_argument('--out', default='engine',
+                        help='results name: bench/results/OUT.json and OUT.md')
     args = parser.parse_args()
     workloads = args.workloads.split(',')
     frameworks = args.frameworks.split(',')
@@ -99,8 +102,8 @@ def main():
     table = render(results, workloads, frameworks)
     print(table)
     (HERE / 'results').mkdir(exist_ok=True)
-    _atomic_write(HERE / 'results' / 'engine.json', json.dumps(results, indent=1))
-    _atomic_write(HERE / 'results' / 'engine.md', table)
+    _atomic_write(HERE / 'results' / f'{args.out}.json', json.dumps(results, indent=1))
+    _atomic_write(HERE / 'results' / f'{args.out}.md', table)
 
 
 def render(results, workloads, frameworks):
