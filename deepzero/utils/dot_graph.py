@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 
+from ..core.files import atomic_write
+
 
 def _variable_node(v, verbose):
     label = v.name or ''
@@ -52,7 +54,7 @@ def get_dot_graph(output, verbose=False):
 
 def render_dot(text, to_file):
     """Render DOT ``text`` to an image with Graphviz's ``dot`` (written to a
-    temporary file beside ``to_file``, then renamed).
+    temporary file beside ``to_file``, then renamed: ``core.files.atomic_write``).
 
     The format follows the file extension (png, svg, pdf, ...). Raises
     RuntimeError with install instructions when ``dot`` is missing.
@@ -64,14 +66,9 @@ def render_dot(text, to_file):
                            "(macOS) or `conda install graphviz`; get_dot_graph() and "
                            "model_to_dot() give the DOT text without it")
     fmt = os.path.splitext(to_file)[1][1:] or 'png'
-    temp_image = f'{to_file}.{os.getpid()}.tmp'
-    try:
+    with atomic_write(to_file) as temp_image:
         subprocess.run([dot, '-T', fmt, '-o', temp_image], input=text, text=True, check=True,
                        capture_output=True)
-        os.replace(temp_image, to_file)
-    finally:
-        if os.path.exists(temp_image):
-            os.unlink(temp_image)
 
 
 def plot_dot_graph(output, verbose=True, to_file='graph.png'):

@@ -5,7 +5,7 @@ a blue line ('b'), against epochs 1..N.
 matplotlib is an optional extra (``pip install deepzero[plot]``); it is
 imported only when a plot is asked for.
 """
-import os
+from ..core.files import atomic_write
 
 # Accuracy metric names, most common first; any other history key holding
 # 'acc' (e.g. 'categorical_accuracy', 'sparse_categorical_accuracy') is also
@@ -100,16 +100,6 @@ def plot_history(history, to_file=None, metrics=None):
         import matplotlib.pyplot as plt
         plt.show()
     else:
-        _save_atomically(figure, to_file)
+        with atomic_write(to_file) as temp_path:
+            figure.savefig(temp_path, format='png')
     return figure
-
-
-def _save_atomically(figure, to_file):
-    """Write the PNG beside ``to_file`` under a temporary name, then rename it."""
-    temp_path = f'{to_file}.{os.getpid()}.tmp'
-    try:
-        figure.savefig(temp_path, format='png')
-        os.replace(temp_path, to_file)
-    except BaseException:
-        os.unlink(temp_path)
-        raise
