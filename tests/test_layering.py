@@ -95,11 +95,3 @@ def _subclasses(cls):
         yield sub
         yield from _subclasses(sub)
 
-
-def test_files_are_replaced_in_one_place():
-    """Every file deepzero writes goes through core.files.atomic_write (a
-    temporary beside the target, renamed over it): no other module renames."""
-    renaming = [str(path.relative_to(PACKAGE.parent)) for path in MODULES
-                if path.name != 'files.py' and ('os.replace(' in path.read_text()
-                                                or 'os.rename(' in path.read_text())]
-    assert not renaming
