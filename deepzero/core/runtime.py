@@ -129,16 +129,22 @@ def _resolve(name):
 
 def get(name):
     """The current value of setting ``name`` (see ``SETTINGS``)."""
+    return _made_once(_values, name, SETTINGS, 'runtime setting', _resolve)
+
+
+def _made_once(made, key, known, what, make):
+    """``made[key]``, made by ``make(key)`` the first time it is asked for
+    (under the lock, so two threads never make it twice); ``key`` must be
+    one of ``known``."""
     try:
-        return _values[name]
+        return made[key]
     except KeyError:
-        if name not in SETTINGS:
-            raise ValueError(f"unknown runtime setting {name!r}; known: "
-                             f"{', '.join(SETTINGS)}") from None
+        if key not in known:
+            raise ValueError(f"unknown {what} {key!r}; known: {', '.join(known)}") from None
     with _lock:
-        if name not in _values:
-            _values[name] = _resolve(name)
-        return _values[name]
+        if key not in made:
+            made[key] = make(key)
+        return made[key]
 
 
 def _checked(values):
@@ -262,15 +268,9 @@ def set_random_seed(seed):
 
 def generator(stream):
     """The ``numpy.random.Generator`` of ``stream`` (one of ``STREAMS``)."""
-    try:
-        return _generators[stream]
-    except KeyError:
-        if stream not in STREAMS:
-            raise ValueError(f"unknown random stream {stream!r}; known: "
-                             f"{', '.join(STREAMS)}") from None
-    with _lock:
-        if stream not in _generators:
-            sequence = np.random.SeedSequence(_root_entropy,
-                                              spawn_key=(STREAMS.index(stream),))
-            _generators[stream] = np.random.default_rng(sequence)
-        return _generators[stream]
+    return _made_once(_generators, stream, STREAMS, 'random stream', _new_generator)
+
+
+def _new_generator(stream):
+    sequence = np.random.SeedSequence(_root_entropy, spawn_key=(STREAMS.index(stream),))
+    return np.random.default_rng(sequence)
