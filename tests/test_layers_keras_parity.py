@@ -258,3 +258,32 @@ def test_call_signature_default_sets_the_mode(lib):
     model = model_cls([layers.Input((3,)), DoublesWhileTraining()])
     np.testing.assert_array_equal(_numpy(model(x)), 2 * x)
     np.testing.assert_array_equal(_numpy(model(x, training=False)), x)
+
+
+def shared_dense_model(lib):
+    """A Dense with weight and activity penalties, called twice in one model."""
+    layers = lib.layers
+    inputs = layers.Input((4,))
+    shared = layers.Dense(3, kernel_regularizer=lib.regularizers.l2(0.1),
+                          activity_regularizer=lib.regularizers.l1(0.01))
+    first = shared(inputs)
+    second = shared(layers.Dense(4)(inputs))
+    model = lib.Model(inputs, layers.Add()([first, second]))
+    model.set_weights([np.random.default_rng(i).standard_normal(w.shape).astype('f4')
+                       for i, w in enumerate(model.get_weights())])
+    return model
+
+
+def test_a_shared_layer_adds_the_activity_penalty_of_each_call(rng):
+    """Keras counts a weight's penalty once and a shared layer's activity
+    penalty once per call; a second model call starts afresh."""
+    import deepzero.keras as dk
+    x = rng.standard_normal((5, 4)).astype('f4')
+    theirs, ours = shared_dense_model(keras), shared_dense_model(dk)
+    theirs(x)
+    expected = sorted(float(keras.ops.convert_to_numpy(v)) for v in theirs.losses)
+    for _ in range(2):
+        ours(x)
+        got = sorted(float(v.data) for v in ours.losses)
+        assert len(got) == len(expected) == 3
+        np.testing.assert_allclose(got, expected, rtol=1e-5)

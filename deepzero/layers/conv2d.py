@@ -85,10 +85,11 @@ class Conv2D(BaseConv):
                 "pool(conv(x)); it needs a plain Conv2D with a linear or relu activation "
                 "and no activity regularizer, and a plain MaxPooling2D with padding "
                 "'valid' and strides equal to pool_size, in the same data_format and dtype")
-        outputs = self._call_eager(inputs, None, {},
-                                   call=lambda x: self._convolve(x, pool.pool_size))
-        pool._record_losses(outputs)
-        return outputs
+        def convolve_and_pool(x):
+            outputs = self._convolve(x, pool.pool_size)
+            pool._record_losses(outputs)
+            return outputs
+        return self._call_eager(inputs, None, {}, call=convolve_and_pool)
 
     def _convolve(self, inputs, pool_size=None):
         # A plain ReLU runs inside the conv op, in the pass that adds the bias;

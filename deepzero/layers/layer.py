@@ -36,6 +36,28 @@ from .node import KerasTensor, Node, flatten, is_shape, map_structure
 _call_training = contextvars.ContextVar('call_training', default=None)
 
 
+# Whether a layer call is under way in this thread: the outermost call starts
+# its layers' activity penalties afresh, the calls inside it add theirs.
+_in_layer_call = contextvars.ContextVar('in_layer_call', default=False)
+
+
+@contextlib.contextmanager
+def _penalty_scope(layer):
+    """Around a layer call: if it is the outermost one, the activity penalties
+    of ``layer`` and its sub-layers start empty, so a layer called twice
+    inside it (a shared layer) holds both calls' penalties, as in Keras."""
+    if _in_layer_call.get():
+        yield
+        return
+    for sub in layer._all_layers():
+        sub._activity_losses = []
+    token = _in_layer_call.set(True)
+    try:
+        yield
+    finally:
+        _in_layer_call.reset(token)
+
+
 @contextlib.contextmanager
 def training_scope(training):
     """Layers called inside without a ``training`` argument resolve it to
@@ -180,7 +202,8 @@ class Layer:
         self.input_spec = None
         self._own_weights = []
         self._weight_regularizers = []
-        self._losses = []
+        self._weight_losses = []
+        self._activity_losses = []
         self._inbound_nodes = []
         self._build_input_shape = None
         self._initial_weights = kwargs.get('weights')
@@ -342,11 +365,12 @@ class Layer:
     # --- losses ---------------------------------------------------------------
     @property
     def losses(self):
-        """Penalties (0-d Variables) of the last eager call: this layer's and
-        its sub-layers'."""
+        """Penalties (0-d Variables) of the last outermost eager call: this
+        layer's and its sub-layers' weight penalties (once each) and activity
+        penalties (one per call of a layer)."""
         losses = []
         for layer in self._all_layers():
-            losses += layer._losses
+            losses += layer._weight_losses + layer._activity_losses
         return losses
 
     # --- building -------------------------------------------------------------
@@ -421,19 +445,23 @@ class Layer:
         training = self._resolve_training(training, default_training)
         if takes_training and training is not None:
             kwargs['training'] = training
-        with training_scope(training):
+        with _penalty_scope(self), training_scope(training):
             outputs = (call or self.call)(inputs, **kwargs)
-        self._record_losses(outputs)
+            self._record_losses(outputs)
         return outputs
 
     def _record_losses(self, outputs):
-        """Set this call's penalties (read by ``losses``): the weight
-        regularizers' and the activity regularizer's on ``outputs``."""
-        self._losses = [regularizer(param) for param, regularizer in self._weight_regularizers]
+        """Record this call's penalties (read by ``losses``): the weight
+        regularizers' (replacing the last call's: a weight counts once) and
+        the activity regularizer's on ``outputs`` (added to those of earlier
+        calls inside the same outermost call)."""
+        self._weight_losses = [regularizer(param)
+                               for param, regularizer in self._weight_regularizers]
         if self.activity_regularizer is not None:
             for output in flatten(outputs):
                 # Keras divides the activity penalty by the batch size
-                self._losses.append(self.activity_regularizer(output) / float(output.shape[0]))
+                self._activity_losses.append(
+                    self.activity_regularizer(output) / float(output.shape[0]))
 
     def _as_input_variable(self, x):
         """Variables pass through; arrays and lists become constants of the
