@@ -219,6 +219,18 @@ def test_call_pooled_is_the_conv_then_the_pool_and_refuses_what_is_not(rng):
     assert list(inspect.signature(L.Conv2D.call).parameters) == ['self', 'inputs']  # Keras's
 
 
+def test_call_pooled_gives_the_pool_the_penalty_of_this_call_only(rng):
+    conv = L.Conv2D(3, 3, activation='relu')
+    pool = L.MaxPooling2D(activity_regularizer=regularizers.l2(0.1))
+    x = rng.random((2, 8, 8, 3), dtype=np.float32)
+    for _ in range(2):   # direct calls, outside any model
+        conv.call_pooled(x, pool)
+        assert len(pool.losses) == 1
+    fused = float(pool.losses[0].data)
+    pool(conv(x))
+    assert [float(v.data) for v in pool.losses] == [fused]
+
+
 def test_a_saved_and_loaded_model_fuses_the_same(rng, tmp_path):
     model = book_convnet()
     x = rng.random((2, 30, 30, 3), dtype=np.float32)

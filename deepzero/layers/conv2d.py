@@ -2,6 +2,7 @@
 from .. import activations, functions as F, initializers, regularizers
 from .arg_utils import check_no_constraint
 from .base_conv import BaseConv
+from .layer import penalty_scope
 from .max_pooling2d import MaxPooling2D
 from .node import KerasTensor
 
@@ -89,7 +90,8 @@ class Conv2D(BaseConv):
             outputs = self._convolve(x, pool.pool_size)
             pool._record_losses(outputs)
             return outputs
-        return self._call_eager(inputs, None, {}, call=convolve_and_pool)
+        with penalty_scope(pool):   # the pool's penalties start afresh as if it were called
+            return self._call_eager(inputs, None, {}, call=convolve_and_pool)
 
     def _convolve(self, inputs, pool_size=None):
         # A plain ReLU runs inside the conv op, in the pass that adds the bias;

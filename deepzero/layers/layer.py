@@ -42,10 +42,11 @@ _in_layer_call = contextvars.ContextVar('in_layer_call', default=False)
 
 
 @contextlib.contextmanager
-def _penalty_scope(layer):
-    """Around a layer call: if it is the outermost one, the activity penalties
-    of ``layer`` and its sub-layers start empty, so a layer called twice
-    inside it (a shared layer) holds both calls' penalties, as in Keras."""
+def penalty_scope(layer):
+    """Around a layer call (or a fused call standing for ``layer``'s): if it
+    is the outermost one, the activity penalties of ``layer`` and its
+    sub-layers start empty, so a layer called twice inside it (a shared
+    layer) holds both calls' penalties, as in Keras."""
     if _in_layer_call.get():
         yield
         return
@@ -445,7 +446,7 @@ class Layer:
         training = self._resolve_training(training, default_training)
         if takes_training and training is not None:
             kwargs['training'] = training
-        with _penalty_scope(self), training_scope(training):
+        with penalty_scope(self), training_scope(training):
             outputs = (call or self.call)(inputs, **kwargs)
             self._record_losses(outputs)
         return outputs
