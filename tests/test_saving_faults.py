@@ -1,5 +1,6 @@
 """Saving when things go wrong: Ctrl-C during fit and saves, processes killed
 mid-save, full disks, folders that cannot be written, and file modes."""
+import contextlib
 import errno
 import os
 import pathlib
@@ -283,17 +284,19 @@ def test_a_folder_that_cannot_be_created_is_named_with_the_target(tmp_path, file
     assert os.listdir(tmp_path) == ['file']
 
 
-def mount_tmpfs(folder, options):
-    """Mount a tmpfs at ``folder`` (needs root), or skip the test."""
+@contextlib.contextmanager
+def tmpfs_at(folder, options):
+    """A tmpfs mounted at ``folder`` (needs root) while the block runs, or
+    skip the test."""
     folder.mkdir()
     result = subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(folder)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f'cannot mount a tmpfs here: {result.stderr.strip()}')
-
-
-def unmount(folder):
-    subprocess.run(['umount', str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(['umount', str(folder)], check=True)
 
 
 @pytest.fixture(params=['chmod', 'read-only mount'])
@@ -309,9 +312,8 @@ def unwritable_folder(request, tmp_path):
         yield folder
         folder.chmod(0o755)
     else:
-        mount_tmpfs(folder, 'ro,size=1m')
-        yield folder
-        unmount(folder)
+        with tmpfs_at(folder, 'ro,size=1m'):
+            yield folder
 
 
 @pytest.mark.parametrize('filename', SAVES)
@@ -329,10 +331,8 @@ def test_a_folder_that_cannot_be_written_is_named_with_the_target(unwritable_fol
 @pytest.fixture
 def small_disk(tmp_path):
     """A 64 KiB file system (a tmpfs, which needs root), or skip."""
-    folder = tmp_path / 'small'
-    mount_tmpfs(folder, 'size=64k')
-    yield folder
-    unmount(folder)
+    with tmpfs_at(tmp_path / 'small', 'size=64k') as folder:
+        yield folder
 
 
 @pytest.mark.parametrize('filename', SAVES)
