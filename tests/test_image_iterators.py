@@ -239,15 +239,25 @@ def test_follow_links(tree, tmp_path):
 
 
 def test_follow_links_lists_each_real_folder_once(tree):
-    # A loop back to the root, and a link from cats to the dogs' folder.
+    # A loop back to the root, links from cats to the dogs' folder and to a
+    # sub-folder of it, and a link out of the tree (followed, once).
+    write_image(tree / 'dogs' / 'more' / 'dog.9.jpg', 19)
+    write_image(tree.parent / 'outside' / 'cat.8.jpg', 8)
     (tree / 'cats' / 'loop').symlink_to(tree, target_is_directory=True)
     (tree / 'cats' / 'dogs_too').symlink_to(tree / 'dogs', target_is_directory=True)
+    (tree / 'cats' / 'dogs_more').symlink_to(tree / 'dogs' / 'more', target_is_directory=True)
+    (tree / 'cats' / 'out').symlink_to(tree.parent / 'outside', target_is_directory=True)
+    (tree / 'cats' / 'more' / 'out_again').symlink_to(tree.parent / 'outside',
+                                                      target_is_directory=True)
     it = ImageDataGenerator().flow_from_directory(tree, target_size=(8, 8), follow_links=True,
                                                   shuffle=False)
-    assert it.samples == 9
-    assert [f for f, label in zip(it.filenames, it.classes) if label == 0] == \
+    labelled = {f: int(label) for f, label in zip(it.filenames, it.classes)}
+    assert sorted(f for f, label in labelled.items() if label == 0) == \
         ['cats/cat.0.jpg', 'cats/cat.1.jpg', 'cats/cat.2.jpg', 'cats/cat.3.jpg',
-         'cats/more/cat.9.PNG']
+         'cats/more/cat.9.PNG', 'cats/out/cat.8.jpg']
+    assert sorted(f for f, label in labelled.items() if label == 1) == \
+        ['dogs/dog.0.jpg', 'dogs/dog.1.jpg', 'dogs/dog.2.jpg', 'dogs/dog.3.jpg',
+         'dogs/more/dog.9.jpg']
 
 
 def test_hidden_folders_are_neither_classes_nor_class_content(tree):

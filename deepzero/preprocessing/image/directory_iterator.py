@@ -20,27 +20,39 @@ def list_class_folders(directory):
             if not is_hidden(name) and os.path.isdir(os.path.join(directory, name))]
 
 
-def list_class_files(class_dir, extensions, follow_links, visited):
+def list_class_files(class_dir, extensions, follow_links, top, class_folders, visited):
     """Image files under ``class_dir`` (recursively, hidden folders left out),
     as paths relative to it: folders in sorted order, then file names sorted;
     extensions case-insensitive.
 
-    ``visited``: the real paths of folders already listed or to be listed on
-    their own (the root and every class folder); a linked folder whose real
-    path is among them is not entered, so with ``follow_links`` each real
-    folder is listed once: a link loop ends, and a link to another class's
-    folder does not give that class's images a second label. Updated in place.
+    With ``follow_links``, each real folder is listed once, under the class
+    whose folder really holds it: a linked folder is not entered when its real
+    path lies inside one of ``class_folders`` (their real paths: its images
+    are listed there), or contains ``top`` (the directory's real path: a
+    loop), or was entered already (``visited``, real paths, updated in place).
     """
     suffixes = tuple('.' + e for e in extensions)
     found = []
     for root, folders, files in os.walk(class_dir, followlinks=follow_links):
-        folders[:] = [name for name in folders if not is_hidden(name)
-                      and os.path.realpath(os.path.join(root, name)) not in visited]
-        visited.update(os.path.realpath(os.path.join(root, name)) for name in folders)
+        kept = []
+        for name in sorted(folders):
+            path = os.path.join(root, name)
+            real = os.path.realpath(path)
+            if is_hidden(name) or real in visited or (os.path.islink(path) and (
+                    _inside(top, real) or any(_inside(real, folder) for folder in class_folders))):
+                continue
+            visited.add(real)
+            kept.append(name)
+        folders[:] = kept
         found.append((root, [name for name in files if name.lower().endswith(suffixes)]))
     return [os.path.relpath(os.path.join(root, name), class_dir)
             for root, files in sorted(found, key=lambda entry: entry[0])
             for name in sorted(files)]
+
+
+def _inside(path, folder):
+    """Whether real path ``path`` is ``folder`` or lies below it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 class DirectoryIterator(FilesIterator):
@@ -96,10 +108,13 @@ class DirectoryIterator(FilesIterator):
             if not os.path.isdir(class_dir):
                 raise FileNotFoundError(f'flow_from_directory: class folder {class_dir!r} '
                                         'does not exist')
-        visited = {os.path.realpath(path) for path in [directory] + class_dirs}
+        top = os.path.realpath(directory)
+        class_folders = [os.path.realpath(path) for path in class_dirs]
+        visited = {top, *class_folders}
         filenames, labels = [], []
         for name, class_dir in zip(classes, class_dirs):
-            files = list_class_files(class_dir, self.white_list_formats, follow_links, visited)
+            files = list_class_files(class_dir, self.white_list_formats, follow_links, top,
+                                     class_folders, visited)
             if not files:
                 warnings.warn(f'flow_from_directory: class {name!r} ({class_dir}) has no images',
                               stacklevel=3)
