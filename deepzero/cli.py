@@ -16,12 +16,16 @@ from .demo import DataLayoutError
 from .preprocessing.image import UnreadableImageError
 
 
-def positive_int(text):
-    """argparse type: an int >= 1 (0 epochs would train nothing and report nothing)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
-    return value
+def int_at_least(low):
+    """argparse type: an int >= ``low`` (0 epochs would train nothing and
+    report nothing; a seed is never negative)."""
+    def parse(text):
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f'must be at least {low}, got {value}')
+        return value
+    parse.__name__ = 'int'   # argparse's "invalid int value: 'x'"
+    return parse
 
 
 def build_parser():
@@ -34,13 +38,13 @@ def build_parser():
                       help='image folder: train/ and validation/ (or val/) class folders, '
                            'or class folders only; 2 classes (default: a dataset generated '
                            'in ~/.deepzero/datasets)')
-    demo.add_argument('--epochs', type=positive_int, metavar='N',
+    demo.add_argument('--epochs', type=int_at_least(1), metavar='N',
                       help='training epochs (default 5; with --transfer, epochs of the '
                            'classifier on the features, default 30)')
     demo.add_argument('--out', metavar='DIR',
                       help='folder for the curves PNG and the model file (default '
                            'deepzero-demo, with --transfer deepzero-transfer-demo)')
-    demo.add_argument('--seed', type=int, default=0, metavar='N',
+    demo.add_argument('--seed', type=int_at_least(0), default=0, metavar='N',
                       help='seed of the weight initialization, shuffling and augmentation '
                            '(default 0)')
     demo.add_argument('--transfer', action='store_true',
@@ -49,7 +53,7 @@ def build_parser():
     demo.add_argument('--weights', metavar='PATH',
                       help='with --transfer: the SqueezeNet notop weight file '
                            '(default: the caches, else a download)')
-    demo.add_argument('--fine-tune-epochs', type=positive_int, default=3, metavar='N',
+    demo.add_argument('--fine-tune-epochs', type=int_at_least(1), default=3, metavar='N',
                       help='with --transfer: fine-tuning epochs (default 3)')
 
     datasets = sub.add_parser('datasets', help='prepare datasets')

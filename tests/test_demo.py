@@ -114,6 +114,16 @@ def test_a_layout_the_demos_do_not_read_is_refused(tmp_path, folders, message):
 
 
 # --- the command line --------------------------------------------------------------
+@pytest.mark.parametrize('args, message', [
+    (['--epochs', '0'], "argument --epochs: must be at least 1, got 0"),
+    (['--seed', '-1'], "argument --seed: must be at least 0, got -1"),
+    (['--seed', 'x'], "argument --seed: invalid int value: 'x'")])
+def test_bad_numbers_are_argparse_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(['demo'] + args)
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_user_mistakes_print_one_line_and_exit_2(tmp_path, capsys):
     assert main(['demo', '--data', str(tmp_path / 'nowhere')]) == 2
     error = capsys.readouterr().err
@@ -161,10 +171,6 @@ def test_version_and_help_for_every_option(capsys):
                 assert all(choice.help for choice in action._choices_actions)
             else:
                 assert action.help, f'{parser.prog} {action.dest} has no help'
-    with pytest.raises(SystemExit) as exit_:
-        main(['demo', '--epochs', '0'])
-    assert exit_.value.code == 2
-    assert '--epochs: must be at least 1, got 0' in capsys.readouterr().err
 
 
 def test_a_failed_demo_leaves_no_output_folder(tmp_path, capsys):
