@@ -62,14 +62,12 @@ def SqueezeNet(include_top=True, weights='imagenet', input_tensor=None, input_sh
         pooling: without the classifier: None, 'avg' or 'max'.
         classes: number of classes of the classifier.
     """
-    imagenet_utils.check_weights_argument(weights, include_top, classes)
     if imagenet_utils.is_imagenet(weights) and include_top:
         raise ValueError("SqueezeNet: weights='imagenet' loads the published convolutional "
                          f"base ({WEIGHTS_FILE_NO_TOP.name}) only; use include_top=False, "
                          "or pass the path of a weight file with the classifier")
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=227, min_size=48, require_flatten=include_top)
-    image, inputs = imagenet_utils.application_input(input_tensor, input_shape)
+    image, inputs = imagenet_utils.model_input(weights, include_top, classes, input_tensor,
+                                               input_shape, default_size=227, min_size=48)
 
     x = Conv2D(64, (3, 3), strides=(2, 2), padding='valid', name='conv1')(image)
     x = Activation('relu', name='relu_conv1')(x)
