@@ -492,3 +492,39 @@ def test_compiled_untrained_model_keeps_learning_rate(tmp_path, rng, filename):
     x = rng.random((2, 16, 16, 3), dtype=np.float32)
     loaded.train_on_batch(x, np.ones((2, 1), np.float32))
     assert loaded.optimizer.iterations == 1
+
+
+@pytest.mark.parametrize('filename', ['w.weights.h5', 'm.keras'])
+def test_a_layer_holding_layers_stores_each_weight_once(tmp_path, filename):
+    """A custom layer that keeps sub-layers in ``self.layers`` saves their
+    weights as its own; the file must not hold them a second time below it."""
+    class Block(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.layers = [layers.Dense(3), layers.Dense(2)]
+
+        def call(self, inputs):
+            return self.layers[1](self.layers[0](inputs))
+
+    x = np.ones((1, 4), np.float32)
+    model = Sequential([layers.Input((4,)), Block(name='block')])
+    model(x)   # builds the sub-layers
+    path = tmp_path / filename
+    if filename.endswith('.keras'):
+        model.save(path)
+        with zipfile.ZipFile(path) as archive:
+            archive.extract('model.weights.h5', tmp_path)
+        weights_file = tmp_path / 'model.weights.h5'
+    else:
+        model.save_weights(path)
+        weights_file = path
+    with h5py.File(weights_file, 'r') as f:
+        stored = []
+        f.visititems(lambda name, obj: stored.append(name)
+                     if isinstance(obj, h5py.Dataset) else None)
+    assert len(stored) == 4 and not any('block/layers' in name for name in stored)
+    restored = Sequential([layers.Input((4,)), Block(name='block')])
+    restored(x)
+    restored.load_weights(path)
+    for saved, loaded in zip(model.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(saved, loaded)

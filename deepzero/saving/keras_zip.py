@@ -47,8 +47,12 @@ MAX_CONFIG_BYTES = 16 * 2 ** 20
 # --- walking the object tree ------------------------------------------------------
 def _walk(obj, path=''):
     """Yield ``(path, object)`` for ``obj`` and, for a model, every layer
-    below it (a model's ``layers``), with Keras's per-class counters."""
+    below it (a model's ``layers``), with Keras's per-class counters. An
+    object that saves variables of its own (a layer: its sub-layers' too) is
+    not walked into, so no weight is stored twice."""
     yield path, obj
+    if weights_io.own_variables(obj):
+        return
     used = {}
     for child in getattr(obj, 'layers', ()):
         base = to_snake_case(serialization.keras_class_name(child))
