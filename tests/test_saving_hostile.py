@@ -523,3 +523,16 @@ def test_a_corrupt_dataset_is_an_os_error_naming_the_file_and_changes_no_weight(
     with pytest.raises(OSError, match=r"w\.h5: cannot read dataset"):
         saving.load_weights(model, path)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(model.get_weights(), before))
+
+
+@pytest.mark.parametrize('text, why', [(b'{not json', 'is not JSON: Expecting'),
+                                       (b'[' * 100000, 'JSON nested too deeply to parse')])
+def test_a_model_config_that_is_not_json_is_named_once(tmp_path, text, why):
+    path = tmp_path / 'bad.h5'
+    with h5py.File(path, 'w') as f:
+        f.attrs['model_config'] = text
+    with pytest.raises(ValueError) as raised:
+        saving.load_model(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: attribute 'model_config' of '/'") and why in message
+    assert message.count(str(path)) == 1 and message.count("'model_config'") == 1

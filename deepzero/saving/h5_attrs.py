@@ -51,14 +51,18 @@ def read_json(obj, name):
     """Attribute ``name`` parsed as JSON (``None`` if absent). Keras's legacy
     encoder may write tuples as ``{"class_name": "__tuple__", "items": [...]}``;
     they come back as tuples. Only JSON is parsed: nothing in a file runs.
-    Text that is not JSON is a ValueError."""
+    Text that is not JSON is a ValueError naming the file, the object and
+    the attribute."""
     text = read_str(obj, name)
     if text is None:
         return None
+    where = f"{obj.file.filename}: attribute {name!r} of {obj.name!r}"
     try:
         return json.loads(text, object_hook=_decode_tuple)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where} is not JSON: {e}") from None
     except RecursionError:  # JSON nested deeper than the parser recurses
-        raise ValueError(f"attribute {name!r}: JSON nested too deeply to parse") from None
+        raise ValueError(f"{where}: JSON nested too deeply to parse") from None
 
 
 def write_json(obj, name, value):

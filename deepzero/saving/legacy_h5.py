@@ -198,8 +198,8 @@ def load_model(filepath, custom_objects=None, compile=True):
     ``serialization.model_from_config``) and filled from it."""
     label = os.fspath(filepath)
     with open_h5(filepath) as f:
-        config = _json_attr(f, 'model_config', label)
-        training_config = _json_attr(f, 'training_config', label)
+        config = h5_attrs.read_json(f, 'model_config')
+        training_config = h5_attrs.read_json(f, 'training_config')
         if config is None:
             raise ValueError(f"{label}: no 'model_config' attribute; this is a "
                              "weights-only file: build the model, then call "
@@ -218,13 +218,6 @@ def load_model(filepath, custom_objects=None, compile=True):
                 weights_io.restore_optimizer_state(
                     model, [dataset for _, dataset in state], label)
     return model
-
-
-def _json_attr(f, name, label):
-    try:
-        return h5_attrs.read_json(f, name)
-    except ValueError as e:
-        raise ValueError(f"{label}: attribute {name!r} is not readable JSON: {e}") from e
 
 
 def _model_weight_entries(model):
