@@ -146,8 +146,20 @@ def test_one_output_size_rule(padding):
     assert conv_output_length(2, 3, 'valid', 1) == 0
 
 
-def test_numpy_arrays_get_the_cpu_kernels():
+def test_arrays_choose_their_kernel_set_by_array_module(monkeypatch):
     assert kernels.for_arrays(np.zeros(3), np.zeros(2)) is kernels.cpu
+    other_set = object()
+    monkeypatch.setitem(kernels._SETS, 'numpy', other_set)
+    assert kernels.for_arrays(np.zeros(3)) is other_set
+
+
+def test_conv2d_transpose_names_a_size_it_cannot_map_back():
+    x, k = np.ones((1, 5, 5, 2), 'f4'), np.ones((4, 4, 3, 2), 'f4')
+    with pytest.raises(ValueError, match=r"cannot map input \(5, 5\) to output \(4, 4\) "
+                                         r"\(kernel \(4, 4\), strides \(1, 1\), padding 'same'"):
+        F.conv2d_transpose(x, k, strides=1, padding='same', output_padding=0)
+    with pytest.raises(ValueError, match='output_padding must be a non-negative int'):
+        F.conv2d_transpose(x, k, strides=2, output_padding=-1)
 
 
 def test_conv2d_channels_first_matches_channels_last(rng):

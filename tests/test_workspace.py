@@ -12,7 +12,7 @@ import pytest
 import deepzero.functions as F
 from deepzero import Parameter, Variable, no_grad
 from deepzero.kernels.cpu import im2col
-from deepzero.core import parallel, workspace
+from deepzero.core import parallel, runtime, workspace
 from deepzero.core.workspace import MIN_POOLED_BYTES, Workspace
 
 BIG = (MIN_POOLED_BYTES // 4 + 1024,)  # float32 elements: pooled
@@ -59,7 +59,7 @@ def test_held_buffer_is_never_handed_out_again(hold):
 
 
 def test_default_budget_is_bounded():
-    budget = workspace.default_budget()
+    budget = runtime.default_pool_bytes()
     assert 0 < budget <= 4 << 30
     assert Workspace().max_bytes == budget
 

@@ -121,9 +121,6 @@ class Workspace:
                 return
 
 
-# The default of the ``pool_bytes`` setting.
-default_budget = runtime.default_pool_bytes
-
 
 workspace = Workspace()
 

@@ -271,7 +271,7 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding='valid', output_pa
     strides = pair(strides, 'strides', op)
     dilation = pair(dilation_rate, 'dilation_rate', op)
     if output_padding is not None:
-        output_padding = _output_padding_pair(output_padding, op)
+        output_padding = pair(output_padding, 'output_padding', op, smallest=0)
         if any(p >= s for p, s in zip(output_padding, strides)):
             raise ValueError(f"{op}: output_padding {output_padding} must be smaller "
                              f"than strides {strides}")
@@ -285,26 +285,14 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding='valid', output_pa
         for n, k, d, s, p in zip(in_hw, (kh, kw), dilation, strides,
                                  output_padding or (0, 0)))
     geometry = WindowGeometry(op, out_hw, (kh, kw), strides, dilation, padding)
-    if geometry.out_hw != tuple(in_hw):  # pragma: no cover - guards the size rule
-        raise ValueError(f"{op}: cannot map input {in_hw} to output {out_hw}")
+    if geometry.out_hw != tuple(in_hw):   # e.g. 'same' with stride 1 and an even kernel
+        raise ValueError(f"{op}: cannot map input {in_hw} to output {out_hw} (kernel "
+                         f"{(kh, kw)}, strides {strides}, padding {padding!r}, "
+                         f"output_padding {output_padding})")
     _check_bias(op, bias, c_out)
     spec = ConvSpec(geometry, 1, data_format, c_out)
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
     return Conv2DTransposeFunction(spec)(*inputs)
-
-
-def _output_padding_pair(value, op):
-    """output_padding: a non-negative int or pair."""
-    if isinstance(value, numbers.Integral):
-        value = (value, value)
-    try:
-        a, b = value
-        if not all(isinstance(v, numbers.Integral) and v >= 0 for v in (a, b)):
-            raise TypeError
-    except (TypeError, ValueError):
-        raise ValueError(f"{op}: output_padding must be a non-negative int or a pair "
-                         f"of them, got {value!r}") from None
-    return int(a), int(b)
 
 
 def _check_arrays(op, x, kernel, data_format):

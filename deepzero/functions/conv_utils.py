@@ -6,18 +6,20 @@ import numbers
 DATA_FORMATS = ('channels_last', 'channels_first')
 
 
-def pair(value, name, op):
-    """``value`` as a pair of positive ints: an int or a sequence of two."""
+def pair(value, name, op, smallest=1):
+    """``value`` as a pair of ints >= ``smallest`` (1, positive, or 0,
+    non-negative): an int or a sequence of two."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value, value)
     try:
         a, b = value
-        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= smallest
                  for v in (a, b))
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(f"{op}: {name} must be a positive int or a pair of them, "
+        kind = 'positive' if smallest else 'non-negative'
+        raise ValueError(f"{op}: {name} must be a {kind} int or a pair of them, "
                          f"got {value!r}")
     return int(a), int(b)
 
