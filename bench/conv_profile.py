@@ -3,6 +3,11 @@ deepzero's conv/pool ops against PyTorch (NCHW and channels_last) in the same
 process, and deepzero's conv + ReLU + pool as one op (``pool_size=2``, as a
 Keras model runs them) against the same ops apart. Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/conv_profile.py
 
+``--algorithms``: each 3x3 conv layer of W1 (batch 32) and of VGG16's base
+(batch 20) by each conv algorithm (direct im2col, Winograd F(2x2,3x3) and
+F(4x4,3x3)): forward (+ bias + ReLU), input gradient and kernel gradient,
+median ms, the algorithm 'auto' picks, and the table as JSON (``--out``).
+
 ReLU, dense, dropout and the loss are minimal stand-ins written here, so that
 the step measures the conv and pooling ops; the update is a plain RMSprop.
 """
@@ -138,6 +143,58 @@ def per_layer(repeat):
             *(t * 1e3 for t in times)))
 
 
+# (name, batch, H = W, C_in, C_out, padding): every distinct 3x3 conv of W1 and W2/W3
+ALGORITHM_LAYERS = [('W1 conv1', 32, 150, 3, 32, 'valid'), ('W1 conv2', 32, 74, 32, 64, 'valid'),
+                    ('W1 conv3', 32, 36, 64, 128, 'valid'),
+                    ('W1 conv4', 32, 17, 128, 128, 'valid'),
+                    ('VGG block1_conv1', 20, 150, 3, 64, 'same'),
+                    ('VGG block1_conv2', 20, 150, 64, 64, 'same'),
+                    ('VGG block2_conv1', 20, 75, 64, 128, 'same'),
+                    ('VGG block2_conv2', 20, 75, 128, 128, 'same'),
+                    ('VGG block3_conv1', 20, 37, 128, 256, 'same'),
+                    ('VGG block3_conv2', 20, 37, 256, 256, 'same'),
+                    ('VGG block4_conv1', 20, 18, 256, 512, 'same'),
+                    ('VGG block4_conv2', 20, 18, 512, 512, 'same'),
+                    ('VGG block5_conv2', 20, 9, 512, 512, 'same')]
+ALGORITHMS = ['direct', 'winograd2', 'winograd4']
+
+
+def per_algorithm(repeat, out):
+    from deepzero.kernels import cpu
+    from deepzero.kernels.cpu import winograd
+    from deepzero.kernels.geometry import ConvSpec, WindowGeometry
+    rng = np.random.default_rng(0)
+    rows = []
+    print(f"{'layer':<38}" + ''.join(f"{a + ' f/gx/gk':>22}" for a in ALGORITHMS) +
+          '  auto  (ms)')
+    for name, batch, hw, cin, cout, padding in ALGORITHM_LAYERS:
+        x = np.maximum(rng.standard_normal((batch, hw, hw, cin), dtype=np.float32), 0)
+        w = (rng.standard_normal((3, 3, cin, cout)) * np.sqrt(2 / (9 * cin))).astype(np.float32)
+        b = np.zeros(cout, np.float32)
+        row = {'layer': name, 'shape': [batch, hw, hw, cin, cout], 'padding': padding}
+        for algorithm in ALGORITHMS:
+            spec = ConvSpec(WindowGeometry('conv2d', (hw, hw), (3, 3), (1, 1), (1, 1), padding),
+                            1, 'channels_last', cin, algorithm)
+            gy = rng.standard_normal((batch,) + spec.geometry.out_hw + (cout,),
+                                     dtype=np.float32)
+            row[algorithm] = [median_time(fn, repeat) * 1e3 for fn in (
+                lambda: cpu.conv2d(x, w, b, spec, relu=True, keep_mask=True),
+                lambda: cpu.conv2d_transpose(gy, w, None, spec),
+                lambda: cpu.conv2d_kernel_grad(x, gy, spec, True))]
+        auto = ConvSpec(WindowGeometry('conv2d', (hw, hw), (3, 3), (1, 1), (1, 1), padding),
+                        1, 'channels_last', cin, 'auto')
+        row['auto'] = {0: 'direct', 2: 'winograd2', 4: 'winograd4'}[
+            winograd.tile_size(auto, np.float32, cout)]
+        rows.append(row)
+        print(f"{name + f' {hw}x{hw}x{cin}->{cout}':<38}" +
+              ''.join(f"{'/'.join(f'{v:.0f}' for v in row[a]):>22}" for a in ALGORITHMS) +
+              f"  {row['auto']}", flush=True)
+    if out:
+        import json
+        with open(out, 'w') as f:
+            json.dump({'repeat': repeat, 'layers': rows}, f, indent=1)
+
+
 class DZNet:
     def __init__(self, rng):
         self.kernels, self.biases = [], []
@@ -230,6 +287,9 @@ def whole_step(repeat, rounds):
 if __name__ == '__main__':
     parser = argparse.ArgumentParser()
     parser.add_argument('--layers', action='store_true')
+    parser.add_argument('--algorithms', action='store_true',
+                        help='per-layer times of each conv algorithm (no torch)')
+    parser.add_argument('--out', help='with --algorithms: write the table as JSON here')
     parser.add_argument('--step', action='store_true')
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--rounds', type=int, default=3)
@@ -246,6 +306,9 @@ if __name__ == '__main__':
     if args.no_pool:
         from deepzero.core import workspace
         workspace.workspace.max_bytes = 0
+    if args.algorithms:
+        per_algorithm(args.repeat, args.out)
+        sys.exit()
     if args.layers or not args.step:
         per_layer(args.repeat)
     if args.step or not args.layers:

@@ -1,14 +1,18 @@
 """conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose: finite
 differences (float64), second order, PyTorch forward+backward, the reference
 conv2d (deepzero/kernels/reference.py), Keras for the transposed conv's
-'same' sizes, dtypes and error messages."""
+'same' sizes, dtypes and error messages.
+
+Every test here runs the direct (im2col) path, so the PyTorch comparisons
+keep their float32 tolerances; Winograd's paths are tested in
+test_ops_conv_winograd.py."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
 
 import deepzero.functions as F
-from deepzero import Variable, no_grad
+from deepzero import Variable, no_grad, runtime
 from deepzero import kernels
 from deepzero.kernels import reference
 from deepzero.kernels.geometry import (WindowGeometry, conv_output_length, deconv_output_length,
@@ -16,6 +20,12 @@ from deepzero.kernels.geometry import (WindowGeometry, conv_output_length, decon
 from deepzero.layers import arg_utils
 from deepzero.utils import check_gradients, check_second_order
 from torch_oracle import compare_with_torch
+
+
+@pytest.fixture(autouse=True)
+def direct_convolutions():
+    with runtime.settings(conv_algorithm='direct'):
+        yield
 
 
 def nchw(x):

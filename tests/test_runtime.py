@@ -87,16 +87,19 @@ def test_environment_variables_set_the_defaults():
     code = ('from deepzero.core import parallel, runtime, workspace\n'
             'from deepzero.preprocessing.image import iterator\n'
             "print(runtime.get('threads'), parallel.THREADS, workspace.workspace.max_bytes,"
-            " runtime.get('blas'), iterator.default_workers(), runtime.get('warp_backend'))")
+            " runtime.get('blas'), iterator.default_workers(), runtime.get('warp_backend'),"
+            " runtime.get('conv_algorithm'))")
     out = run_python(code, DEEPZERO_THREADS='3', DEEPZERO_POOL_BYTES='512M',
-                     DEEPZERO_BLAS='keep', DEEPZERO_WARP_BACKEND='numpy')
-    assert out.split() == ['3', '3', str(512 << 20), 'keep', '3', 'numpy']
+                     DEEPZERO_BLAS='keep', DEEPZERO_WARP_BACKEND='numpy',
+                     DEEPZERO_CONV_ALGORITHM='direct')
+    assert out.split() == ['3', '3', str(512 << 20), 'keep', '3', 'numpy', 'direct']
 
 
 @pytest.mark.parametrize('name, value', [('DEEPZERO_THREADS', '0'),
                                          ('DEEPZERO_THREADS', 'many'),
                                          ('DEEPZERO_POOL_BYTES', '1.5G'),
-                                         ('DEEPZERO_BLAS', 'openblas')])
+                                         ('DEEPZERO_BLAS', 'openblas'),
+                                         ('DEEPZERO_CONV_ALGORITHM', 'winograd8')])
 def test_a_bad_environment_variable_is_named(name, value):
     setting = next(key for key, s in runtime.SETTINGS.items() if s.env == name)
     code = (f'from deepzero.core import runtime\n'

@@ -32,7 +32,7 @@ import threading
 
 import numpy as np
 
-__all__ = ['get', 'configure', 'settings', 'SETTINGS', 'default_pool_bytes', 'set_random_seed',
+__all__ = ['get', 'configure', 'settings', 'SETTINGS', 'CONV_ALGORITHMS', 'default_pool_bytes', 'set_random_seed',
            'generator', 'STREAMS', 'set_blas_threads', 'apply_blas_policy',
            'limit_opencv_threads']
 
@@ -84,6 +84,9 @@ def _parse_bytes(text):
     return int(text[:len(text) - len(suffix)]) * _BYTE_SUFFIXES[suffix]
 
 
+CONV_ALGORITHMS = ('auto', 'direct', 'winograd2', 'winograd4')
+
+
 class Setting:
     """One named setting: its environment variable, how to read the variable's
     text, how to check a value, and its default (a value or a function).
@@ -101,6 +104,9 @@ SETTINGS = {
                           default_pool_bytes),
     # 'single': OpenBLAS on one thread from the first split pass; 'keep': left alone
     'blas': Setting('DEEPZERO_BLAS', str, _one_of('single', 'keep'), 'single'),
+    # the algorithm of 3x3 stride-1 convs: 'auto' (by layer), 'direct' (im2col), or
+    # Winograd's F(2x2,3x3) / F(4x4,3x3) wherever they apply (kernels/cpu/winograd.py)
+    'conv_algorithm': Setting('DEEPZERO_CONV_ALGORITHM', str, _one_of(*CONV_ALGORITHMS), 'auto'),
     # the image pipeline's resampler: 'opencv', 'numpy' or 'auto' (OpenCV when installed)
     'warp_backend': Setting('DEEPZERO_WARP_BACKEND', str, _one_of('auto', 'opencv', 'numpy'),
                             'auto'),

@@ -27,6 +27,7 @@ import numbers
 
 from .. import kernels
 from ..core import as_variable, config
+from ..core.runtime import CONV_ALGORITHMS
 from ..core.operators import broadcast_to, reshape
 from ..core.function import Function
 from ..kernels.geometry import ConvSpec, PoolSpec, WindowGeometry, deconv_output_length
@@ -191,7 +192,7 @@ class BiasGrad(Function):
 
 # --- public functions ------------------------------------------------------------------
 def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, groups=1,
-           data_format='channels_last', activation=None, pool_size=None):
+           data_format='channels_last', activation=None, pool_size=None, algorithm=None):
     """2-D convolution (cross-correlation, as in Keras/TF/PyTorch).
 
     Args:
@@ -209,11 +210,19 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
             in the same op, as ``max_pool2d(y, pool_size)`` ('valid', strides
             = pool_size) would, with the same values and gradients, while
             each piece of the conv output is in cache.
+        algorithm: how a 3x3 stride-1 conv (groups 1, no dilation) is
+            computed, here and in its gradients: 'direct' (im2col + GEMM),
+            'winograd2' / 'winograd4' (Winograd's F(2x2,3x3) / F(4x4,3x3):
+            2.25x / 4x fewer multiplications, a little more float32 rounding),
+            'auto' (by layer and dtype, see deepzero/kernels/cpu/winograd.py);
+            None (default): the ``conv_algorithm`` runtime setting
+            (``DEEPZERO_CONV_ALGORITHM``, default 'auto'). Other convs are
+            always direct.
     Returns: (N, OH, OW, C_out) (or (N, C_out, OH, OW)), the dtype of x;
     with pool_size, (N, OH // PH, OW // PW, C_out).
     """
     spec = _conv_spec('conv2d', x, kernel, bias, strides, padding, dilation_rate,
-                      groups, data_format)
+                      groups, data_format, algorithm)
     if activation not in (None, 'relu'):
         raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}")
     inputs = tuple(as_variable(v) for v in ((x, kernel) if bias is None else (x, kernel, bias)))
@@ -255,9 +264,10 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=1
 
 
 def conv2d_transpose(x, kernel, bias=None, strides=1, padding='valid', output_padding=None,
-                     dilation_rate=1, data_format='channels_last'):
+                     dilation_rate=1, data_format='channels_last', algorithm=None):
     """Transposed conv, Keras Conv2DTranspose: x (N, H, W, C_in), kernel
-    (KH, KW, C_out, C_in), bias (C_out,).
+    (KH, KW, C_out, C_in), bias (C_out,). ``algorithm`` as ``conv2d``'s (a
+    3x3 stride-1 transposed conv is a 3x3 stride-1 conv).
 
     Output size per axis (Keras's rule, k = dilated kernel size, s = stride):
     without output_padding, H*s + max(k - s, 0) ('valid') or H*s ('same');
@@ -265,6 +275,7 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding='valid', output_pa
     """
     op = 'conv2d_transpose'
     check_data_format(data_format, op)
+    _check_algorithm(op, algorithm)
     _check_arrays(op, x, kernel, data_format)
     if not isinstance(padding, str) or padding.lower() not in ('valid', 'same'):
         raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
@@ -290,7 +301,7 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding='valid', output_pa
                          f"{(kh, kw)}, strides {strides}, padding {padding!r}, "
                          f"output_padding {output_padding})")
     _check_bias(op, bias, c_out)
-    spec = ConvSpec(geometry, 1, data_format, c_out)
+    spec = ConvSpec(geometry, 1, data_format, c_out, algorithm)
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
     return Conv2DTransposeFunction(spec)(*inputs)
 
@@ -310,8 +321,16 @@ def _check_bias(op, bias, channels):
         raise ValueError(f"{op}: bias must have shape ({channels},), got {bias.shape}")
 
 
-def _conv_spec(op, x, kernel, bias, strides, padding, dilation_rate, groups, data_format):
+def _check_algorithm(op, algorithm):
+    if algorithm is not None and algorithm not in CONV_ALGORITHMS:
+        raise ValueError(f"{op}: algorithm must be None or one of "
+                         f"{', '.join(map(repr, CONV_ALGORITHMS))}; got {algorithm!r}")
+
+
+def _conv_spec(op, x, kernel, bias, strides, padding, dilation_rate, groups, data_format,
+               algorithm=None):
     check_data_format(data_format, op)
+    _check_algorithm(op, algorithm)
     _check_arrays(op, x, kernel, data_format)
     if not (isinstance(groups, numbers.Integral) and groups >= 1):
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
@@ -327,4 +346,4 @@ def _conv_spec(op, x, kernel, bias, strides, padding, dilation_rate, groups, dat
     _check_bias(op, bias, c_out)
     geometry = WindowGeometry(op, in_hw, (kh, kw), pair(strides, 'strides', op),
                               pair(dilation_rate, 'dilation_rate', op), padding)
-    return ConvSpec(geometry, int(groups), data_format, c_in)
+    return ConvSpec(geometry, int(groups), data_format, c_in, algorithm)

@@ -137,13 +137,16 @@ def window_slice(geometry, kh, kw):
 
 class ConvSpec:
     """Everything about one convolution except its arrays: the window
-    geometry, ``groups``, ``data_format`` and the input channel count."""
+    geometry, ``groups``, ``data_format``, the input channel count, and the
+    ``algorithm`` ('auto', 'direct', 'winograd2', 'winograd4'; None: the
+    ``conv_algorithm`` runtime setting at each call)."""
 
-    def __init__(self, geometry, groups, data_format, in_channels):
+    def __init__(self, geometry, groups, data_format, in_channels, algorithm=None):
         self.geometry = geometry
         self.groups = groups
         self.data_format = data_format
         self.in_channels = in_channels
+        self.algorithm = algorithm
 
 
 class PoolSpec:

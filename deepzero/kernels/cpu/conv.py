@@ -21,7 +21,8 @@ Groups: group g uses input channels [g*C/G, (g+1)*C/G) and output channels
 arrays in ``spec.data_format``.
 """
 from ...core import get_array_module, parallel, workspace
-from ..geometry import window_offsets
+from ..geometry import ConvSpec, WindowGeometry, window_offsets
+from . import winograd
 from .activations import relu_passing
 from . import im2col
 from .im2col import col2im, each_cols_chunk
@@ -41,22 +42,18 @@ def conv2d(x, kernel, bias, spec, relu=False, keep_mask=False):
     Returns (y, passing): with ``relu`` and ``keep_mask``, ``passing`` is
     where the ReLU passes (bool, shaped like y; written while the output is
     in cache) for the backward pass, else None."""
-    groups = spec.groups
     xp = get_array_module(x)
-    windows = _windows(x, spec)
     c_out = kernel.shape[3]
-    y = workspace.empty(windows.shape[:3] + (c_out,), x.dtype, xp)
+    y = workspace.empty((len(x),) + spec.geometry.out_hw + (c_out,), x.dtype, xp)
     y_rows = y.reshape(-1, c_out)
-    kernel_groups = _grouped_kernel(kernel, groups)
     passing = workspace.empty(y.shape, bool, xp) if relu and keep_mask else None
     passing_rows = None if passing is None else passing.reshape(-1, c_out)
 
-    def multiply(core, cols, start, stop):
-        _gemm(cols, kernel_groups, _split_groups(y_rows[start:stop], groups))
+    def post_ops(core, start, stop):
         if bias is not None or relu:
             _post_ops(y_rows[start:stop], bias, relu,
                       None if passing_rows is None else passing_rows[start:stop])
-    each_cols_chunk(windows, groups, multiply)
+    _each_output_chunk(x, kernel, spec, lambda core, start, stop: y_rows[start:stop], post_ops)
     if passing is not None:
         passing = from_nhwc(passing, spec.data_format)
     return from_nhwc(y, spec.data_format), passing
@@ -78,29 +75,30 @@ def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False):
     Returns (y, argmax, passing): with ``keep_state``, the winning offset
     of each window (as ``max_pool2d``'s, channels_last) and, with ``relu``,
     where the ReLU passes (shaped like y); else None."""
-    groups = spec.groups
     xp = get_array_module(x)
-    windows = _windows(x, spec)
-    ow, c_out = windows.shape[2], kernel.shape[3]
+    (_, ow), c_out = spec.geometry.out_hw, kernel.shape[3]
     y = workspace.empty((len(x),) + pool.geometry.out_hw + (c_out,), x.dtype, xp)
     argmax = passing = None
     if keep_state:
         argmax = workspace.empty(y.shape, argmax_dtype(pool.geometry.window), xp)
         passing = workspace.empty(y.shape, bool, xp) if relu else None
-    kernel_groups = _grouped_kernel(kernel, groups)
+    scratch = {}  # core -> the conv output of its current chunk
 
-    def multiply(core, cols, start, stop):
-        out = workspace.empty((stop - start, c_out), x.dtype, xp)
-        _gemm(cols, kernel_groups, _split_groups(out, groups))
+    def chunk_output(core, start, stop):
+        scratch[core] = workspace.empty((stop - start, c_out), x.dtype, xp)
+        return scratch[core]
+
+    def pool_chunk(core, start, stop):
         images, rows, read, pooled = _pooled_rows(pool.geometry, start // ow, stop // ow)
         if read.stop:
-            part = out.reshape(-1, rows, ow, c_out)[:, read]
+            part = scratch[core].reshape(-1, rows, ow, c_out)[:, read]
             if bias is not None:
                 xp.add(part, bias, out=part)
             _pool_part(part, pool.geometry.window, relu, y[images, pooled],
                        None if argmax is None else argmax[images, pooled],
                        None if passing is None else passing[images, pooled])
-    each_cols_chunk(windows, groups, multiply, row_multiple=pool.geometry.window[0])
+    _each_output_chunk(x, kernel, spec, chunk_output, pool_chunk,
+                       row_multiple=pool.geometry.window[0])
     if passing is not None:
         passing = from_nhwc(passing, spec.data_format)
     return from_nhwc(y, spec.data_format), argmax, passing
@@ -109,7 +107,15 @@ def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False):
 def conv2d_transpose(g, kernel, bias, spec):
     """The adjoint of ``conv2d(., kernel, spec)`` in its input: g (N, OH, OW,
     C_out) -> (N, H, W, C_in) (+ bias of C_in). It is the conv's input
-    gradient and, with Keras's kernel layout, the transposed convolution."""
+    gradient and, with Keras's kernel layout, the transposed convolution.
+
+    Where Winograd's algorithms apply (a 3x3 stride-1 conv padded by at most
+    2 on each side) it is itself such a conv: of g, padded by 2 - pad, with
+    the kernel flipped in space and its channel axes swapped. Else a GEMM
+    into window columns and col2im."""
+    flipped = _flipped_conv(spec, kernel.shape[3], g.dtype)
+    if flipped is not None:
+        return conv2d(g, kernel[::-1, ::-1].transpose(0, 1, 3, 2), bias, flipped)[0]
     geometry = spec.geometry
     xp = get_array_module(g)
     g = to_nhwc(g, spec.data_format)
@@ -159,8 +165,12 @@ def conv2d_kernel_grad(x, gy, spec, with_bias=False, pool=None, argmax=None):
     """
     xp = get_array_module(x)
     geometry = spec.geometry
-    windows = _windows(x, spec)
     gy_nhwc = to_nhwc(gy, spec.data_format)
+    m = winograd.tile_size(spec, x.dtype, gy_nhwc.shape[3]) if pool is None else 0
+    if m:
+        gk = winograd.kernel_grad(to_nhwc(x, spec.data_format), gy_nhwc, geometry.pads, m)
+        return (gk, bias_grad(gy_nhwc, 'channels_last')) if with_bias else gk
+    windows = _windows(x, spec)
     gy_rows = gy_nhwc.reshape(-1, gy_nhwc.shape[3])
     kh, kw = geometry.window
     gk = xp.empty((kh, kw, spec.in_channels // spec.groups, gy_rows.shape[1]), x.dtype)
@@ -220,6 +230,47 @@ def bias_grad(gy, data_format):
 
 
 # --- helpers ---------------------------------------------------------------------------
+def _each_output_chunk(x, kernel, spec, into, visit, row_multiple=1):
+    """conv(x, kernel) (no bias) chunk by chunk on every core: Winograd's
+    F(m x m, 3 x 3) where ``winograd.tile_size`` picks it, else im2col +
+    GEMM. For each chunk of NHWC output rows [start, stop) (whole images, or
+    a run of one image's rows starting at a multiple of ``row_multiple``),
+    the conv's values are written into ``into(core, start, stop)`` (a
+    (stop - start, C_out) array), then ``visit(core, start, stop)`` runs
+    while they are in the core's cache."""
+    c_out, ow = kernel.shape[3], spec.geometry.out_hw[1]
+    m = winograd.tile_size(spec, x.dtype, c_out)
+    if m:
+        def write_tiles(core, tiles, start, stop):
+            winograd.tiles_into(tiles, into(core, start, stop).reshape(
+                tiles.shape[0], -1, ow, c_out))
+            visit(core, start, stop)
+        winograd.each_output_chunk(to_nhwc(x, spec.data_format), kernel, spec.geometry.pads,
+                                   m, write_tiles, row_multiple)
+        return
+    groups = spec.groups
+    kernel_groups = _grouped_kernel(kernel, groups)
+
+    def multiply(core, cols, start, stop):
+        _gemm(cols, kernel_groups, _split_groups(into(core, start, stop), groups))
+        visit(core, start, stop)
+    each_cols_chunk(_windows(x, spec), groups, multiply, row_multiple=row_multiple)
+
+
+def _flipped_conv(spec, c_in, dtype):
+    """The ConvSpec of the conv that computes the input gradient of
+    ``spec``'s conv by Winograd's algorithms, or None where they are not to
+    run: a 3x3 stride-1 conv of the output gradient (``c_in`` channels,
+    ``dtype``), padded by 2 - pad on each side (so a pad of at most 2)."""
+    if not winograd.applies(spec) or any(p > 2 for side in spec.geometry.pads for p in side):
+        return None
+    pads = tuple((2 - before, 2 - after) for before, after in spec.geometry.pads)
+    geometry = WindowGeometry('conv2d_transpose', spec.geometry.out_hw, (3, 3), (1, 1),
+                              (1, 1), pads)
+    flipped = ConvSpec(geometry, 1, spec.data_format, c_in, spec.algorithm)
+    return flipped if winograd.tile_size(flipped, dtype, spec.in_channels) else None
+
+
 def _windows(x, spec):
     """The (N, OH, OW, KH, KW, C_in) window view of x, padded."""
     geometry = spec.geometry

@@ -1,0 +1,325 @@
+"""Winograd's minimal filtering for 3x3 stride-1 convolutions: F(2x2, 3x3)
+and F(4x4, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+Networks", 2015).
+
+A direct 3x3 conv spends 9 multiply-adds per output cell and channel pair.
+F(m x m, 3 x 3) computes an m x m tile of output from an a x a tile of input
+(a = m + 2; tiles overlap by 2) in a*a products instead of 9*m*m: 16 for 4
+outputs (2.25x fewer) with m = 2, 36 for 16 (4x fewer) with m = 4:
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A      (* elementwise, per channel pair)
+
+g is the 3x3 kernel, d an input tile, and B, G, A small fixed matrices. Over
+channels the elementwise product becomes a sum: for each of the a*a tile
+positions p, the output channels are one GEMM of the tiles' transformed
+inputs (tiles x C_in) by the transformed kernel (C_in x C_out). The a*a
+GEMMs do the multiplications; the transforms are additions and small
+constant factors.
+
+A 2-D transform B^T d B is two 1-D ones, each a GEMM over every channel
+and tile at once: B^T times the tiles' rows, then times their columns
+(``_transform``; measured, 2.6-3x faster than one GEMM with the a*a x a*a
+matrix kron(B^T, B^T), which has 2.25x more multiplications). So a conv here
+is this per chunk of tiles:
+
+    gather    the chunk's input tiles into X (a, a, tiles, C_in)     (a copy)
+    input     V = B^T X B                                           (2 GEMMs)
+    product   M[p] = V[p] @ U[p] for each of the a*a positions p     (a*a GEMMs)
+    output    Y = A^T M A  ->  (m, m, tiles, C_out)                 (2 GEMMs)
+    scatter   Y's tiles into the output rows                        (a copy)
+
+with U = G g G^T, the kernel transformed once per call. Chunks are cut
+so that X, V, M and Y stay small, and each core runs its own chunks (as the
+im2col pipeline does), so the transformed tiles never travel through memory
+whole. Where the image is not a whole number of tiles, the input is padded
+with zeros to whole tiles and the extra outputs are never written.
+
+The kernel gradient is the adjoint of the same algorithm in g: per chunk,
+the output gradient's tiles are transformed by A (A gy A^T), each
+position's V[p]^T @ gM[p] is summed over the chunks, and G^T (G^T . G)
+takes the sum back to 3x3. The input gradient of a 3x3 stride-1 conv is again such
+a conv (of the padded gradient with the flipped kernel), so it runs here too
+(``kernels/cpu/conv.py`` sets it up).
+
+Accuracy: the transforms add and scale values, so float32 results differ
+from the direct conv's by a little more than its own rounding (measured
+figures: docs/performance.md); ``tile_size`` says when each is used.
+"""
+import math
+
+import numpy as np
+
+from ...core import get_array_module, parallel, runtime, workspace
+from .layout import assign
+
+# Input tiles per chunk, at least (GEMMs with fewer rows run below BLAS's
+# peak) and at most about CHUNK_BYTES of transformed input per chunk.
+MIN_CHUNK_TILES = 256
+CHUNK_BYTES = 2 << 20
+
+# The transform matrices (Lavin and Gray, interpolation points 0, +-1, +-2
+# for m = 4): input B^T (a x a), kernel G (a x 3), output A^T (m x a).
+_TRANSFORMS = {
+    2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        [[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]]),
+    4: ([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+         [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+        [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+         [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
+}
+TILE_SIZES = tuple(_TRANSFORMS)
+_ALGORITHM_TILES = {'direct': 0, 'winograd2': 2, 'winograd4': 4}
+_matrices = {}  # (m, dtype) -> (B^T, G, A^T)
+
+
+def transforms(m, dtype):
+    """The matrices of F(m x m, 3 x 3) in ``dtype``: B^T (a, a), G (a, 3),
+    A^T (m, a)."""
+    key = (m, np.dtype(dtype))
+    if key not in _matrices:
+        _matrices[key] = tuple(np.array(t, dtype) for t in _TRANSFORMS[m])
+    return _matrices[key]
+
+
+def applies(spec):
+    """Whether Winograd's algorithms compute the conv of ``spec`` (a
+    ConvSpec): a 3x3 window, stride 1, no dilation, one group."""
+    geometry = spec.geometry
+    return (geometry.window == (3, 3) and geometry.strides == (1, 1) and
+            geometry.dilation == (1, 1) and spec.groups == 1)
+
+
+def tile_size(spec, dtype, c_out):
+    """The output tile size m of the Winograd conv to run for ``spec``, or 0
+    for the direct (im2col) path.
+
+    ``spec.algorithm`` (else the ``conv_algorithm`` runtime setting) decides:
+    'direct' is 0, 'winograd2' and 'winograd4' are 2 and 4 where
+    ``applies(spec)``; 'auto' picks by the per-layer measurements in
+    docs/performance.md, and only for float32 (float64 is asked for its
+    accuracy): m = 4 from 16 input channels when an image has at least 16
+    tiles; small channel counts stay direct.
+    """
+    if not applies(spec):
+        return 0
+    algorithm = spec.algorithm or runtime.get('conv_algorithm')
+    if algorithm != 'auto':
+        return _ALGORITHM_TILES[algorithm]
+    if np.dtype(dtype) != np.float32 or spec.in_channels < 16:
+        return 0
+    oh, ow = spec.geometry.out_hw
+    return 4 if math.ceil(oh / 4) * math.ceil(ow / 4) >= 16 else 2
+
+
+def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1):
+    """conv(x, kernel) by F(m x m, 3 x 3), chunk by chunk on every core.
+
+    x (N, H, W, C_in) channels_last, kernel (3, 3, C_in, C_out), ``pads``
+    ((top, bottom), (left, right)): the output is (N, OH, OW, C_out), OH = H
+    + top + bottom - 2. For each chunk (whole images, or a run of one image's
+    output rows starting at a multiple of ``row_multiple``) calls
+    ``visit(core, tiles, start, stop)``: [start, stop) are the chunk's NHWC
+    output rows (as ``im2col.each_cols_chunk`` counts them) and ``tiles``
+    (K, TR, m, TX, m, C_out) its outputs as K images of TR x TX tiles, a
+    scratch view that ``tiles_into`` writes out (tiles past the output's
+    edge hold values no one reads).
+    """
+    xp = get_array_module(x)
+    n, _, _, c_in = x.shape
+    c_out = kernel.shape[3]
+    a = m + 2
+    padded, (oh, ow), (ty, tx) = _padded_tiles(x, pads, m)
+    input_t, kernel_t, output_t = transforms(m, x.dtype)
+    u = _transform(kernel_t, xp.ascontiguousarray(kernel).reshape(3, 3, c_in * c_out),
+                   workspace.empty((a * 3 * c_in * c_out,), x.dtype, xp),
+                   workspace.empty((a, a, c_in * c_out), x.dtype, xp)).reshape(a * a, c_in, c_out)
+    chunks = _tile_chunks(n, ty, tx, a * a * max(c_in, c_out) * x.dtype.itemsize,
+                          row_multiple // math.gcd(row_multiple, m))
+    cores = min(parallel.THREADS, len(chunks))
+
+    def run(core_numbers):
+        for core in core_numbers:
+            mine = chunks[len(chunks) * core // cores:len(chunks) * (core + 1) // cores]
+            most = max(_count(images) * _count(rows) for images, rows in mine) * tx
+            gathered = workspace.empty((a * a * most * c_in,), x.dtype, xp)
+            scratch = workspace.empty((a * a * most * max(c_in, c_out),), x.dtype, xp)
+            products = workspace.empty((a * a * most * c_out,), x.dtype, xp)
+            for images, rows in mine:
+                k, tr = _count(images), _count(rows)
+                tiles = k * tr * tx
+                v = _input_tiles(padded, images, rows, m, gathered, scratch, input_t)
+                product = products[:a * a * tiles * c_out].reshape(a * a, tiles, c_out)
+                xp.matmul(v.reshape(a * a, tiles, c_in), u, out=product)
+                # Y = A^T M A, into the products' buffer (M is read first)
+                y = _transform(output_t, product.reshape(a, a, tiles * c_out), scratch,
+                               products[:m * m * tiles * c_out])
+                first_row = rows.start * m
+                start = (images.start * oh + first_row) * ow
+                stop = start + k * min(oh - first_row, tr * m) * ow
+                visit(core, y.reshape(m, m, k, tr, tx, c_out).transpose(2, 3, 0, 4, 1, 5),
+                      start, stop)
+    parallel.over_batch(run, np.arange(cores), min_bytes=0)
+
+
+def tiles_into(tiles, target):
+    """Write output tiles (K, TR, m, TX, m, C) into ``target`` (K, rows, OW,
+    C), rows <= TR*m and OW <= TX*m: the tiles that cross the target's
+    bottom or right edge are cut."""
+    for tile_part, target_part in _tile_pieces(tiles.shape, target):
+        target_part[...] = tiles[tile_part]
+
+
+def kernel_grad(x, gy, pads, m):
+    """The kernel gradient of ``each_output_chunk``'s conv, by the adjoint of
+    its algorithm: x (N, H, W, C_in), gy (N, OH, OW, C_out), both
+    channels_last -> gW (3, 3, C_in, C_out). Each core sums its own chunks'
+    per-position products; the cores' sums are added at the end."""
+    xp = get_array_module(x)
+    n, _, _, c_in = x.shape
+    c_out = gy.shape[3]
+    a = m + 2
+    padded, (oh, ow), (ty, tx) = _padded_tiles(x, pads, m)
+    input_t, kernel_t, output_t = transforms(m, x.dtype)
+    chunks = _tile_chunks(n, ty, tx, a * a * max(c_in, c_out) * x.dtype.itemsize)
+    cores = min(parallel.THREADS, len(chunks))
+    sums = [None] * cores  # per core: (a*a, C_in, C_out)
+    ragged = oh % m or ow % m
+
+    def run(core_numbers):
+        for core in core_numbers:
+            mine = chunks[len(chunks) * core // cores:len(chunks) * (core + 1) // cores]
+            most = max(_count(images) * _count(rows) for images, rows in mine) * tx
+            gathered = workspace.empty((a * a * most * c_in,), x.dtype, xp)
+            scratch = workspace.empty((a * a * most * max(c_in, c_out),), x.dtype, xp)
+            gy_tiles = workspace.empty((m * m * most * c_out,), x.dtype, xp)
+            gy_transformed = workspace.empty((a * a * most * c_out,), x.dtype, xp)
+            product = workspace.empty((a * a, c_in, c_out), x.dtype, xp)
+            total = xp.zeros((a * a, c_in, c_out), x.dtype)
+            for images, rows in mine:
+                k, tr = _count(images), _count(rows)
+                tiles = k * tr * tx
+                v = _input_tiles(padded, images, rows, m, gathered, scratch, input_t)
+                g = gy_tiles[:m * m * tiles * c_out].reshape(m, m, k, tr, tx, c_out)
+                first_row = rows.start * m
+                last_row = min(oh, (rows.start + tr) * m)
+                if ragged or last_row - first_row < tr * m:
+                    g[...] = 0
+                for tile_part, source in _tile_pieces(
+                        (k, tr, m, tx, m, c_out), gy[images, first_row:last_row]):
+                    g.transpose(2, 3, 0, 4, 1, 5)[tile_part] = source
+                gm = _transform(output_t.T, g.reshape(m, m, tiles * c_out), scratch,
+                                gy_transformed[:a * a * tiles * c_out])
+                xp.matmul(v.reshape(a * a, tiles, c_in).transpose(0, 2, 1),
+                          gm.reshape(a * a, tiles, c_out), out=product)
+                total += product
+            sums[core] = total
+    parallel.over_batch(run, np.arange(cores), min_bytes=0)
+    total = sums[0]
+    for other in sums[1:]:
+        total += other
+    return _transform(kernel_t.T, total.reshape(a, a, c_in * c_out),
+                      xp.empty((3 * a * c_in * c_out,), x.dtype),
+                      xp.empty((3, 3, c_in * c_out), x.dtype)).reshape(3, 3, c_in, c_out)
+
+
+# --- helpers ---------------------------------------------------------------------------
+def _padded_tiles(x, pads, m):
+    """x (N, H, W, C) zero padded by ``pads`` and further at the bottom and
+    right to whole tiles: returns (padded (N, TY*m + 2, TX*m + 2, C),
+    (OH, OW), (TY, TX))."""
+    xp = get_array_module(x)
+    n, h, w, c = x.shape
+    (top, bottom), (left, right) = pads
+    oh, ow = h + top + bottom - 2, w + left + right - 2
+    ty, tx = -(-oh // m), -(-ow // m)
+    hp, wp = ty * m + 2, tx * m + 2
+    padded = workspace.empty((n, hp, wp, c), x.dtype, xp)
+    # zero only the border: the interior is overwritten by x
+    padded[:, :top] = 0
+    padded[:, top + h:] = 0
+    padded[:, top:top + h, :left] = 0
+    padded[:, top:top + h, left + w:] = 0
+    parallel.over_batch(assign, padded[:, top:top + h, left:left + w], x)
+    return padded, (oh, ow), (ty, tx)
+
+
+def _transform(matrix, values, scratch, out):
+    """``matrix @ tile @ matrix.T`` for every tile of ``values`` (b, b,
+    cols): two GEMMs, over the first axis (into ``scratch``, at least
+    a*b*cols elements), then the second. ``matrix`` (a, b); returns ``out``
+    (a, a, cols), or a view of it (an array of at least a*a*cols elements;
+    it may be the buffer that ``values`` lies in, which is read first)."""
+    xp = get_array_module(values)
+    a, b = matrix.shape
+    cols = values.shape[2]
+    rows_done = scratch[:a * b * cols].reshape(a, b * cols)
+    xp.matmul(matrix, values.reshape(b, b * cols), out=rows_done)
+    out = out.reshape(-1)[:a * a * cols].reshape(a, a, cols)
+    xp.matmul(matrix, rows_done.reshape(a, b, cols), out=out)
+    return out
+
+
+def _input_tiles(padded, images, rows, m, gathered, scratch, input_t):
+    """The transformed input tiles V (a, a, K*TR*TX*C) of the tile rows
+    ``rows`` of ``images`` (slices): the tiles are gathered into
+    ``gathered`` (tile positions first), then B^T . B is applied (through
+    ``scratch``), and V is written back into ``gathered``."""
+    xp = get_array_module(padded)
+    a = m + 2
+    n, hp, wp, c = padded.shape
+    sn, sh, sw, sc = padded.strides
+    tile_view = xp.lib.stride_tricks.as_strided(
+        padded, shape=(n, (hp - 2) // m, (wp - 2) // m, a, a, c),
+        strides=(sn, m * sh, m * sw, sh, sw, sc), writeable=False)[images, rows]
+    k, tr, tx = tile_view.shape[:3]
+    size = a * a * k * tr * tx * c
+    x_tiles = gathered[:size].reshape(a, a, k, tr, tx, c)
+    x_tiles[...] = tile_view.transpose(3, 4, 0, 1, 2, 5)
+    return _transform(input_t, x_tiles.reshape(a, a, size // (a * a)), scratch, gathered)
+
+
+def _tile_chunks(n, ty, tx, bytes_per_tile, row_multiple=1):
+    """Cut N images of TY x TX tiles into chunks of MIN_CHUNK_TILES to
+    CHUNK_BYTES / ``bytes_per_tile`` tiles, at least one per core: whole
+    images when they are small, else runs of tile rows of one image (a
+    multiple of ``row_multiple`` long, but the last). Returns (images, rows)
+    pairs of slices."""
+    tiles = max(MIN_CHUNK_TILES, CHUNK_BYTES // bytes_per_tile)
+    tiles = min(tiles, -(-n * ty * tx // parallel.THREADS))
+    if ty * tx <= tiles:
+        per_chunk = max(1, tiles // (ty * tx))
+        return [(slice(i, min(i + per_chunk, n)), slice(0, ty)) for i in range(0, n, per_chunk)]
+    rows = max(1, tiles // tx // row_multiple) * row_multiple
+    return [(slice(i, i + 1), slice(r, min(r + rows, ty)))
+            for i in range(n) for r in range(0, ty, rows)]
+
+
+def _count(index):
+    return index.stop - index.start
+
+
+def _tile_pieces(tiles_shape, target):
+    """Pair the parts of tiles (K, TR, m, TX, m, C) with the parts of
+    ``target`` (K, rows, OW, C) that they cover: the whole tiles, and the
+    tiles cut by the target's bottom or right edge. Yields (index into the
+    tiles, view of the target)."""
+    k, _, m, _, _, c = tiles_shape
+    rows, ow = target.shape[1:3]
+    for tile_rows, in_rows, target_rows in _axis_pieces(rows, m):
+        for tile_cols, in_cols, target_cols in _axis_pieces(ow, m):
+            part = target[:, target_rows, target_cols]
+            yield ((slice(None), tile_rows, in_rows, tile_cols, in_cols),
+                   part.reshape(k, tile_rows.stop - tile_rows.start, in_rows.stop,
+                                tile_cols.stop - tile_cols.start, in_cols.stop, c))
+
+
+def _axis_pieces(length, m):
+    """Along one axis of ``length`` cells in tiles of m: (tile slice, slice
+    within the tile, slice of cells) for the whole tiles and the cut one."""
+    whole, rest = divmod(length, m)
+    pieces = [(slice(0, whole), slice(0, m), slice(0, whole * m))] if whole else []
+    if rest:
+        pieces.append((slice(whole, whole + 1), slice(0, rest), slice(whole * m, length)))
+    return pieces
