@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from deepzero import layers, optimizers, saving
+from deepzero.kernels.cpu import winograd
 from deepzero.models import Model, Sequential
 
 TOLERANCE = 1e-5
@@ -188,7 +189,16 @@ def test_keras_loads_deepzero_weight_files(keras, deepzero_files, name):
 
 
 # --- the book's size, once ----------------------------------------------------------------------
-def test_book_convnet_at_150x150_both_ways(keras, tmp_path):
+def test_book_convnet_at_150x150_both_ways(keras, tmp_path, monkeypatch):
+    """Also: deepzero's convs 2-4 run Winograd's F(4x4,3x3) here (the 'auto'
+    choice) and still predict what Keras predicts within TOLERANCE."""
+    winograd_convs = []  # the tile size of each Winograd conv that runs
+    conv = winograd.each_output_chunk
+
+    def counting_conv(x, kernel, pads, m, *args):
+        winograd_convs.append(m)
+        return conv(x, kernel, pads, m, *args)
+    monkeypatch.setattr(winograd, 'each_output_chunk', counting_conv)
     rng = np.random.default_rng(3)
     theirs = book_convnet(keras, 150)
     theirs.set_weights(random_weights(theirs.weights, rng))
@@ -199,6 +209,7 @@ def test_book_convnet_at_150x150_both_ways(keras, tmp_path):
     ours = saving.load_model(tmp_path / 'keras_150.h5')
     expected = keras_predict(theirs, x)
     assert_close(deepzero_predict(ours, x), expected)
+    assert winograd_convs == [4, 4, 4]
     assert sum(w.size for w in ours.get_weights()) == 3_453_121  # the book's summary
     ours.save(tmp_path / 'deepzero_150.keras')
     assert_close(keras_predict(keras.models.load_model(tmp_path / 'deepzero_150.keras'), x),
