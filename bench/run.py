@@ -24,12 +24,12 @@ then to PyTorch NCHW's, in the same run.
 """
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 
-from frameworks import HERE, environment, python_for
+from harness import (HERE, environment, int_at_least, names_from, python_for, rotated,
+                     write_results)
 
 KEEP = ('glibc.malloc.mmap_threshold=4294967296:'
         'glibc.malloc.trim_threshold=17179869184')
@@ -78,7 +78,7 @@ def quartiles(values):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--rounds', type=int_at_least(1), default=5)
     parser.add_argument('--workloads', type=names_from(CALLS), default=list(CALLS))
     parser.add_argument('--conditions', type=names_from(CONDITIONS), default=list(CONDITIONS))
     parser.add_argument('--frameworks', type=names_from(FRAMEWORKS), default=FRAMEWORKS)
@@ -99,29 +99,15 @@ def main():
             workers = {fw: Worker(fw, CONDITIONS[cond]) for fw in args.frameworks}
             if 'workers' not in results:
                 results['workers'] = {fw: w.info for fw, w in workers.items()}
-                rates = [w.info['sgemm_gflops'] for w in workers.values() if w.info['sgemm_gflops']]
-                results['numpy_sgemm_gflops'] = rates[0] if rates else None
+                rates = [w.info['sgemm_gflops'] for w in workers.values()]
+                results['numpy_sgemm_gflops'] = next(filter(None, rates), None)
             rows.update(run_rounds(workers, group, args.rounds, cond))
             for w in workers.values():
                 w.close()
         results['conditions'][cond] = rows
     table = render(results, args.workloads, args.frameworks)
     print(table)
-    (HERE / 'results').mkdir(exist_ok=True)
-    _atomic_write(HERE / 'results' / f'{args.out}.json', json.dumps(results, indent=1))
-    _atomic_write(HERE / 'results' / f'{args.out}.md', table)
-
-
-def names_from(known):
-    """An argparse type: a comma-separated list of names from ``known``."""
-    def parse(text):
-        names = text.split(',')
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise argparse.ArgumentTypeError(
-                f"unknown name(s) {', '.join(unknown)}; choose from {', '.join(known)}")
-        return names
-    return parse
+    write_results(args.out, results, table)
 
 
 def run_rounds(workers, workloads, rounds, cond):
@@ -132,8 +118,7 @@ def run_rounds(workers, workloads, rounds, cond):
     replies = {}
     for r in range(rounds):
         for name in workloads:
-            order = frameworks[r % len(frameworks):] + frameworks[:r % len(frameworks)]
-            for fw in order:
+            for fw in rotated(frameworks, r):
                 replies[name, fw] = workers[fw].ask({'workload': name, 'calls': CALLS[name]})
                 samples[name, fw] += replies[name, fw]['samples']
         print(f'[{cond}] {",".join(workloads)}: round {r + 1}/{rounds} done', file=sys.stderr)
@@ -181,12 +166,6 @@ def render(results, workloads, frameworks):
                              f"{GFLOP[name] / r['median_s']:.0f} | {mults} | "
                              f"{r['faults_per_call']:.0f} | {r['max_rss_mb']:.0f} |")
     return '\n'.join(lines) + '\n'
-
-
-def _atomic_write(path, text):
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 if __name__ == '__main__':

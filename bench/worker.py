@@ -1,6 +1,6 @@
 """One benchmark worker process: builds workloads on demand and times calls.
 
-    python bench/worker.py FRAMEWORK     # started by bench/run.py, in frameworks.python_for's Python
+    python bench/worker.py FRAMEWORK    # started by bench/run.py, in harness.python_for's Python
 
 FRAMEWORK is one of: deepzero (engine ops), deepzero_keras (deepzero.keras,
 bench/workloads_keras.py), keras_tf (Keras 3 on TensorFlow, the same module),

@@ -1,9 +1,13 @@
-"""Which Python runs each benchmarked framework, and the environment it runs in.
+"""What the benchmark drivers (bench/run.py, bench/epoch_time_5_2_5.py) share:
+which Python runs each framework and in what environment, their command-line
+lists, and how results are written.
 
 Keras on TensorFlow lives in its own virtual environment, .venv-bench-tf/ at the
 repository root, made by ``bash bench/setup_keras_tf.sh``; every other framework
 runs in the Python that runs the benchmark.
 """
+import argparse
+import json
 import os
 import pathlib
 import sys
@@ -40,3 +44,43 @@ def environment(framework, extra=None):
         env['KERAS_BACKEND'] = 'tensorflow'
         env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     return env
+
+
+def names_from(known):
+    """An argparse type: a comma-separated list of names from ``known``."""
+    def parse(text):
+        names = text.split(',')
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown name(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+        return names
+    return parse
+
+
+def int_at_least(minimum):
+    """An argparse type: an integer no smaller than ``minimum``."""
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'must be at least {minimum}, not {value}')
+        return value
+    return parse
+
+
+def rotated(frameworks, round_index):
+    """The order of one round: each round starts one framework further on."""
+    k = round_index % len(frameworks)
+    return frameworks[k:] + frameworks[:k]
+
+
+def write_results(name, results, table):
+    """bench/results/NAME.json (``results``) and NAME.md (``table``), each written
+    whole or not at all."""
+    folder = HERE / 'results'
+    folder.mkdir(exist_ok=True)
+    for path, text in ((folder / f'{name}.json', json.dumps(results, indent=1)),
+                       (folder / f'{name}.md', table)):
+        tmp = path.with_suffix(path.suffix + '.tmp')
+        tmp.write_text(text)
+        os.replace(tmp, path)
