@@ -8,9 +8,13 @@ The setup: the augmentation + dropout convnet (bench/workloads_keras.py's
 book_convnet), RMSprop lr 1e-4, ``flow_from_directory`` at batch 32 on
 cats_and_dogs_small (under --data: $DEEPZERO_DATA, or ../shared/data beside the
 repository), the same code for both frameworks with only the imports changed.
-Keras 3 ends an epoch when its iterator's 63 batches run out, so both run 62
-training steps and 31 validation steps per epoch (the listing's 100 and 50 are
-more than one pass in Keras 3).
+An epoch is one pass over the images for both: 63 training steps (2000 images,
+the last batch 16) and 32 validation steps (1000 images), the iterators' lengths.
+The listing's 100 + 50 steps are more than one pass, which Keras 3 cuts short;
+and 62 + 31 steps (a pass less one batch, as this script ran before) leave
+Keras 3's iterator one batch into its pass, so that its every second epoch
+runs that one batch and stops ("Your input ran out of data"), while deepzero
+(like Keras 2) carries on into the next pass.
 
 Each round runs every framework once, each in a fresh process (Keras/TF in
 .venv-bench-tf/'s Python), in an order rotated per round; each process fits
@@ -36,7 +40,6 @@ from harness import (REPO, environment, int_at_least, names_from, python_for, ro
 
 FRAMEWORKS = ['deepzero_keras', 'keras_tf']
 BASELINE = 'keras_tf'
-STEPS_PER_EPOCH, VALIDATION_STEPS = 62, 31
 
 
 def main():
@@ -51,8 +54,7 @@ def main():
     for fw in args.frameworks:
         python_for(fw)  # a missing environment stops the run here, in one line
     print('OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset in the benchmark runs.')
-    results = {'rounds': args.rounds, 'epochs': args.epochs, 'steps_per_epoch': STEPS_PER_EPOCH,
-               'validation_steps': VALIDATION_STEPS, 'loadavg_start': os.getloadavg(),
+    results = {'rounds': args.rounds, 'epochs': args.epochs, 'loadavg_start': os.getloadavg(),
                'runs': {fw: [] for fw in args.frameworks}}
     for r in range(args.rounds):
         for fw in rotated(args.frameworks, r):
@@ -134,21 +136,23 @@ def fit_and_report(framework, epochs, data, report):
     val = ImageDataGenerator(rescale=1 / 255).flow_from_directory(
         str(images / 'validation'), **flow)
     timer = EpochTimer()
-    history = model.fit(train, steps_per_epoch=STEPS_PER_EPOCH, epochs=epochs,
-                        validation_data=val, validation_steps=VALIDATION_STEPS,
-                        callbacks=[timer], verbose=2)
+    history = model.fit(train, steps_per_epoch=len(train), epochs=epochs, validation_data=val,
+                        validation_steps=len(val), callbacks=[timer], verbose=2)
     report.write_text(json.dumps({
         'framework': framework, 'epoch_s': timer.seconds,
+        'steps_per_epoch': len(train), 'validation_steps': len(val),
         'max_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         'history': {k: [float(v) for v in vs] for k, vs in history.history.items()}}))
 
 
 def summarise(runs):
-    """{framework: medians over epochs 2.. of all runs, epoch 1's, the peak RSS}."""
+    """{framework: medians over epochs 2.. of all runs, epoch 1's, the steps, the peak RSS}."""
     summary = {}
     for fw, reports in runs.items():
         measured = [s for rep in reports for s in rep['epoch_s'][1:]]
-        summary[fw] = {'median_epoch_s': statistics.median(measured),
+        steps = {f"{rep['steps_per_epoch']} + {rep['validation_steps']}" for rep in reports}
+        summary[fw] = {'steps': ', '.join(sorted(steps)),
+                       'median_epoch_s': statistics.median(measured),
                        'min_epoch_s': min(measured), 'max_epoch_s': max(measured),
                        'measured_epochs': len(measured),
                        'median_first_epoch_s': statistics.median(rep['epoch_s'][0]
@@ -161,17 +165,17 @@ def render(results):
     """The Markdown table of ``results`` (as main() saves them)."""
     summary = results['summary']
     base = summary.get(BASELINE, {}).get('median_epoch_s')
-    lines = [f"Listing 5.2.5 epoch ({results['steps_per_epoch']} training + "
-             f"{results['validation_steps']} validation steps of 32 augmented images): "
+    lines = ['Listing 5.2.5 epochs (training + validation steps of 32 augmented images): '
              f"{results['rounds']} rounds x {results['epochs']} epochs per framework, "
              'alternating; medians of epochs 2.. (epoch 1 includes the warm-up). '
              'Load average at start / end: '
              f"{results['loadavg_start'][0]:.2f} / {results['loadavg_end'][0]:.2f}.",
-             '', '| framework | median epoch s | min..max | epochs measured | epoch 1 s (median) '
-             '| vs Keras/TF | peak RSS MB |', '|---|---|---|---|---|---|---|']
+             '', '| framework | steps | median epoch s | min..max | epochs measured '
+             '| epoch 1 s (median) | vs Keras/TF | peak RSS MB |',
+             '|---|---|---|---|---|---|---|---|']
     for fw, s in summary.items():
         ratio = f"{s['median_epoch_s'] / base:.2f}" if base else '-'
-        lines.append(f"| {fw} | {s['median_epoch_s']:.1f} | {s['min_epoch_s']:.1f}.."
+        lines.append(f"| {fw} | {s['steps']} | {s['median_epoch_s']:.1f} | {s['min_epoch_s']:.1f}.."
                      f"{s['max_epoch_s']:.1f} | {s['measured_epochs']} | "
                      f"{s['median_first_epoch_s']:.1f} | {ratio} | {s['max_rss_mb']:.0f} |")
     return '\n'.join(lines) + '\n'
