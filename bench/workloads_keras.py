@@ -15,9 +15,10 @@ same batch sizes, on random float32 inputs and 0/1 labels made in advance:
 - W3_finetune: ``train_on_batch`` of that base with block5 trainable, plus
   flatten, dense 256 ReLU, dense 1 sigmoid; RMSprop lr 1e-5, batch 20.
 
-Models are compiled with their defaults. Keras on TensorFlow then compiles a
-training step with XLA where the model supports it; a training step's ``facts``
-(reported by bench/worker.py) say what it chose.
+Models are compiled with their defaults: Keras on TensorFlow runs each step as a
+``tf.function`` graph, and its ``jit_compile='auto'`` means no XLA on a machine
+without an accelerator; a training step's ``facts`` (reported by bench/worker.py)
+record what it chose.
 """
 import numpy as np
 
@@ -26,7 +27,7 @@ INPUT_SHAPE = (150, 150, 3)
 
 def configure_tensorflow():
     """Two compute threads, as the other workers use on this 2-core machine: TF's
-    intra-op pool (where oneDNN's and XLA's kernels run) gets 2, its inter-op pool 1,
+    intra-op pool (where its oneDNN and Eigen kernels run) gets 2, its inter-op pool 1,
     so that independent ops do not run side by side on more threads than cores.
     Must run before TensorFlow executes anything."""
     import tensorflow as tf
