@@ -1,0 +1,86 @@
+"""The benchmark drivers' tables, from made-up results (nothing is timed here)."""
+import importlib.util
+import pathlib
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / 'bench'
+
+
+def _load(monkeypatch, filename):
+    monkeypatch.syspath_prepend(str(BENCH))  # the drivers import bench/harness.py
+    spec = importlib.util.spec_from_file_location(f'bench_{filename[:-3]}', BENCH / filename)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(median_s, facts=None):
+    return {'median_s': median_s, 'p25_s': median_s, 'p75_s': median_s, 'faults_per_call': 0,
+            'max_rss_mb': 500.0, 'facts': facts or {}}
+
+
+def _cells(table, workload, framework):
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        if cells[1:3] == [workload, framework]:
+            return cells
+    raise AssertionError(f'no row for {workload} {framework} in\n{table}')
+
+
+def test_engine_table_ratios_to_keras_tf_then_torch_and_the_mults_column(monkeypatch):
+    run = _load(monkeypatch, 'run.py')
+    results = {'numpy_sgemm_gflops': 300.0, 'worker_per_workload': False, 'conditions': {
+        'default': {'W1_train': {'keras_tf': _row(0.2),
+                                 'deepzero_keras': _row(0.25, {'mults_gflop': 22.0}),
+                                 'torch': _row(0.5)}}}}
+    table = run.render(results, ['W1_train'], ['keras_tf', 'deepzero_keras', 'torch'])
+    header = [c.strip() for c in table.splitlines()[4].strip('|').split('|')]
+    assert header[6:10] == ['vs Keras/TF', 'vs torch NCHW', 'direct-conv GFLOP/s',
+                            'mult GFLOP/s']
+    assert _cells(table, 'W1_train', 'deepzero_keras')[6:10] == ['1.25', '0.50', '176', '88']
+    # a worker that reports no multiplication count gets a dash, not the direct count
+    assert _cells(table, 'W1_train', 'keras_tf')[6:10] == ['1.00', '0.40', '221', '-']
+    assert 'over all the workloads it ran' in table
+
+
+def test_engine_table_without_the_baselines_gives_dashes(monkeypatch):
+    run = _load(monkeypatch, 'run.py')
+    results = {'numpy_sgemm_gflops': None, 'worker_per_workload': True,
+               'conditions': {'keep': {'W2_vgg_fwd': {'deepzero': _row(1.0)}}}}
+    table = run.render(results, ['W2_vgg_fwd'], ['deepzero'])
+    assert _cells(table, 'W2_vgg_fwd', 'deepzero')[6:8] == ['-', '-']
+    assert 'only that workload' in table
+
+
+def test_epoch_medians_leave_out_each_run_s_first_epoch(monkeypatch):
+    epoch = _load(monkeypatch, 'epoch_time_5_2_5.py')
+    def report(epoch_s, max_rss_mb):
+        return {'epoch_s': epoch_s, 'max_rss_mb': max_rss_mb, 'steps_per_epoch': 63,
+                'validation_steps': 32}
+    runs = {'deepzero_keras': [report([40.0, 20.0, 22.0], 600.0),
+                               report([38.0, 21.0, 19.0], 650.0)],
+            'keras_tf': [report([30.0, 25.0, 26.0], 900.0), report([31.0, 24.0, 27.0], 800.0)]}
+    summary = epoch.summarise(runs)
+    assert summary['deepzero_keras'] == {
+        'steps': '63 + 32', 'median_epoch_s': 20.5, 'min_epoch_s': 19.0, 'max_epoch_s': 22.0,
+        'measured_epochs': 4, 'median_first_epoch_s': 39.0, 'max_rss_mb': 650.0}
+    results = {'rounds': 2, 'epochs': 3, 'loadavg_start': (0.5, 0, 0),
+               'loadavg_end': (1.5, 0, 0), 'summary': summary}
+    table = epoch.render(results)
+    row = [c.strip() for c in table.splitlines()[-1].strip('|').split('|')]
+    assert row == ['keras_tf', '63 + 32', '25.5', '24.0..27.0', '4', '30.5', '1.00', '900']
+    assert '| deepzero_keras | 63 + 32 | 20.5 | 19.0..22.0 | 4 | 39.0 | 0.80 | 650 |' in table
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--epochs', '1'], 'argument --epochs: must be at least 2, not 1'),
+    (['--rounds', '0'], 'argument --rounds: must be at least 1, not 0'),
+    (['--frameworks', 'deepzero_keras,tf'], 'unknown name(s) tf'),
+])
+def test_epoch_options_refuse_what_cannot_be_measured(monkeypatch, capsys, argv, message):
+    epoch = _load(monkeypatch, 'epoch_time_5_2_5.py')
+    monkeypatch.setattr('sys.argv', ['epoch_time_5_2_5.py'] + argv)
+    with pytest.raises(SystemExit):
+        epoch.parse_args()
+    assert message in capsys.readouterr().err
