@@ -10,6 +10,12 @@ a Keras ``Conv2D(activation='relu')`` needs no separate ReLU pass or
 pre-activation array. A fused max pool is one more post-op: each chunk is
 pooled while in cache, and the full-size output is never written.
 
+3x3 stride-1 convs (one group, no dilation) may run Winograd's algorithms
+instead (``winograd.py``; ``winograd.tile_size`` decides): the same chunks
+and post-ops, with each chunk's output computed from tiles instead of
+window columns (``_each_output_chunk`` hides which). Their input gradient is
+again such a conv, their kernel gradient the algorithm's adjoint.
+
 The kernel gradient sums ``cols.T @ gy`` over the same chunks, im2col'd again
 (as fast as reading a kept matrix, which then is never written). The
 transposed convolution (the input gradient) is a GEMM ``gy @ W.T`` into
@@ -50,10 +56,11 @@ def conv2d(x, kernel, bias, spec, relu=False, keep_mask=False):
     passing_rows = None if passing is None else passing.reshape(-1, c_out)
 
     def post_ops(core, start, stop):
-        if bias is not None or relu:
-            _post_ops(y_rows[start:stop], bias, relu,
+        if relu:
+            _post_ops(y_rows[start:stop], None, relu,
                       None if passing_rows is None else passing_rows[start:stop])
-    _each_output_chunk(x, kernel, spec, lambda core, start, stop: y_rows[start:stop], post_ops)
+    _each_output_chunk(x, kernel, bias, spec, lambda core, start, stop: y_rows[start:stop],
+                       post_ops)
     if passing is not None:
         passing = from_nhwc(passing, spec.data_format)
     return from_nhwc(y, spec.data_format), passing
@@ -92,12 +99,10 @@ def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False):
         images, rows, read, pooled = _pooled_rows(pool.geometry, start // ow, stop // ow)
         if read.stop:
             part = scratch[core].reshape(-1, rows, ow, c_out)[:, read]
-            if bias is not None:
-                xp.add(part, bias, out=part)
             _pool_part(part, pool.geometry.window, relu, y[images, pooled],
                        None if argmax is None else argmax[images, pooled],
                        None if passing is None else passing[images, pooled])
-    _each_output_chunk(x, kernel, spec, chunk_output, pool_chunk,
+    _each_output_chunk(x, kernel, bias, spec, chunk_output, pool_chunk,
                        row_multiple=pool.geometry.window[0])
     if passing is not None:
         passing = from_nhwc(passing, spec.data_format)
@@ -230,20 +235,21 @@ def bias_grad(gy, data_format):
 
 
 # --- helpers ---------------------------------------------------------------------------
-def _each_output_chunk(x, kernel, spec, into, visit, row_multiple=1):
-    """conv(x, kernel) (no bias) chunk by chunk on every core: Winograd's
+def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1):
+    """conv(x, kernel) (+ bias) chunk by chunk on every core: Winograd's
     F(m x m, 3 x 3) where ``winograd.tile_size`` picks it, else im2col +
     GEMM. For each chunk of NHWC output rows [start, stop) (whole images, or
     a run of one image's rows starting at a multiple of ``row_multiple``),
     the conv's values are written into ``into(core, start, stop)`` (a
     (stop - start, C_out) array), then ``visit(core, start, stop)`` runs
-    while they are in the core's cache."""
+    while they are in the core's cache. The bias is added as Winograd's
+    tiles are copied out, or in L2-sized pieces after the GEMM."""
     c_out, ow = kernel.shape[3], spec.geometry.out_hw[1]
     m = winograd.tile_size(spec, x.dtype, c_out)
     if m:
         def write_tiles(core, tiles, start, stop):
             winograd.tiles_into(tiles, into(core, start, stop).reshape(
-                tiles.shape[0], -1, ow, c_out))
+                tiles.shape[0], -1, ow, c_out), bias)
             visit(core, start, stop)
         winograd.each_output_chunk(to_nhwc(x, spec.data_format), kernel, spec.geometry.pads,
                                    m, write_tiles, row_multiple)
@@ -252,7 +258,10 @@ def _each_output_chunk(x, kernel, spec, into, visit, row_multiple=1):
     kernel_groups = _grouped_kernel(kernel, groups)
 
     def multiply(core, cols, start, stop):
-        _gemm(cols, kernel_groups, _split_groups(into(core, start, stop), groups))
+        rows = into(core, start, stop)
+        _gemm(cols, kernel_groups, _split_groups(rows, groups))
+        if bias is not None:
+            _post_ops(rows, bias, False, None)
         visit(core, start, stop)
     each_cols_chunk(_windows(x, spec), groups, multiply, row_multiple=row_multiple)
 

@@ -163,12 +163,16 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1):
     parallel.over_batch(run, np.arange(cores), min_bytes=0)
 
 
-def tiles_into(tiles, target):
+def tiles_into(tiles, target, bias=None):
     """Write output tiles (K, TR, m, TX, m, C) into ``target`` (K, rows, OW,
-    C), rows <= TR*m and OW <= TX*m: the tiles that cross the target's
-    bottom or right edge are cut."""
+    C), rows <= TR*m and OW <= TX*m, adding ``bias`` (C,) if given: the tiles
+    that cross the target's bottom or right edge are cut."""
+    xp = get_array_module(target)
     for tile_part, target_part in _tile_pieces(tiles.shape, target):
-        target_part[...] = tiles[tile_part]
+        if bias is None:
+            target_part[...] = tiles[tile_part]
+        else:
+            xp.add(tiles[tile_part], bias, out=target_part)
 
 
 def kernel_grad(x, gy, pads, m):
