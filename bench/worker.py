@@ -114,8 +114,18 @@ def main():
                             'cpu': (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)})
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({'samples': samples, 'max_rss_mb': peak_mb,
-                          'facts': getattr(steps[name], 'facts', {})}),
+                          'facts': facts(name, steps[name])}),
               file=channel, flush=True)
+
+
+def facts(name, step):
+    """What the step reports of itself, and for deepzero's workers the
+    multiplications its convs did (bench/conv_mults.py)."""
+    out = dict(getattr(step, 'facts', {}))
+    if FRAMEWORK in NUMPY_FRAMEWORKS:
+        from conv_mults import workload_gflop
+        out['mults_gflop'] = workload_gflop(name)
+    return out
 
 
 if __name__ == '__main__':
