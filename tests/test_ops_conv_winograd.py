@@ -217,3 +217,49 @@ def test_tiles_into_cuts_the_edge_tiles(rng):
     winograd.tiles_into(tiles, target)
     whole = tiles.reshape(2, 12, 8, 5)
     np.testing.assert_array_equal(target, whole[:, :10, :7])
+
+
+def test_kernel_gradient_reuses_the_forward_tiles(rng, monkeypatch):
+    """The forward keeps x's transformed tiles when the kernel needs a
+    gradient: the kernel gradient transforms none again, and gives the same
+    values; a second backward (the tiles are used once) computes them anew;
+    a conv_algorithm change between forward and backward keeps the forward's
+    tile size."""
+    transformed = []
+    input_tiles = winograd._input_tiles
+
+    def counting(*args, **kwargs):
+        transformed.append(args[1])
+        return input_tiles(*args, **kwargs)
+    monkeypatch.setattr(winograd, '_input_tiles', counting)
+    x = Variable(rng.standard_normal((2, 9, 10, 3)))
+    kernel, bias = Variable(rng.standard_normal((3, 3, 3, 4))), Variable(rng.standard_normal(4))
+    want = run_conv(x.data, kernel.data, bias.data, 'direct', 'same')
+    y = F.conv2d(x, kernel, bias, padding='same', algorithm='winograd4')
+    forward_chunks = len(transformed)
+    seed = np.random.default_rng(1).standard_normal(y.shape)
+    y.grad = Variable(seed)
+    with runtime.settings(conv_algorithm='winograd2'):   # no effect on the kept tiles
+        y.backward()
+    # the input gradient's conv transforms its own input (the output gradient)
+    assert len(transformed) == 2 * forward_chunks
+    for name, w, got in zip(['gx', 'gkernel', 'gbias'], want[1:], (x.grad, kernel.grad,
+                                                                    bias.grad)):
+        np.testing.assert_allclose(got.data, w, rtol=1e-10, atol=1e-10, err_msg=name)
+    for v in (x, kernel, bias):
+        v.cleargrad()
+    y.grad = Variable(seed)   # backward left the output's grad None
+    y.backward()
+    assert len(transformed) == 4 * forward_chunks        # recomputed for the kernel
+    for name, w, got in zip(['gx', 'gkernel', 'gbias'], want[1:], (x.grad, kernel.grad,
+                                                                    bias.grad)):
+        np.testing.assert_allclose(got.data, w, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_no_tiles_are_kept_for_a_frozen_kernel(rng, spy):
+    x = Variable(rng.standard_normal((1, 8, 8, 2)))
+    kernel = Variable(rng.standard_normal((3, 3, 2, 2)), requires_grad=False)
+    y = F.conv2d(x, kernel, algorithm='winograd4')
+    assert y.creator.tiles is None
+    y.backward()
+    assert spy['kernel_grad'] == 0 and x.grad is not None

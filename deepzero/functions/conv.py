@@ -47,16 +47,20 @@ class Conv2DFunction(Function):
     ``keep_mask``: with ``relu``, record where the ReLU passes (a bool per
     output, written while the output is in cache) for the backward pass;
     ``conv2d`` turns it off when no gradient will be taken.
+    ``keep_tiles``: where the conv runs Winograd's algorithm, keep x's
+    transformed tiles for the kernel gradient, which then need not compute
+    them again; ``conv2d`` turns it on when the kernel needs a gradient.
     """
 
-    def __init__(self, spec, relu=False, keep_mask=True):
+    def __init__(self, spec, relu=False, keep_mask=True, keep_tiles=False):
         self.spec = spec
         self.relu = relu
         self.keep_mask = relu and keep_mask
+        self.keep_tiles = keep_tiles
 
     def forward(self, x, kernel, bias=None):
-        y, self.passing = kernels.for_arrays(x).conv2d(x, kernel, bias, self.spec, self.relu,
-                                                       self.keep_mask)
+        y, self.passing, self.tiles = kernels.for_arrays(x).conv2d(
+            x, kernel, bias, self.spec, self.relu, self.keep_mask, self.keep_tiles)
         return y
 
     def backward(self, gy):
@@ -81,7 +85,9 @@ class Conv2DFunction(Function):
         has_bias = len(self.inputs) == 3
         need_bias = has_bias and need[2]
         if need[1]:  # the bias gradient comes with the kernel's, from the same reads of gy
-            gk = Conv2DGradKernel(self.spec, need_bias, pool, argmax)(x, gy)
+            tiles, self.tiles = self.tiles, None  # used once: a second backward recomputes
+            gk = Conv2DGradKernel(self.spec, need_bias, pool, argmax,
+                                  tiles if pool is None else None)(x, gy)
             gk, gb = gk if need_bias else (gk, None)
         else:  # a pooled gradient sums to the same per channel
             gk, gb = None, BiasGrad(self.spec.data_format)(gy) if need_bias else None
@@ -105,14 +111,14 @@ class Conv2DMaxPool(Conv2DFunction):
     ``conv2d`` turns it off when no gradient will be taken.
     """
 
-    def __init__(self, spec, pool, relu=False, keep_state=True):
-        super().__init__(spec, relu, keep_state)
+    def __init__(self, spec, pool, relu=False, keep_state=True, keep_tiles=False):
+        super().__init__(spec, relu, keep_state, keep_tiles)
         self.pool = pool
         self.keep_state = keep_state
 
     def forward(self, x, kernel, bias=None):
-        y, self.argmax, self.passing = kernels.for_arrays(x).conv2d_max_pool(
-            x, kernel, bias, self.spec, self.pool, self.relu, self.keep_state)
+        y, self.argmax, self.passing, self.tiles = kernels.for_arrays(x).conv2d_max_pool(
+            x, kernel, bias, self.spec, self.pool, self.relu, self.keep_state, self.keep_tiles)
         return y
 
     def backward(self, gy):
@@ -148,18 +154,21 @@ class Conv2DGradKernel(Function):
     ``with_bias``: also return the bias gradient (C_out,) (from the same
     reads of gy). ``pool`` (a PoolSpec) and its winners ``argmax``: gy is
     given at the pooled size of a fused max pool, and the full-size gradient
-    is never built (see ``kernels.cpu.conv2d_kernel_grad``).
+    is never built (see ``kernels.cpu.conv2d_kernel_grad``). ``tiles``: x's
+    transformed tiles, as the conv kept them (read once, then dropped).
     """
 
-    def __init__(self, spec, with_bias=False, pool=None, argmax=None):
+    def __init__(self, spec, with_bias=False, pool=None, argmax=None, tiles=None):
         self.spec = spec
         self.with_bias = with_bias
         self.pool = pool
         self.argmax = argmax
+        self.tiles = tiles
 
     def forward(self, x, gy):
+        tiles, self.tiles = self.tiles, None
         return kernels.for_arrays(x).conv2d_kernel_grad(x, gy, self.spec, self.with_bias,
-                                                        self.pool, self.argmax)
+                                                        self.pool, self.argmax, tiles)
 
     def backward(self, ggk, ggb=None):
         x, gy = self.inputs
@@ -228,16 +237,17 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
     inputs = tuple(as_variable(v) for v in ((x, kernel) if bias is None else (x, kernel, bias)))
     # as Function.__call__ decides whether to record the op
     keep_mask = config.enable_backprop and any(v.requires_grad for v in inputs)
+    keep_tiles = config.enable_backprop and inputs[1].requires_grad
     relu = activation == 'relu'
     if pool_size is None:
-        return Conv2DFunction(spec, relu, keep_mask)(*inputs)
+        return Conv2DFunction(spec, relu, keep_mask, keep_tiles)(*inputs)
     window = pair(pool_size, 'pool_size', 'conv2d')
     if any(p > n for p, n in zip(window, spec.geometry.out_hw)):
         raise ValueError(f"conv2d: pool_size {window} is larger than the conv output "
                          f"{spec.geometry.out_hw} (x {x.shape}, kernel {kernel.shape})")
     pool = PoolSpec(WindowGeometry('conv2d', spec.geometry.out_hw, window, window, (1, 1),
                                    'valid'), data_format)
-    return Conv2DMaxPool(spec, pool, relu, keep_mask)(*inputs)
+    return Conv2DMaxPool(spec, pool, relu, keep_mask, keep_tiles)(*inputs)
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1,

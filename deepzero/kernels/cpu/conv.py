@@ -40,14 +40,16 @@ from .windows import block_windows, window_view
 POST_OP_BYTES = 512 << 10
 
 
-def conv2d(x, kernel, bias, spec, relu=False, keep_mask=False):
+def conv2d(x, kernel, bias, spec, relu=False, keep_mask=False, keep_tiles=False):
     """y = conv(x, kernel) (+ bias), then max(y, 0) when ``relu``.
     x (N, H, W, C_in), kernel (KH, KW, C_in/G, C_out), bias (C_out,) or None
     -> y (N, OH, OW, C_out), ``spec`` a ConvSpec.
 
-    Returns (y, passing): with ``relu`` and ``keep_mask``, ``passing`` is
-    where the ReLU passes (bool, shaped like y; written while the output is
-    in cache) for the backward pass, else None."""
+    Returns (y, passing, tiles): with ``relu`` and ``keep_mask``,
+    ``passing`` is where the ReLU passes (bool, shaped like y; written while
+    the output is in cache) for the backward pass, else None; with
+    ``keep_tiles``, where Winograd's algorithm ran, ``tiles`` are x's
+    transformed tiles for ``conv2d_kernel_grad``, else None."""
     xp = get_array_module(x)
     c_out = kernel.shape[3]
     y = workspace.empty((len(x),) + spec.geometry.out_hw + (c_out,), x.dtype, xp)
@@ -59,14 +61,16 @@ def conv2d(x, kernel, bias, spec, relu=False, keep_mask=False):
         if relu:
             _post_ops(y_rows[start:stop], None, relu,
                       None if passing_rows is None else passing_rows[start:stop])
-    _each_output_chunk(x, kernel, bias, spec, lambda core, start, stop: y_rows[start:stop],
-                       post_ops)
+    tiles = _each_output_chunk(x, kernel, bias, spec,
+                               lambda core, start, stop: y_rows[start:stop], post_ops,
+                               keep_tiles=keep_tiles)
     if passing is not None:
         passing = from_nhwc(passing, spec.data_format)
-    return from_nhwc(y, spec.data_format), passing
+    return from_nhwc(y, spec.data_format), passing, tiles
 
 
-def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False):
+def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False,
+                    keep_tiles=False):
     """max_pool(conv(x, kernel) (+ bias)), then max(., 0) when ``relu``:
     x (N, H, W, C_in) -> (N, OH // PH, OW // PW, C_out), for the 'valid' max
     pool ``pool`` (a PoolSpec on the conv's output) whose strides equal its
@@ -79,9 +83,10 @@ def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False):
     commutes with max, and a window's winner passes the ReLU exactly where
     the pooled value is > 0, so that is the mask.
 
-    Returns (y, argmax, passing): with ``keep_state``, the winning offset
-    of each window (as ``max_pool2d``'s, channels_last) and, with ``relu``,
-    where the ReLU passes (shaped like y); else None."""
+    Returns (y, argmax, passing, tiles): with ``keep_state``, the winning
+    offset of each window (as ``max_pool2d``'s, channels_last) and, with
+    ``relu``, where the ReLU passes (shaped like y); else None. ``tiles``
+    as ``conv2d``'s."""
     xp = get_array_module(x)
     (_, ow), c_out = spec.geometry.out_hw, kernel.shape[3]
     y = workspace.empty((len(x),) + pool.geometry.out_hw + (c_out,), x.dtype, xp)
@@ -102,11 +107,11 @@ def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False):
             _pool_part(part, pool.geometry.window, relu, y[images, pooled],
                        None if argmax is None else argmax[images, pooled],
                        None if passing is None else passing[images, pooled])
-    _each_output_chunk(x, kernel, bias, spec, chunk_output, pool_chunk,
-                       row_multiple=pool.geometry.window[0])
+    tiles = _each_output_chunk(x, kernel, bias, spec, chunk_output, pool_chunk,
+                               row_multiple=pool.geometry.window[0], keep_tiles=keep_tiles)
     if passing is not None:
         passing = from_nhwc(passing, spec.data_format)
-    return from_nhwc(y, spec.data_format), argmax, passing
+    return from_nhwc(y, spec.data_format), argmax, passing, tiles
 
 
 def conv2d_transpose(g, kernel, bias, spec):
@@ -153,7 +158,7 @@ def conv2d_transpose(g, kernel, bias, spec):
     return from_nhwc(z, spec.data_format)
 
 
-def conv2d_kernel_grad(x, gy, spec, with_bias=False, pool=None, argmax=None):
+def conv2d_kernel_grad(x, gy, spec, with_bias=False, pool=None, argmax=None, tiles=None):
     """The kernel gradient of ``conv2d(x, ., spec)``: (x, gy) -> gW (KH, KW,
     C_in/G, C_out), ``cols.T @ gy`` summed chunk by chunk of x's window
     columns: each core adds up its own chunks, then the cores' sums are added.
@@ -167,13 +172,20 @@ def conv2d_kernel_grad(x, gy, spec, with_bias=False, pool=None, argmax=None):
     (a, b), the windows of the output cells (a + i*ph, b + j*pw) against
     gy * (argmax == (a, b)), both at the pooled size and contiguous. The
     full-size gradient, 3/4 zeros, is never built.
+
+    ``tiles``: x's transformed tiles, kept by ``conv2d`` (Winograd's
+    algorithm then runs with their tile size, and x is not read again).
     """
     xp = get_array_module(x)
     geometry = spec.geometry
     gy_nhwc = to_nhwc(gy, spec.data_format)
-    m = winograd.tile_size(spec, x.dtype, gy_nhwc.shape[3]) if pool is None else 0
+    if tiles is not None:
+        m = winograd.tile_size_of(tiles)
+    else:
+        m = winograd.tile_size(spec, x.dtype, gy_nhwc.shape[3]) if pool is None else 0
     if m:
-        gk = winograd.kernel_grad(to_nhwc(x, spec.data_format), gy_nhwc, geometry.pads, m)
+        gk = winograd.kernel_grad(to_nhwc(x, spec.data_format), gy_nhwc, geometry.pads, m,
+                                  tiles)
         return (gk, bias_grad(gy_nhwc, 'channels_last')) if with_bias else gk
     windows = _windows(x, spec)
     gy_rows = gy_nhwc.reshape(-1, gy_nhwc.shape[3])
@@ -235,7 +247,7 @@ def bias_grad(gy, data_format):
 
 
 # --- helpers ---------------------------------------------------------------------------
-def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1):
+def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1, keep_tiles=False):
     """conv(x, kernel) (+ bias) chunk by chunk on every core: Winograd's
     F(m x m, 3 x 3) where ``winograd.tile_size`` picks it, else im2col +
     GEMM. For each chunk of NHWC output rows [start, stop) (whole images, or
@@ -243,7 +255,9 @@ def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1):
     the conv's values are written into ``into(core, start, stop)`` (a
     (stop - start, C_out) array), then ``visit(core, start, stop)`` runs
     while they are in the core's cache. The bias is added as Winograd's
-    tiles are copied out, or in L2-sized pieces after the GEMM."""
+    tiles are copied out, or in L2-sized pieces after the GEMM. Returns x's
+    transformed tiles with ``keep_tiles`` where Winograd's algorithm ran,
+    else None."""
     c_out, ow = kernel.shape[3], spec.geometry.out_hw[1]
     m = winograd.tile_size(spec, x.dtype, c_out)
     if m:
@@ -251,9 +265,9 @@ def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1):
             winograd.tiles_into(tiles, into(core, start, stop).reshape(
                 tiles.shape[0], -1, ow, c_out), bias)
             visit(core, start, stop)
-        winograd.each_output_chunk(to_nhwc(x, spec.data_format), kernel, spec.geometry.pads,
-                                   m, write_tiles, row_multiple)
-        return
+        return winograd.each_output_chunk(to_nhwc(x, spec.data_format), kernel,
+                                          spec.geometry.pads, m, write_tiles, row_multiple,
+                                          keep_tiles)
     groups = spec.groups
     kernel_groups = _grouped_kernel(kernel, groups)
 
@@ -264,6 +278,7 @@ def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1):
             _post_ops(rows, bias, False, None)
         visit(core, start, stop)
     each_cols_chunk(_windows(x, spec), groups, multiply, row_multiple=row_multiple)
+    return None
 
 
 def _flipped_conv(spec, c_in, dtype):

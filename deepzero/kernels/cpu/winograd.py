@@ -113,7 +113,12 @@ def tile_size(spec, dtype, c_out):
     return 4 if math.ceil(oh / 4) * math.ceil(ow / 4) >= 16 else 2
 
 
-def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1):
+def tile_size_of(tiles):
+    """The tile size m of transformed input tiles (a*a, tiles, C), a = m + 2."""
+    return math.isqrt(tiles.shape[0]) - 2
+
+
+def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1, keep_input=False):
     """conv(x, kernel) by F(m x m, 3 x 3), chunk by chunk on every core.
 
     x (N, H, W, C_in) channels_last, kernel (3, 3, C_in, C_out), ``pads``
@@ -125,6 +130,10 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1):
     (K, TR, m, TX, m, C_out) its outputs as K images of TR x TX tiles, a
     scratch view that ``tiles_into`` writes out (tiles past the output's
     edge hold values no one reads).
+
+    ``keep_input``: also return the transformed input tiles of all the
+    images, (a*a, N*TY*TX, C_in), for ``kernel_grad`` (it then skips
+    computing them again); else None.
     """
     xp = get_array_module(x)
     n, _, _, c_in = x.shape
@@ -138,6 +147,7 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1):
     chunks = _tile_chunks(n, ty, tx, a * a * max(c_in, c_out) * x.dtype.itemsize,
                           row_multiple // math.gcd(row_multiple, m))
     cores = min(parallel.THREADS, len(chunks))
+    kept = workspace.empty((a * a, n * ty * tx, c_in), x.dtype, xp) if keep_input else None
 
     def run(core_numbers):
         for core in core_numbers:
@@ -149,18 +159,20 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1):
             for images, rows in mine:
                 k, tr = _count(images), _count(rows)
                 tiles = k * tr * tx
-                v = _input_tiles(padded, images, rows, m, gathered, scratch, input_t)
+                v = _input_tiles(padded, images, rows, m, gathered, scratch, input_t,
+                                 None if kept is None else _kept_part(kept, images, rows, ty, tx))
                 product = products[:a * a * tiles * c_out].reshape(a * a, tiles, c_out)
                 xp.matmul(v.reshape(a * a, tiles, c_in), u, out=product)
                 # Y = A^T M A, into the products' buffer (M is read first)
                 y = _transform(output_t, product.reshape(a, a, tiles * c_out), scratch,
-                               products[:m * m * tiles * c_out])
+                               products[:m * m * tiles * c_out].reshape(m, m, -1))
                 first_row = rows.start * m
                 start = (images.start * oh + first_row) * ow
                 stop = start + k * min(oh - first_row, tr * m) * ow
                 visit(core, y.reshape(m, m, k, tr, tx, c_out).transpose(2, 3, 0, 4, 1, 5),
                       start, stop)
     parallel.over_batch(run, np.arange(cores), min_bytes=0)
+    return kept
 
 
 def tiles_into(tiles, target, bias=None):
@@ -175,16 +187,21 @@ def tiles_into(tiles, target, bias=None):
             xp.add(tiles[tile_part], bias, out=target_part)
 
 
-def kernel_grad(x, gy, pads, m):
+def kernel_grad(x, gy, pads, m, input_tiles=None):
     """The kernel gradient of ``each_output_chunk``'s conv, by the adjoint of
     its algorithm: x (N, H, W, C_in), gy (N, OH, OW, C_out), both
     channels_last -> gW (3, 3, C_in, C_out). Each core sums its own chunks'
-    per-position products; the cores' sums are added at the end."""
+    per-position products; the cores' sums are added at the end.
+    ``input_tiles``: x's transformed tiles as ``each_output_chunk`` kept them
+    (then x itself is not read)."""
     xp = get_array_module(x)
-    n, _, _, c_in = x.shape
+    n, h, w, c_in = x.shape
     c_out = gy.shape[3]
     a = m + 2
-    padded, (oh, ow), (ty, tx) = _padded_tiles(x, pads, m)
+    (top, bottom), (left, right) = pads
+    oh, ow = h + top + bottom - 2, w + left + right - 2
+    ty, tx = -(-oh // m), -(-ow // m)
+    padded = None if input_tiles is not None else _padded_tiles(x, pads, m)[0]
     input_t, kernel_t, output_t = transforms(m, x.dtype)
     chunks = _tile_chunks(n, ty, tx, a * a * max(c_in, c_out) * x.dtype.itemsize)
     cores = min(parallel.THREADS, len(chunks))
@@ -195,7 +212,8 @@ def kernel_grad(x, gy, pads, m):
         for core in core_numbers:
             mine = chunks[len(chunks) * core // cores:len(chunks) * (core + 1) // cores]
             most = max(_count(images) * _count(rows) for images, rows in mine) * tx
-            gathered = workspace.empty((a * a * most * c_in,), x.dtype, xp)
+            gathered = None if padded is None else workspace.empty((a * a * most * c_in,),
+                                                                   x.dtype, xp)
             scratch = workspace.empty((a * a * most * max(c_in, c_out),), x.dtype, xp)
             gy_tiles = workspace.empty((m * m * most * c_out,), x.dtype, xp)
             gy_transformed = workspace.empty((a * a * most * c_out,), x.dtype, xp)
@@ -204,7 +222,10 @@ def kernel_grad(x, gy, pads, m):
             for images, rows in mine:
                 k, tr = _count(images), _count(rows)
                 tiles = k * tr * tx
-                v = _input_tiles(padded, images, rows, m, gathered, scratch, input_t)
+                if padded is None:
+                    v = _kept_part(input_tiles, images, rows, ty, tx)
+                else:
+                    v = _input_tiles(padded, images, rows, m, gathered, scratch, input_t)
                 g = gy_tiles[:m * m * tiles * c_out].reshape(m, m, k, tr, tx, c_out)
                 first_row = rows.start * m
                 last_row = min(oh, (rows.start + tr) * m)
@@ -214,7 +235,7 @@ def kernel_grad(x, gy, pads, m):
                         (k, tr, m, tx, m, c_out), gy[images, first_row:last_row]):
                     g.transpose(2, 3, 0, 4, 1, 5)[tile_part] = source
                 gm = _transform(output_t.T, g.reshape(m, m, tiles * c_out), scratch,
-                                gy_transformed[:a * a * tiles * c_out])
+                                gy_transformed[:a * a * tiles * c_out].reshape(a, a, -1))
                 xp.matmul(v.reshape(a * a, tiles, c_in).transpose(0, 2, 1),
                           gm.reshape(a * a, tiles, c_out), out=product)
                 total += product
@@ -226,6 +247,14 @@ def kernel_grad(x, gy, pads, m):
     return _transform(kernel_t.T, total.reshape(a, a, c_in * c_out),
                       xp.empty((3 * a * c_in * c_out,), x.dtype),
                       xp.empty((3, 3, c_in * c_out), x.dtype)).reshape(3, 3, c_in, c_out)
+
+
+def _kept_part(kept, images, rows, ty, tx):
+    """The part (a*a, tiles, C) of kept input tiles (a*a, N*TY*TX, C), tiles
+    in image, tile row, tile column order, that holds the tile rows ``rows``
+    of ``images`` (whole images, or rows of one image: one run of tiles)."""
+    first = (images.start * ty + rows.start) * tx
+    return kept[:, first:first + _count(images) * _count(rows) * tx]
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -252,24 +281,24 @@ def _padded_tiles(x, pads, m):
 def _transform(matrix, values, scratch, out):
     """``matrix @ tile @ matrix.T`` for every tile of ``values`` (b, b,
     cols): two GEMMs, over the first axis (into ``scratch``, at least
-    a*b*cols elements), then the second. ``matrix`` (a, b); returns ``out``
-    (a, a, cols), or a view of it (an array of at least a*a*cols elements;
-    it may be the buffer that ``values`` lies in, which is read first)."""
+    a*b*cols elements), then the second, into ``out`` (a, a, cols; it may
+    lie in the buffer of ``values``, which is read first). ``matrix`` (a, b).
+    Returns ``out``."""
     xp = get_array_module(values)
     a, b = matrix.shape
     cols = values.shape[2]
     rows_done = scratch[:a * b * cols].reshape(a, b * cols)
     xp.matmul(matrix, values.reshape(b, b * cols), out=rows_done)
-    out = out.reshape(-1)[:a * a * cols].reshape(a, a, cols)
     xp.matmul(matrix, rows_done.reshape(a, b, cols), out=out)
     return out
 
 
-def _input_tiles(padded, images, rows, m, gathered, scratch, input_t):
+def _input_tiles(padded, images, rows, m, gathered, scratch, input_t, out=None):
     """The transformed input tiles V (a, a, K*TR*TX*C) of the tile rows
     ``rows`` of ``images`` (slices): the tiles are gathered into
     ``gathered`` (tile positions first), then B^T . B is applied (through
-    ``scratch``), and V is written back into ``gathered``."""
+    ``scratch``), and V is written back into ``gathered``, or into ``out``
+    (a*a, K*TR*TX, C) if given."""
     xp = get_array_module(padded)
     a = m + 2
     n, hp, wp, c = padded.shape
@@ -281,7 +310,9 @@ def _input_tiles(padded, images, rows, m, gathered, scratch, input_t):
     size = a * a * k * tr * tx * c
     x_tiles = gathered[:size].reshape(a, a, k, tr, tx, c)
     x_tiles[...] = tile_view.transpose(3, 4, 0, 1, 2, 5)
-    return _transform(input_t, x_tiles.reshape(a, a, size // (a * a)), scratch, gathered)
+    cols = size // (a * a)
+    out = gathered[:size] if out is None else out
+    return _transform(input_t, x_tiles.reshape(a, a, cols), scratch, out.reshape(a, a, cols))
 
 
 def _tile_chunks(n, ty, tx, bytes_per_tile, row_multiple=1):
