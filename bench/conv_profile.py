@@ -8,6 +8,12 @@ Keras model runs them) against the same ops apart. Run: env -u OPENBLAS_CORETYPE
 F(4x4,3x3)): forward (+ bias + ReLU), input gradient and kernel gradient,
 median ms, the algorithm 'auto' picks, and the table as JSON (``--out``).
 
+``--accuracy``: each algorithm's float32 error against a float64 direct conv,
+forward and both gradients, as max |error| / max |exact value|, on ReLU
+activations (half zeros) with He-initialised kernels at three VGG16 layer
+sizes, and with two of SqueezeNet's trained kernels (from $DEEPZERO_DATA, else
+../shared/data, when there).
+
 ReLU, dense, dropout and the loss are minimal stand-ins written here, so that
 the step measures the conv and pooling ops; the update is a plain RMSprop.
 """
@@ -195,6 +201,56 @@ def per_algorithm(repeat, out):
             json.dump({'repeat': repeat, 'layers': rows}, f, indent=1)
 
 
+def trained_kernels():
+    """SqueezeNet v1.1's trained 3x3 kernels and biases (ImageNet) from the
+    shared data, if it is there: {name: (kernel, bias)}."""
+    import os
+    import h5py
+    path = os.path.join(os.environ.get('DEEPZERO_DATA', '../shared/data'), 'pretrained',
+                        'squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5')
+    if not os.path.exists(path):
+        print(f'(no trained kernels: {path} is absent)')
+        return {}
+    out = {}
+    with h5py.File(path, 'r') as f:
+        for fire in ('fire4', 'fire9'):
+            group = f[f'{fire}/expand3x3']
+            arrays = {name: group[name] for name in group if isinstance(group[name], h5py.Dataset)}
+            kernel = next(a for a in arrays.values() if a.ndim == 4)[...]
+            bias = group[f'{fire}/expand3x3_b'][...]
+            out[f'SqueezeNet {fire}_expand3x3'] = (kernel.astype(np.float64),
+                                                   bias.astype(np.float64))
+    return out
+
+
+def accuracy():
+    rng = np.random.default_rng(0)
+    print(f"{'layer (batch 2)':<40}" + ''.join(f'{a + " y/gx/gk":>30}' for a in ALGORITHMS))
+    layers = []
+    for hw, channels in [(37, 64), (18, 256), (9, 512)]:
+        k = rng.standard_normal((3, 3, channels, channels)) * np.sqrt(2 / (9 * channels))
+        layers.append((f'He-initialised {hw}x{hw}x{channels}->{channels}', hw, k,
+                       rng.standard_normal(channels) * 0.1))
+    for (name, (k, b)), hw in zip(trained_kernels().items(), (27, 13)):
+        layers.append((f'{name} {hw}x{hw}x{k.shape[2]}->{k.shape[3]}', hw, k, b))
+    for name, hw, k, b in layers:
+        x = np.maximum(rng.standard_normal((2, hw, hw, k.shape[2])), 0)
+        gy = rng.standard_normal((2, hw, hw, k.shape[3]))
+
+        def run(dtype, algorithm):
+            xs = [Variable(a.astype(dtype)) for a in (x, k, b)]
+            y = F.conv2d(*xs, padding='same', algorithm=algorithm)
+            y.grad = Variable(gy.astype(dtype))
+            y.backward()
+            return y.data, xs[0].grad.data, xs[1].grad.data
+        exact = run(np.float64, 'direct')
+        row = f"{name:<40}"
+        for algorithm in ALGORITHMS:
+            got = run(np.float32, algorithm)
+            row += f"{'/'.join(f'{np.abs(g - e).max() / np.abs(e).max():.1e}' for g, e in zip(got, exact)):>30}"
+        print(row, flush=True)
+
+
 class DZNet:
     def __init__(self, rng):
         self.kernels, self.biases = [], []
@@ -290,6 +346,8 @@ if __name__ == '__main__':
     parser.add_argument('--algorithms', action='store_true',
                         help='per-layer times of each conv algorithm (no torch)')
     parser.add_argument('--out', help='with --algorithms: write the table as JSON here')
+    parser.add_argument('--accuracy', action='store_true',
+                        help="each algorithm's float32 error against float64 (no torch)")
     parser.add_argument('--step', action='store_true')
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--rounds', type=int, default=3)
@@ -306,8 +364,11 @@ if __name__ == '__main__':
     if args.no_pool:
         from deepzero.core import workspace
         workspace.workspace.max_bytes = 0
+    if args.accuracy:
+        accuracy()
     if args.algorithms:
         per_algorithm(args.repeat, args.out)
+    if args.accuracy or args.algorithms:
         sys.exit()
     if args.layers or not args.step:
         per_layer(args.repeat)
