@@ -256,6 +256,19 @@ def test_kernel_gradient_reuses_the_forward_tiles(rng, monkeypatch):
         np.testing.assert_allclose(got.data, w, rtol=1e-10, atol=1e-10, err_msg=name)
 
 
+def test_tiles_larger_than_the_budget_are_not_kept(rng, monkeypatch):
+    x, kernel = rng.standard_normal((1, 8, 8, 3)), rng.standard_normal((3, 3, 3, 2))
+    tiles_bytes = 36 * 4 * 3 * 8   # 36 positions x 4 tiles x 3 channels, float64
+    for budget, kept in [(tiles_bytes - 1, False), (tiles_bytes, True)]:
+        monkeypatch.setattr(winograd, 'KEEP_INPUT_BYTES', budget)
+        y = F.conv2d(Variable(x), Variable(kernel), padding='same', algorithm='winograd4')
+        assert (y.creator.tiles is not None) == kept
+        want = run_conv(x, kernel, np.zeros(2), 'direct', 'same')
+        got = run_conv(x, kernel, np.zeros(2), 'winograd4', 'same')
+        for w, g in zip(want, got):
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10)
+
+
 def test_no_tiles_are_kept_for_a_frozen_kernel(rng, spy):
     x = Variable(rng.standard_normal((1, 8, 8, 2)))
     kernel = Variable(rng.standard_normal((3, 3, 2, 2)), requires_grad=False)

@@ -56,6 +56,11 @@ from .layout import assign
 # peak) and at most about CHUNK_BYTES of transformed input per chunk.
 MIN_CHUNK_TILES = 256
 CHUNK_BYTES = 2 << 20
+# The forward keeps x's transformed tiles for the kernel gradient (saving it
+# one input transform) only up to this size: they are 2.25x (F(4x4)) to 4x
+# (F(2x2)) the size of x, and a net trained whole would keep them for every
+# layer at once.
+KEEP_INPUT_BYTES = 64 << 20
 
 # The transform matrices (Lavin and Gray, interpolation points 0, +-1, +-2
 # for m = 4): input B^T (a x a), kernel G (a x 3), output A^T (m x a).
@@ -133,7 +138,7 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1, keep_input=Fals
 
     ``keep_input``: also return the transformed input tiles of all the
     images, (a*a, N*TY*TX, C_in), for ``kernel_grad`` (it then skips
-    computing them again); else None.
+    computing them again), if they take at most KEEP_INPUT_BYTES; else None.
     """
     xp = get_array_module(x)
     n, _, _, c_in = x.shape
@@ -147,7 +152,9 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1, keep_input=Fals
     chunks = _tile_chunks(n, ty, tx, a * a * max(c_in, c_out) * x.dtype.itemsize,
                           row_multiple // math.gcd(row_multiple, m))
     cores = min(parallel.THREADS, len(chunks))
-    kept = workspace.empty((a * a, n * ty * tx, c_in), x.dtype, xp) if keep_input else None
+    kept_shape = (a * a, n * ty * tx, c_in)
+    keep_input = keep_input and math.prod(kept_shape) * x.dtype.itemsize <= KEEP_INPUT_BYTES
+    kept = workspace.empty(kept_shape, x.dtype, xp) if keep_input else None
 
     def run(core_numbers):
         for core in core_numbers:
