@@ -24,8 +24,8 @@ CHUNK_BYTES = 4 << 20
 # Up to this many input channels (one group), the window columns are written
 # transposed, (KH*KW*C, rows): a window's row is a run of only KW*C values,
 # too short for NumPy's copy loop, while a column of the transposed matrix is
-# a strided run over the output row (measured for the 3-channel first convs:
-# 2.7x faster to fill; the GEMM then reads its operand transposed, ~10% slower).
+# a long strided run over the output row. The GEMM then reads its operand
+# transposed, a little slower, far less than the copy saves (docs/performance.md).
 TRANSPOSED_MAX_CHANNELS = 4
 
 
