@@ -4,7 +4,7 @@ process, and deepzero's conv + ReLU + pool as one op (``pool_size=2``, as a
 Keras model runs them) against the same ops apart. Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/conv_profile.py
 
 ``--algorithms``: each 3x3 conv layer of W1 (batch 32) and of VGG16's base
-(batch 20) by each conv algorithm (direct im2col, Winograd F(2x2,3x3) and
+(batch 20) by each conv algorithm (direct im2col, Winograd F(2x2,3x3), F(3x3,3x3) and
 F(4x4,3x3)): forward (+ bias + ReLU), input gradient and kernel gradient,
 median ms, the algorithm 'auto' picks, and the table as JSON (``--out``).
 
@@ -162,7 +162,7 @@ ALGORITHM_LAYERS = [('W1 conv1', 32, 150, 3, 32, 'valid'), ('W1 conv2', 32, 74, 
                     ('VGG block4_conv1', 20, 18, 256, 512, 'same'),
                     ('VGG block4_conv2', 20, 18, 512, 512, 'same'),
                     ('VGG block5_conv2', 20, 9, 512, 512, 'same')]
-ALGORITHMS = ['direct', 'winograd2', 'winograd4']
+ALGORITHMS = ['direct', 'winograd2', 'winograd3', 'winograd4']
 
 
 def per_algorithm(repeat, out):
@@ -189,7 +189,7 @@ def per_algorithm(repeat, out):
                 lambda: cpu.conv2d_kernel_grad(x, gy, spec, True))]
         auto = ConvSpec(WindowGeometry('conv2d', (hw, hw), (3, 3), (1, 1), (1, 1), padding),
                         1, 'channels_last', cin, 'auto')
-        row['auto'] = {0: 'direct', 2: 'winograd2', 4: 'winograd4'}[
+        row['auto'] = {0: 'direct', 2: 'winograd2', 3: 'winograd3', 4: 'winograd4'}[
             winograd.tile_size(auto, np.float32, cout)]
         rows.append(row)
         print(f"{name + f' {hw}x{hw}x{cin}->{cout}':<38}" +

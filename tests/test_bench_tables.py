@@ -88,13 +88,14 @@ def test_epoch_options_refuse_what_cannot_be_measured(monkeypatch, capsys, argv,
 
 def test_multiplication_counts(monkeypatch):
     """bench/conv_mults.py counts the direct convs as bench/run.py's GFLOP table
-    does, and Winograd's F(4x4,3x3) at about a third of that in every workload
-    (the first convs, 3 channels in, stay direct)."""
+    does, and 'auto' (mostly F(4x4,3x3), F(3x3,3x3) on VGG16's 9x9 block5) at
+    0.28-0.34 of that in every workload (the first convs, 3 channels in, stay
+    direct)."""
     run = _load(monkeypatch, 'run.py')
     conv_mults = _load(monkeypatch, 'conv_mults.py')
     for name, gflop in run.GFLOP.items():
         assert conv_mults.workload_gflop(name, 'direct') == pytest.approx(gflop, abs=1e-3)
-        assert 0.3 < conv_mults.workload_gflop(name, 'auto') / gflop < 0.36
+        assert 0.28 < conv_mults.workload_gflop(name, 'auto') / gflop < 0.34
     # one VGG16 conv by hand: 37x37 'same' -> 10 x 10 tiles of 4, 36 products each
     assert conv_mults.conv_gflop(20, 37, 256, 256, 'same', 'winograd4') == pytest.approx(
         2 * 36 * 256 * 256 * 100 * 20 / 1e9)

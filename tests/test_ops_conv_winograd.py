@@ -1,4 +1,4 @@
-"""Winograd's F(2x2,3x3) and F(4x4,3x3) convolutions (kernels/cpu/winograd.py):
+"""Winograd's F(2x2,3x3), F(3x3,3x3) and F(4x4,3x3) convolutions (kernels/cpu/winograd.py):
 values and gradients against the direct path (float64, every padding, ragged
 tiles, every chunk shape, the fused ReLU and max pool, channels_first), finite
 differences and second order, PyTorch, the float32 error bounds on realistic
@@ -15,7 +15,7 @@ from deepzero.kernels.geometry import ConvSpec, WindowGeometry
 from deepzero.utils import check_gradients, check_second_order
 from torch_oracle import compare_with_torch
 
-WINOGRAD = ['winograd2', 'winograd4']
+WINOGRAD = ['winograd2', 'winograd3', 'winograd4']
 
 CASES = [  # (x shape NHWC, C_out, padding, pool_size, activation)
     ((2, 7, 9, 3), 5, 'valid', None, None),
@@ -149,7 +149,7 @@ def test_matches_torch(rng, algorithm):
 # Bounds on max |error| / max |exact| against a float64 direct conv, about 3x
 # what docs/performance.md reports measured (ReLU activations, He-initialised
 # kernel, 64 channels in and out).
-ERROR_BOUNDS = {'direct': 1e-6, 'winograd2': 3e-6, 'winograd4': 5e-5}
+ERROR_BOUNDS = {'direct': 1e-6, 'winograd2': 3e-6, 'winograd3': 1e-5, 'winograd4': 5e-5}
 
 
 @pytest.mark.parametrize('algorithm', ['direct'] + WINOGRAD)
@@ -172,12 +172,15 @@ def spec_of(in_hw, channels, padding='same', strides=(1, 1), dilation=(1, 1), gr
 
 
 def test_auto_choice():
-    """'auto': float32 only, 16 input channels or more; F(4x4) when an image
-    has at least 16 tiles of 4x4, else F(2x2); convs it does not apply to stay direct."""
+    """'auto': float32 only, 16 input channels or more; the tile size with the
+    fewest products (tiles x (m + 2)^2), the larger on a tie; convs it does
+    not apply to stay direct."""
     f32, f64 = np.float32, np.float64
     assert winograd.tile_size(spec_of((150, 150), 3), f32, 32) == 0       # first layer
     assert winograd.tile_size(spec_of((74, 74), 32), f32, 64) == 4
-    assert winograd.tile_size(spec_of((9, 9), 512), f32, 512) == 2
+    assert winograd.tile_size(spec_of((9, 9), 512), f32, 512) == 3      # 9 tiles, exact
+    assert winograd.tile_size(spec_of((18, 18), 512), f32, 512) == 4    # 25 x 36 = 36 x 25
+    assert winograd.tile_size(spec_of((4, 4), 64, 'valid'), f32, 64) == 2  # 2x2 out
     assert winograd.tile_size(spec_of((74, 74), 32), f64, 64) == 0
     assert winograd.tile_size(spec_of((74, 74), 32, strides=(2, 2)), f32, 64) == 0
     assert winograd.tile_size(spec_of((74, 74), 32, dilation=(2, 2)), f32, 64) == 0
@@ -205,7 +208,7 @@ def test_the_argument_wins_over_the_setting(rng, spy):
 def test_unknown_algorithm_is_named(rng, call):
     x, kernel = rng.standard_normal((1, 5, 5, 2)), rng.standard_normal((3, 3, 2, 2))
     with pytest.raises(ValueError, match="algorithm must be None or one of 'auto', 'direct', "
-                                         "'winograd2', 'winograd4'; got"):
+                                         "'winograd2', 'winograd3', 'winograd4'; got"):
         call(x, kernel)
 
 

@@ -84,7 +84,7 @@ def _parse_bytes(text):
     return int(text[:len(text) - len(suffix)]) * _BYTE_SUFFIXES[suffix]
 
 
-CONV_ALGORITHMS = ('auto', 'direct', 'winograd2', 'winograd4')
+CONV_ALGORITHMS = ('auto', 'direct', 'winograd2', 'winograd3', 'winograd4')
 
 
 class Setting:
@@ -105,7 +105,7 @@ SETTINGS = {
     # 'single': OpenBLAS on one thread from the first split pass; 'keep': left alone
     'blas': Setting('DEEPZERO_BLAS', str, _one_of('single', 'keep'), 'single'),
     # the algorithm of 3x3 stride-1 convs: 'auto' (by layer), 'direct' (im2col), or
-    # Winograd's F(2x2,3x3) / F(4x4,3x3) wherever they apply (kernels/cpu/winograd.py)
+    # Winograd's F(mxm,3x3), m = 2, 3, 4, wherever it applies (kernels/cpu/winograd.py)
     'conv_algorithm': Setting('DEEPZERO_CONV_ALGORITHM', str, _one_of(*CONV_ALGORITHMS), 'auto'),
     # the image pipeline's resampler: 'opencv', 'numpy' or 'auto' (OpenCV when installed)
     'warp_backend': Setting('DEEPZERO_WARP_BACKEND', str, _one_of('auto', 'opencv', 'numpy'),

@@ -221,8 +221,9 @@ def conv2d(x, kernel, bias=None, strides=1, padding='valid', dilation_rate=1, gr
             each piece of the conv output is in cache.
         algorithm: how a 3x3 stride-1 conv (groups 1, no dilation) is
             computed, here and in its gradients: 'direct' (im2col + GEMM),
-            'winograd2' / 'winograd4' (Winograd's F(2x2,3x3) / F(4x4,3x3):
-            2.25x / 4x fewer multiplications, a little more float32 rounding),
+            'winograd2' / 'winograd3' / 'winograd4' (Winograd's F(m x m, 3x3):
+            2.25x / 3.24x / 4x fewer multiplications, a little more float32
+            rounding),
             'auto' (by layer and dtype, see deepzero/kernels/cpu/winograd.py);
             None (default): the ``conv_algorithm`` runtime setting
             (``DEEPZERO_CONV_ALGORITHM``, default 'auto'). Other convs are

@@ -1,11 +1,12 @@
-"""Winograd's minimal filtering for 3x3 stride-1 convolutions: F(2x2, 3x3)
-and F(4x4, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
-Networks", 2015).
+"""Winograd's minimal filtering for 3x3 stride-1 convolutions: F(2x2, 3x3),
+F(3x3, 3x3) and F(4x4, 3x3) (Lavin and Gray, "Fast Algorithms for
+Convolutional Neural Networks", 2015).
 
 A direct 3x3 conv spends 9 multiply-adds per output cell and channel pair.
 F(m x m, 3 x 3) computes an m x m tile of output from an a x a tile of input
 (a = m + 2; tiles overlap by 2) in a*a products instead of 9*m*m: 16 for 4
-outputs (2.25x fewer) with m = 2, 36 for 16 (4x fewer) with m = 4:
+outputs (2.25x fewer) with m = 2, 25 for 9 (3.24x) with m = 3, 36 for 16
+(4x fewer) with m = 4:
 
     Y = A^T [ (G g G^T) * (B^T d B) ] A      (* elementwise, per channel pair)
 
@@ -62,12 +63,19 @@ CHUNK_BYTES = 2 << 20
 # layer at once.
 KEEP_INPUT_BYTES = 64 << 20
 
-# The transform matrices (Lavin and Gray, interpolation points 0, +-1, +-2
-# for m = 4): input B^T (a x a), kernel G (a x 3), output A^T (m x a).
+# The transform matrices, Toom-Cook at the interpolation points 0, 1, -1
+# (m = 2), and 2 (m = 3), and -2 (m = 4), and infinity (the m = 2 and m = 4
+# ones as in Lavin and Gray): input B^T (a x a), kernel G (a x 3), output A^T
+# (m x a).
 _TRANSFORMS = {
     2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
         [[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
         [[1, 1, 1, 0], [0, 1, -1, -1]]),
+    3: ([[2, -1, -2, 1, 0], [0, -2, -1, 1, 0], [0, 2, -3, 1, 0], [0, -1, 0, 1, 0],
+         [0, 2, -1, -2, 1]],
+        [[1 / 2, 0, 0], [-1 / 2, -1 / 2, -1 / 2], [-1 / 6, 1 / 6, -1 / 6],
+         [1 / 6, 1 / 3, 2 / 3], [0, 0, 1]],
+        [[1, 1, 1, 1, 0], [0, 1, -1, 2, 0], [0, 1, 1, 4, 1]]),
     4: ([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
          [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
         [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
@@ -75,7 +83,7 @@ _TRANSFORMS = {
         [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
 }
 TILE_SIZES = tuple(_TRANSFORMS)
-_ALGORITHM_TILES = {'direct': 0, 'winograd2': 2, 'winograd4': 4}
+_ALGORITHM_TILES = {'direct': 0, 'winograd2': 2, 'winograd3': 3, 'winograd4': 4}
 _matrices = {}  # (m, dtype) -> (B^T, G, A^T)
 
 
@@ -101,11 +109,13 @@ def tile_size(spec, dtype, c_out):
     for the direct (im2col) path.
 
     ``spec.algorithm`` (else the ``conv_algorithm`` runtime setting) decides:
-    'direct' is 0, 'winograd2' and 'winograd4' are 2 and 4 where
-    ``applies(spec)``; 'auto' picks by the per-layer measurements in
+    'direct' is 0, 'winograd2', 'winograd3' and 'winograd4' are 2, 3 and 4
+    where ``applies(spec)``; 'auto' picks by the per-layer measurements in
     docs/performance.md, and only for float32 (float64 is asked for its
-    accuracy): m = 4 from 16 input channels when an image has at least 16
-    tiles; small channel counts stay direct.
+    accuracy): from 16 input channels, the m whose tiles, cut at the output's
+    edge, take the fewest products (tiles x (m + 2)^2: the GEMMs' work, and
+    the transforms' too), the larger m on a tie; small channel counts stay
+    direct.
     """
     if not applies(spec):
         return 0
@@ -115,7 +125,8 @@ def tile_size(spec, dtype, c_out):
     if np.dtype(dtype) != np.float32 or spec.in_channels < 16:
         return 0
     oh, ow = spec.geometry.out_hw
-    return 4 if math.ceil(oh / 4) * math.ceil(ow / 4) >= 16 else 2
+    return min(sorted(TILE_SIZES, reverse=True),
+               key=lambda m: math.ceil(oh / m) * math.ceil(ow / m) * (m + 2) ** 2)
 
 
 def tile_size_of(tiles):
