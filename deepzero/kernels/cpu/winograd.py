@@ -157,9 +157,9 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1, keep_input=Fals
     a = m + 2
     padded, (oh, ow), (ty, tx) = _padded_tiles(x, pads, m)
     input_t, kernel_t, output_t = transforms(m, x.dtype)
-    u = _transform(kernel_t, xp.ascontiguousarray(kernel).reshape(3, 3, c_in * c_out),
-                   workspace.empty((a * 3 * c_in * c_out,), x.dtype, xp),
-                   workspace.empty((a, a, c_in * c_out), x.dtype, xp)).reshape(a * a, c_in, c_out)
+    u = workspace.empty((a, a, c_in, c_out), x.dtype, xp)
+    _kernel_transform(kernel_t, [xp.ascontiguousarray(kernel)], u)
+    u = u.reshape(a * a, c_in, c_out)
     chunks = _tile_chunks(n, ty, tx, a * a * max(c_in, c_out) * x.dtype.itemsize,
                           row_multiple // math.gcd(row_multiple, m))
     cores = min(parallel.THREADS, len(chunks))
@@ -236,7 +236,7 @@ def kernel_grad(x, gy, pads, m, input_tiles=None):
             gy_tiles = workspace.empty((m * m * most * c_out,), x.dtype, xp)
             gy_transformed = workspace.empty((a * a * most * c_out,), x.dtype, xp)
             product = workspace.empty((a * a, c_in, c_out), x.dtype, xp)
-            total = xp.zeros((a * a, c_in, c_out), x.dtype)
+            total = xp.zeros((a, a, c_in, c_out), x.dtype)
             for images, rows in mine:
                 k, tr = _count(images), _count(rows)
                 tiles = k * tr * tx
@@ -256,15 +256,12 @@ def kernel_grad(x, gy, pads, m, input_tiles=None):
                                 gy_transformed[:a * a * tiles * c_out].reshape(a, a, -1))
                 xp.matmul(v.reshape(a * a, tiles, c_in).transpose(0, 2, 1),
                           gm.reshape(a * a, tiles, c_out), out=product)
-                total += product
+                total += product.reshape(total.shape)
             sums[core] = total
     parallel.over_batch(run, np.arange(cores), min_bytes=0)
-    total = sums[0]
-    for other in sums[1:]:
-        total += other
-    return _transform(kernel_t.T, total.reshape(a, a, c_in * c_out),
-                      xp.empty((3 * a * c_in * c_out,), x.dtype),
-                      xp.empty((3, 3, c_in * c_out), x.dtype)).reshape(3, 3, c_in, c_out)
+    gk = xp.empty((3, 3, c_in, c_out), x.dtype)
+    _kernel_transform(kernel_t.T, sums, gk)
+    return gk
 
 
 def _kept_part(kept, images, rows, ty, tx):
@@ -296,18 +293,44 @@ def _padded_tiles(x, pads, m):
     return padded, (oh, ow), (ty, tx)
 
 
+def _kernel_transform(matrix, kernels, out):
+    """out = ``matrix @ k @ matrix.T`` for every channel pair of the sum of
+    ``kernels`` (a list of (b, b, C_in, C_out) arrays, C-contiguous), ``out``
+    (a, a, C_in, C_out): the kernel transform G g G^T, or G^T . G back. Split
+    over the input channels on every core (a 512 x 512 kernel's transform
+    takes as long as a small layer's conv)."""
+    xp = get_array_module(out)
+    a, b = matrix.shape
+    channels_first = [k.transpose(2, 0, 1, 3) for k in kernels]
+
+    def part(out_part, *kernel_parts):   # (C', a, a, C_out), (C', b, b, C_out)...
+        c_part, c_out = out_part.shape[0], out_part.shape[3]
+        values = kernel_parts[0].transpose(1, 2, 0, 3)
+        if len(kernel_parts) > 1:
+            values = values.copy()
+            for other in kernel_parts[1:]:
+                values += other.transpose(1, 2, 0, 3)
+        scratch = xp.empty((b * a * c_part * c_out,), out.dtype)
+        _transform(matrix, values.reshape(b, b, c_part * c_out), scratch,
+                   out_part.transpose(1, 2, 0, 3).reshape(a, a, c_part * c_out))
+    parallel.over_batch(part, out.transpose(2, 0, 1, 3), *channels_first)
+
+
 def _transform(matrix, values, scratch, out):
     """``matrix @ tile @ matrix.T`` for every tile of ``values`` (b, b,
-    cols): two GEMMs, over the first axis (into ``scratch``, at least
-    a*b*cols elements), then the second, into ``out`` (a, a, cols; it may
-    lie in the buffer of ``values``, which is read first). ``matrix`` (a, b).
-    Returns ``out``."""
+    cols): two batches of GEMMs, over the first axis (into ``scratch``, at
+    least a*b*cols elements), then the second, into ``out`` (a, a, cols; it
+    may lie in the buffer of ``values``, which is read first). ``values``
+    and ``out`` may be strided views whose last axis is contiguous.
+    ``matrix`` (a, b). Returns ``out``."""
     xp = get_array_module(values)
     a, b = matrix.shape
     cols = values.shape[2]
-    rows_done = scratch[:a * b * cols].reshape(a, b * cols)
-    xp.matmul(matrix, values.reshape(b, b * cols), out=rows_done)
-    xp.matmul(matrix, rows_done.reshape(a, b, cols), out=out)
+    # first[j, i'] = sum_i matrix[i', i] values[i, j]: one GEMM per j
+    first = scratch[:b * a * cols].reshape(b, a, cols)
+    xp.matmul(matrix, values.transpose(1, 0, 2), out=first)
+    # out[i', j'] = sum_j matrix[j', j] first[j, i']: one GEMM per i'
+    xp.matmul(matrix, first.transpose(1, 0, 2), out=out)
     return out
 
 
