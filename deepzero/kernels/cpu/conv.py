@@ -95,20 +95,35 @@ def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False,
         argmax = workspace.empty(y.shape, argmax_dtype(pool.geometry.window), xp)
         passing = workspace.empty(y.shape, bool, xp) if relu else None
     scratch = {}  # core -> the conv output of its current chunk
+    window = pool.geometry.window
 
     def chunk_output(core, start, stop):
         scratch[core] = workspace.empty((stop - start, c_out), x.dtype, xp)
         return scratch[core]
 
-    def pool_chunk(core, start, stop):
+    def targets(start, stop):
+        """The chunk's rows in y, argmax and passing, and the rows it reads."""
         images, rows, read, pooled = _pooled_rows(pool.geometry, start // ow, stop // ow)
+        return rows, read, [None if a is None else a[images, pooled]
+                            for a in (y, argmax, passing)]
+
+    def pool_chunk(core, start, stop):
+        rows, read, (y_part, argmax_part, passing_part) = targets(start, stop)
         if read.stop:
             part = scratch[core].reshape(-1, rows, ow, c_out)[:, read]
-            _pool_part(part, pool.geometry.window, relu, y[images, pooled],
-                       None if argmax is None else argmax[images, pooled],
-                       None if passing is None else passing[images, pooled])
+            _pool_part(part, window, relu, y_part, argmax_part, passing_part)
+
+    def pool_tiles(core, tiles, start, stop):
+        _, read, parts = targets(start, stop)
+        if read.stop:
+            _pool_tile_outputs(tiles, window[0], bias, relu, *parts)
+    # Winograd's output tiles are pooled where they lie when every pool
+    # window falls inside one tile: no full-size output is written at all.
+    m = winograd.tile_size(spec, x.dtype, c_out)
+    in_tiles = m and window[0] == window[1] and m % window[0] == 0
     tiles = _each_output_chunk(x, kernel, bias, spec, chunk_output, pool_chunk,
-                               row_multiple=pool.geometry.window[0], keep_tiles=keep_tiles)
+                               row_multiple=window[0], keep_tiles=keep_tiles,
+                               visit_tiles=pool_tiles if in_tiles else None)
     if passing is not None:
         passing = from_nhwc(passing, spec.data_format)
     return from_nhwc(y, spec.data_format), argmax, passing, tiles
@@ -247,7 +262,8 @@ def bias_grad(gy, data_format):
 
 
 # --- helpers ---------------------------------------------------------------------------
-def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1, keep_tiles=False):
+def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1, keep_tiles=False,
+                       visit_tiles=None):
     """conv(x, kernel) (+ bias) chunk by chunk on every core: Winograd's
     F(m x m, 3 x 3) where ``winograd.tile_size`` picks it, else im2col +
     GEMM. For each chunk of NHWC output rows [start, stop) (whole images, or
@@ -257,7 +273,10 @@ def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1, keep_
     while they are in the core's cache. The bias is added as Winograd's
     tiles are copied out, or in L2-sized pieces after the GEMM. Returns x's
     transformed tiles with ``keep_tiles`` where Winograd's algorithm ran,
-    else None."""
+    else None. ``visit_tiles(core, tiles, start, stop)``, if given, takes
+    the place of ``into`` and ``visit`` where Winograd's algorithm runs: it
+    gets a chunk's output tiles (as ``winograd.each_output_chunk`` gives
+    them, without the bias) to use where they lie."""
     c_out, ow = kernel.shape[3], spec.geometry.out_hw[1]
     m = winograd.tile_size(spec, x.dtype, c_out)
     if m:
@@ -265,6 +284,8 @@ def _each_output_chunk(x, kernel, bias, spec, into, visit, row_multiple=1, keep_
             winograd.tiles_into(tiles, into(core, start, stop).reshape(
                 tiles.shape[0], -1, ow, c_out), bias)
             visit(core, start, stop)
+        if visit_tiles is not None:
+            write_tiles = visit_tiles
         return winograd.each_output_chunk(to_nhwc(x, spec.data_format), kernel,
                                           spec.geometry.pads, m, write_tiles, row_multiple,
                                           keep_tiles)
@@ -348,6 +369,40 @@ def _pool_part(part, window, relu, target, argmax, passing):
         xp.maximum(target, 0, out=target)
     if passing is not None:
         relu_passing(target, None, passing)
+
+
+def _pool_tile_outputs(tiles, window, bias, relu, target, argmax, passing):
+    """Max-pool Winograd's output tiles (K, TR, m, TX, m, C) by ``window``
+    (a divisor of m) where they lie: the bias is added to the tiles in place,
+    each pooled cell's candidates are contiguous runs of the tiles' buffer,
+    and only the pooled tiles (+ winners, + ReLU mask) are written out, into
+    ``target`` (K, rows, OW // window, C) and the others like it (cut at the
+    edge; None for those not wanted)."""
+    xp = get_array_module(tiles)
+    k, tr, m, tx, _, c = tiles.shape
+    q = m // window
+    values = tiles.transpose(2, 4, 0, 1, 3, 5)  # (m, m, K, TR, TX, C): the buffer's own order
+    if bias is not None:
+        xp.add(values, bias, out=values)
+    windows = values.reshape(q, window, q, window, -1).transpose(0, 2, 1, 3, 4)
+    pooled = workspace.empty((q, q, windows.shape[-1]), tiles.dtype, xp)
+    scratch = ()
+    if argmax is not None:
+        scratch = tuple(workspace.empty(pooled.shape, dtype, xp)
+                        for dtype in (argmax.dtype, bool, argmax.dtype))
+    window_max(windows, pooled, *scratch)
+    if relu:
+        xp.maximum(pooled, 0, out=pooled)
+
+    def as_tiles(a):  # (q, q, K*TR*TX*C) -> (K, TR, q, TX, q, C)
+        return a.reshape(q, q, k, tr, tx, c).transpose(2, 3, 0, 4, 1, 5)
+    winograd.tiles_into(as_tiles(pooled), target)
+    if argmax is not None:
+        winograd.tiles_into(as_tiles(scratch[0]), argmax)
+    if passing is not None:
+        mask = workspace.empty(pooled.shape, bool, xp)
+        relu_passing(pooled, None, mask)
+        winograd.tiles_into(as_tiles(mask), passing)
 
 
 def _grouped_kernel(kernel, groups):

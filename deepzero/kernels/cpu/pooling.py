@@ -86,17 +86,18 @@ def avg_pool2d_grad(gy, spec):
 
 
 def window_max(windows, y, argmax=None, won=None, step=None):
-    """y = the max of each window of ``windows`` (N, OH, OW, KH, KW, C).
-    With ``argmax`` (an integer array shaped like y), also record the first
-    winning offset (row-major) of each window; ``won`` (bool) and ``step``
-    (argmax's dtype) are scratch arrays shaped like y."""
+    """y = the max of each window of ``windows`` (N, OH, OW, KH, KW, C), or
+    any (..., KH, KW, C) with y shaped (..., C). With ``argmax`` (an integer
+    array shaped like y), also record the first winning offset (row-major) of
+    each window; ``won`` (bool) and ``step`` (argmax's dtype) are scratch
+    arrays shaped like y."""
     xp = get_array_module(y)
-    kh_n, kw_n = windows.shape[3:5]
-    y[...] = windows[:, :, :, 0, 0, :]
+    kh_n, kw_n = windows.shape[-3:-1]
+    y[...] = windows[..., 0, 0, :]
     if argmax is not None:
         argmax.fill(0)
     for k in range(1, kh_n * kw_n):
-        candidate = windows[:, :, :, k // kw_n, k % kw_n, :]
+        candidate = windows[..., k // kw_n, k % kw_n, :]
         if argmax is not None:
             # The winner is the last offset that beat the running max
             # (strictly: ties keep the first), i.e. the largest such k.
