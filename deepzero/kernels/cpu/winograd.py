@@ -19,15 +19,16 @@ constant factors.
 
 A 2-D transform B^T d B is two 1-D ones, each a GEMM over every channel
 and tile at once: B^T times the tiles' rows, then times their columns
-(``_transform``; measured, 2.6-3x faster than one GEMM with the a*a x a*a
-matrix kron(B^T, B^T), which has 2.25x more multiplications). So a conv here
-is this per chunk of tiles:
+(``_transform``; faster than one GEMM with the a*a x a*a matrix
+kron(B^T, B^T), which has a/2 times the multiplications: docs/performance.md).
+So a conv here is this per chunk of tiles:
 
     gather    the chunk's input tiles into X (a, a, tiles, C_in)     (a copy)
     input     V = B^T X B                                           (2 GEMMs)
     product   M[p] = V[p] @ U[p] for each of the a*a positions p     (a*a GEMMs)
     output    Y = A^T M A  ->  (m, m, tiles, C_out)                 (2 GEMMs)
-    scatter   Y's tiles into the output rows                        (a copy)
+    scatter   Y's tiles into the output rows (or max-pooled where
+              they lie: kernels/cpu/conv.py)                        (a copy)
 
 with U = G g G^T, the kernel transformed once per call. Chunks are cut
 so that X, V, M and Y stay small, and each core runs its own chunks (as the
@@ -38,9 +39,9 @@ with zeros to whole tiles and the extra outputs are never written.
 The kernel gradient is the adjoint of the same algorithm in g: per chunk,
 the output gradient's tiles are transformed by A (A gy A^T), each
 position's V[p]^T @ gM[p] is summed over the chunks, and G^T (G^T . G)
-takes the sum back to 3x3. The input gradient of a 3x3 stride-1 conv is again such
-a conv (of the padded gradient with the flipped kernel), so it runs here too
-(``kernels/cpu/conv.py`` sets it up).
+takes the sum back to 3x3. The input gradient of a 3x3 stride-1 conv is
+again such a conv (of the padded gradient with the flipped kernel), so it
+runs here too (``kernels/cpu/conv.py`` sets it up).
 
 Accuracy: the transforms add and scale values, so float32 results differ
 from the direct conv's by a little more than its own rounding (measured
@@ -63,10 +64,10 @@ CHUNK_BYTES = 2 << 20
 # layer at once.
 KEEP_INPUT_BYTES = 64 << 20
 
-# The transform matrices, Toom-Cook at the interpolation points 0, 1, -1
-# (m = 2), and 2 (m = 3), and -2 (m = 4), and infinity (the m = 2 and m = 4
-# ones as in Lavin and Gray): input B^T (a x a), kernel G (a x 3), output A^T
-# (m x a).
+# The transform matrices: input B^T (a x a), kernel G (a x 3), output A^T
+# (m x a). Toom-Cook's, at the interpolation points 0, 1, -1 and infinity for
+# m = 2, plus 2 for m = 3, plus 2 and -2 for m = 4 (m = 2 and 4 as printed
+# by Lavin and Gray).
 _TRANSFORMS = {
     2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
         [[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
