@@ -19,8 +19,8 @@ constant factors.
 
 A 2-D transform B^T d B is two 1-D ones, each a GEMM over every channel
 and tile at once: B^T times the tiles' rows, then times their columns
-(``_transform``; faster than one GEMM with the a*a x a*a matrix
-kron(B^T, B^T), which has a/2 times the multiplications: docs/performance.md).
+(``_transform``: a*a*2a multiplications per tile and channel, where one
+GEMM with the a*a x a*a matrix kron(B^T, B^T) would do a*a*a*a).
 So a conv here is this per chunk of tiles:
 
     gather    the chunk's input tiles into X (a, a, tiles, C_in)     (a copy)
