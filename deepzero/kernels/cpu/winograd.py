@@ -277,13 +277,16 @@ def _kept_part(kept, images, rows, ty, tx):
 def _padded_tiles(x, pads, m):
     """x (N, H, W, C) zero padded by ``pads`` and further at the bottom and
     right to whole tiles: returns (padded (N, TY*m + 2, TX*m + 2, C),
-    (OH, OW), (TY, TX))."""
+    (OH, OW), (TY, TX)). x itself where it needs no padding (tiles are read
+    through strides, so it need not be contiguous)."""
     xp = get_array_module(x)
     n, h, w, c = x.shape
     (top, bottom), (left, right) = pads
     oh, ow = h + top + bottom - 2, w + left + right - 2
     ty, tx = -(-oh // m), -(-ow // m)
     hp, wp = ty * m + 2, tx * m + 2
+    if (hp, wp) == (h, w) and not top and not left:
+        return x, (oh, ow), (ty, tx)
     padded = workspace.empty((n, hp, wp, c), x.dtype, xp)
     # zero only the border: the interior is overwritten by x
     padded[:, :top] = 0
