@@ -270,3 +270,29 @@ def test_parallel_matmul_matches_numpy(monkeypatch):
     out = np.empty((4, 7, 3), np.float32)
     parallel.matmul(a, b, out)
     np.testing.assert_allclose(out, a @ b, rtol=1e-6, atol=1e-6)
+
+
+def test_scratch_buffers_serve_any_smaller_shape():
+    """A free scratch buffer serves later requests of other shapes up to
+    SCRATCH_SLACK times smaller (the smallest that fits), while one in use
+    is never handed out; a request too small for any gets its own."""
+    pool = Workspace()
+    n = 8 * BIG[0]
+    big = pool.scratch((4 * n,), np.float32)
+    address = big.__array_interface__['data'][0]
+    del big
+    a = pool.scratch((2, n), np.float32)            # fits in the free big one
+    assert a.shape == (2, n) and a.flags.c_contiguous
+    assert a.__array_interface__['data'][0] == address
+    b = pool.scratch((n,), np.float32)              # the big one is in use: a new one
+    small = b.__array_interface__['data'][0]
+    assert small != address
+    del a, b
+    c = pool.scratch((n,), np.float32)              # the smallest free one that fits
+    assert c.__array_interface__['data'][0] == small
+    tiny = pool.scratch((1024,), np.float32)       # under MIN_POOLED_BYTES: not pooled
+    assert tiny.base is None
+    held = pool.held_bytes
+    del c
+    pool.scratch((n // 5,), np.float32)             # > 4x smaller than every free one
+    assert pool.held_bytes == held + (n // 5) * 4

@@ -34,6 +34,8 @@ from . import runtime
 
 # Arrays smaller than this come from the allocator (glibc keeps small blocks).
 MIN_POOLED_BYTES = 1 << 20
+# ``scratch`` hands out a free buffer up to this many times larger than asked.
+SCRATCH_SLACK = 4
 # `sys.getrefcount(pool_list[i])`: the pool's list + getrefcount's argument.
 _FREE_REFCOUNT = 2
 
@@ -91,6 +93,39 @@ class Workspace:
                 self.held_bytes += nbytes
             return array
 
+    def scratch(self, shape, dtype):
+        """An uninitialised C-contiguous NumPy array of ``shape``: a view of
+        the smallest free pooled scratch buffer of ``dtype`` that holds it and
+        is at most SCRATCH_SLACK times its size, else of a new one.
+
+        For short-lived buffers whose size changes from one call to the next
+        (per-layer chunk buffers, padded copies): one buffer serves every
+        layer in turn, where ``empty`` would keep one per shape."""
+        shape, dtype = tuple(shape), np.dtype(dtype)
+        count = int(np.prod(shape))
+        if count * dtype.itemsize < MIN_POOLED_BYTES or not REFCOUNT_REUSE:
+            return np.empty(shape, dtype)
+        key = ('scratch', dtype)
+        with self._lock:
+            buffers = self._buffers.setdefault(key, [])
+            best = None
+            for i in range(len(buffers)):
+                size = len(buffers[i])
+                if (count <= size <= SCRATCH_SLACK * count and
+                        (best is None or size < len(buffers[best])) and
+                        sys.getrefcount(buffers[i]) == _FREE_REFCOUNT):
+                    best = i
+            if best is not None:
+                return buffers[best][:count].reshape(shape)
+            nbytes = count * dtype.itemsize
+            if self.held_bytes + nbytes > self.max_bytes:
+                self._evict(nbytes, keep=None)
+            buffer = np.empty(count, dtype)
+            if self.held_bytes + nbytes <= self.max_bytes:
+                buffers.append(buffer)
+                self.held_bytes += nbytes
+            return buffer.reshape(shape)
+
     def zeros(self, shape, dtype):
         array = self.empty(shape, dtype)
         array.fill(0)
@@ -129,6 +164,12 @@ def empty(shape, dtype, xp=np):
     """Scratch/result array: from the pool for NumPy, plain for CuPy
     (CuPy has its own memory pool)."""
     return workspace.empty(shape, dtype) if xp is np else xp.empty(shape, dtype)
+
+
+def scratch(shape, dtype, xp=np):
+    """Short-lived scratch array (see ``Workspace.scratch``): from the pool
+    for NumPy, plain for CuPy."""
+    return workspace.scratch(shape, dtype) if xp is np else xp.empty(shape, dtype)
 
 
 def zeros(shape, dtype, xp=np):

@@ -98,7 +98,7 @@ def conv2d_max_pool(x, kernel, bias, spec, pool, relu=False, keep_state=False,
     window = pool.geometry.window
 
     def chunk_output(core, start, stop):
-        scratch[core] = workspace.empty((stop - start, c_out), x.dtype, xp)
+        scratch[core] = workspace.scratch((stop - start, c_out), x.dtype, xp)
         return scratch[core]
 
     def targets(start, stop):
@@ -158,7 +158,7 @@ def conv2d_transpose(g, kernel, bias, spec):
     per_chunk = max(1, im2col.CHUNK_BYTES // (window_cells * g.dtype.itemsize))
 
     def transpose_images(g_part, image_part):
-        buffer = workspace.empty((min(per_chunk, len(g_part)) * window_cells,), g.dtype, xp)
+        buffer = workspace.scratch((min(per_chunk, len(g_part)) * window_cells,), g.dtype, xp)
         for start in range(0, len(g_part), per_chunk):
             images = g_part[start:start + per_chunk]
             rows = images.shape[0] * oh * ow
@@ -385,10 +385,10 @@ def _pool_tile_outputs(tiles, window, bias, relu, target, argmax, passing):
     if bias is not None:
         xp.add(values, bias, out=values)
     windows = values.reshape(q, window, q, window, -1).transpose(0, 2, 1, 3, 4)
-    pooled = workspace.empty((q, q, windows.shape[-1]), tiles.dtype, xp)
+    pooled = workspace.scratch((q, q, windows.shape[-1]), tiles.dtype, xp)
     scratch = ()
     if argmax is not None:
-        scratch = tuple(workspace.empty(pooled.shape, dtype, xp)
+        scratch = tuple(workspace.scratch(pooled.shape, dtype, xp)
                         for dtype in (argmax.dtype, bool, argmax.dtype))
     window_max(windows, pooled, *scratch)
     if relu:
@@ -400,7 +400,7 @@ def _pool_tile_outputs(tiles, window, bias, relu, target, argmax, passing):
     if argmax is not None:
         winograd.tiles_into(as_tiles(scratch[0]), argmax)
     if passing is not None:
-        mask = workspace.empty(pooled.shape, bool, xp)
+        mask = workspace.scratch(pooled.shape, bool, xp)
         relu_passing(pooled, None, mask)
         winograd.tiles_into(as_tiles(mask), passing)
 

@@ -56,10 +56,10 @@ def each_cols_chunk(windows, groups, visit, min_chunk_bytes=0, row_multiple=1):
             mine = chunks[len(chunks) * core // cores:len(chunks) * (core + 1) // cores]
             rows = max(stop - start for _, start, stop in mine)
             if transposed:
-                buffer = workspace.empty((kh * kw * c, rows), windows.dtype, xp)
+                buffer = workspace.scratch((kh * kw * c, rows), windows.dtype, xp)
             else:
-                buffer = workspace.empty((groups, rows, kh * kw * c // groups), windows.dtype,
-                                         xp)
+                buffer = workspace.scratch((groups, rows, kh * kw * c // groups),
+                                           windows.dtype, xp)
             for index, start, stop in mine:
                 if transposed:
                     cols_t = buffer[:, :stop - start]

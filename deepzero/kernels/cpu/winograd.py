@@ -158,7 +158,7 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1, keep_input=Fals
     a = m + 2
     padded, (oh, ow), (ty, tx) = _padded_tiles(x, pads, m)
     input_t, kernel_t, output_t = transforms(m, x.dtype)
-    u = workspace.empty((a, a, c_in, c_out), x.dtype, xp)
+    u = workspace.scratch((a, a, c_in, c_out), x.dtype, xp)
     _kernel_transform(kernel_t, [xp.ascontiguousarray(kernel)], u)
     u = u.reshape(a * a, c_in, c_out)
     chunks = _tile_chunks(n, ty, tx, a * a * max(c_in, c_out) * x.dtype.itemsize,
@@ -172,9 +172,9 @@ def each_output_chunk(x, kernel, pads, m, visit, row_multiple=1, keep_input=Fals
         for core in core_numbers:
             mine = chunks[len(chunks) * core // cores:len(chunks) * (core + 1) // cores]
             most = max(_count(images) * _count(rows) for images, rows in mine) * tx
-            gathered = workspace.empty((a * a * most * c_in,), x.dtype, xp)
-            scratch = workspace.empty((a * a * most * max(c_in, c_out),), x.dtype, xp)
-            products = workspace.empty((a * a * most * c_out,), x.dtype, xp)
+            gathered = workspace.scratch((a * a * most * c_in,), x.dtype, xp)
+            scratch = workspace.scratch((a * a * most * max(c_in, c_out),), x.dtype, xp)
+            products = workspace.scratch((a * a * most * c_out,), x.dtype, xp)
             for images, rows in mine:
                 k, tr = _count(images), _count(rows)
                 tiles = k * tr * tx
@@ -231,12 +231,12 @@ def kernel_grad(x, gy, pads, m, input_tiles=None):
         for core in core_numbers:
             mine = chunks[len(chunks) * core // cores:len(chunks) * (core + 1) // cores]
             most = max(_count(images) * _count(rows) for images, rows in mine) * tx
-            gathered = None if padded is None else workspace.empty((a * a * most * c_in,),
-                                                                   x.dtype, xp)
-            scratch = workspace.empty((a * a * most * max(c_in, c_out),), x.dtype, xp)
-            gy_tiles = workspace.empty((m * m * most * c_out,), x.dtype, xp)
-            gy_transformed = workspace.empty((a * a * most * c_out,), x.dtype, xp)
-            product = workspace.empty((a * a, c_in, c_out), x.dtype, xp)
+            gathered = None if padded is None else workspace.scratch((a * a * most * c_in,),
+                                                                     x.dtype, xp)
+            scratch = workspace.scratch((a * a * most * max(c_in, c_out),), x.dtype, xp)
+            gy_tiles = workspace.scratch((m * m * most * c_out,), x.dtype, xp)
+            gy_transformed = workspace.scratch((a * a * most * c_out,), x.dtype, xp)
+            product = workspace.scratch((a * a, c_in, c_out), x.dtype, xp)
             total = xp.zeros((a, a, c_in, c_out), x.dtype)
             for images, rows in mine:
                 k, tr = _count(images), _count(rows)
@@ -287,7 +287,7 @@ def _padded_tiles(x, pads, m):
     hp, wp = ty * m + 2, tx * m + 2
     if (hp, wp) == (h, w) and not top and not left:
         return x, (oh, ow), (ty, tx)
-    padded = workspace.empty((n, hp, wp, c), x.dtype, xp)
+    padded = workspace.scratch((n, hp, wp, c), x.dtype, xp)
     # zero only the border: the interior is overwritten by x
     padded[:, :top] = 0
     padded[:, top + h:] = 0
