@@ -51,8 +51,10 @@ REFCOUNT_REUSE = refcounts_are_exact()
 
 
 class Workspace:
-    """Arrays keyed by (shape, dtype), at most ``max_bytes`` held in all
-    (default: the ``pool_bytes`` setting, followed as it changes).
+    """Arrays keyed by (shape, dtype) (``empty``), and 1-d scratch buffers
+    keyed by dtype that serve any shape they hold (``scratch``), at most
+    ``max_bytes`` held in all (default: the ``pool_bytes`` setting, followed
+    as it changes).
 
     When a new array would exceed the budget, free arrays of other shapes are
     dropped first (oldest first); if it still does not fit, the array is
@@ -85,13 +87,7 @@ class Workspace:
             for i in range(len(same)):
                 if sys.getrefcount(same[i]) == _FREE_REFCOUNT:
                     return same[i]
-            if self.held_bytes + nbytes > self.max_bytes:
-                self._evict(nbytes, keep=key)
-            array = np.empty(shape, dtype)
-            if self.held_bytes + nbytes <= self.max_bytes:
-                same.append(array)
-                self.held_bytes += nbytes
-            return array
+            return self._new(shape, dtype, key, keep=key)
 
     def scratch(self, shape, dtype):
         """An uninitialised C-contiguous NumPy array of ``shape``: a view of
@@ -117,14 +113,8 @@ class Workspace:
                     best = i
             if best is not None:
                 return buffers[best][:count].reshape(shape)
-            nbytes = count * dtype.itemsize
-            if self.held_bytes + nbytes > self.max_bytes:
-                self._evict(nbytes, keep=None)
-            buffer = np.empty(count, dtype)
-            if self.held_bytes + nbytes <= self.max_bytes:
-                buffers.append(buffer)
-                self.held_bytes += nbytes
-            return buffer.reshape(shape)
+            # a free buffer of the wrong size may go to make room
+            return self._new((count,), dtype, key, keep=None).reshape(shape)
 
     def zeros(self, shape, dtype):
         array = self.empty(shape, dtype)
@@ -141,6 +131,18 @@ class Workspace:
         with self._lock:
             self._buffers.clear()
             self.held_bytes = 0
+
+    def _new(self, shape, dtype, key, keep):
+        """A new array, held under ``key`` if it fits the budget once free
+        arrays of keys other than ``keep`` are dropped. Under the lock."""
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if self.held_bytes + nbytes > self.max_bytes:
+            self._evict(nbytes, keep)
+        array = np.empty(shape, dtype)
+        if self.held_bytes + nbytes <= self.max_bytes:
+            self._buffers.setdefault(key, []).append(array)
+            self.held_bytes += nbytes
+        return array
 
     def _evict(self, nbytes, keep):
         for key in list(self._buffers):
