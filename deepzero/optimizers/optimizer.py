@@ -9,7 +9,11 @@ subclass's ``update_step`` per variable, then ``iterations += 1``.
 
 Updates happen in place on ``Parameter.data`` with NumPy ``out=`` ops: no
 graph is recorded, no float64 temporaries are made, and the arrays the
-model holds stay the same objects.
+model holds stay the same objects. An update is elementwise, so
+``update_in_pieces`` runs it over cache-sized pieces of the arrays, split
+over deepzero's threads: all its passes over a piece run while the piece is
+in the core's cache, and each result is the same, bit for bit, as a pass
+over the whole arrays.
 
 State (``variables``) follows Keras 3's order and names, so it can be saved
 in Keras files: ``iteration``, ``learning_rate`` (absent with a schedule),
@@ -20,9 +24,42 @@ import warnings
 
 import numpy as np
 
-from ..core import Variable
+from ..core import Variable, parallel
 from ..core.naming import auto_name
 from . import schedules as schedules_module
+
+
+# Elements per piece of an update: 256 KB of float32 per array, so the pieces
+# of the gradient, the variable, its slots and a temporary (~1 MB) stay in a
+# core's L2 cache from one pass to the next (bench/optimizer_profile.py:
+# smaller pieces lose that to the Python calls per piece).
+UPDATE_PIECE_ELEMENTS = 1 << 16
+
+
+def update_in_pieces(update, gradient, variable, *slots):
+    """Run ``update(gradient, variable, *slots)``, an elementwise update that
+    writes ``variable`` and its ``slots`` in place, on matching pieces of
+    UPDATE_PIECE_ELEMENTS elements of the flattened arrays, split over the
+    threads (``parallel.over_batch``) when they are large. A slot may be None
+    (an optional slot that is off): the update then gets None for it.
+
+    Arrays that are not C-contiguous (no flat view to write through) are
+    updated whole, in one call."""
+    arrays = [variable] + [s for s in slots if s is not None]
+    if not all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays):
+        update(gradient, variable, *slots)
+        return
+    present = [s is not None for s in slots]
+    flat = [np.ascontiguousarray(gradient).reshape(-1)] + [a.reshape(-1) for a in arrays]
+
+    def pieces(gradient, variable, *slots):
+        slots = iter(slots)
+        slots = [next(slots) if here else None for here in present]
+        for start in range(0, len(variable), UPDATE_PIECE_ELEMENTS):
+            piece = slice(start, start + UPDATE_PIECE_ELEMENTS)
+            update(gradient[piece], variable[piece],
+                   *[None if s is None else s[piece] for s in slots])
+    parallel.over_batch(pieces, *flat)
 
 
 class Optimizer:
