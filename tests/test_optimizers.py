@@ -249,3 +249,26 @@ def test_non_contiguous_weights_are_updated_whole_and_in_place(rng):
     _update_trajectory('RMSprop', dict(momentum=0.5), grads, f_order)
     assert f_order[0].data is array
     np.testing.assert_array_equal(f_order[0].data, c_order[0].data)
+
+
+def test_an_interrupted_build_leaves_no_slots_behind(rng, monkeypatch):
+    """Ctrl-C while the slots are made (the first training step): the slots
+    made so far go, and the next build makes each once (they were made twice,
+    and saving the model then failed on the duplicate names)."""
+    params = make_params(rng)
+    opt = optimizers.RMSprop(momentum=0.5)
+    add_slots = opt.add_slots
+
+    def interrupted_after_velocities(variables, names, *args):
+        if names == ['momentum']:
+            raise KeyboardInterrupt
+        return add_slots(variables, names, *args)
+    monkeypatch.setattr(opt, 'add_slots', interrupted_after_velocities)
+    with pytest.raises(KeyboardInterrupt):
+        opt.build(params)
+    assert not opt.built
+    monkeypatch.setattr(opt, 'add_slots', add_slots)
+    opt.build(params)
+    fresh = optimizers.RMSprop(momentum=0.5, name=opt.name)
+    fresh.build(params)
+    assert [v.path for v in opt.variables] == [v.path for v in fresh.variables]

@@ -43,10 +43,11 @@ def update_in_pieces(update, gradient, variable, *slots):
     threads (``parallel.over_batch``) when they are large. A slot may be None
     (an optional slot that is off): the update then gets None for it.
 
-    Arrays that are not C-contiguous (no flat view to write through) are
-    updated whole, in one call."""
+    Arrays of at most one piece, and arrays that are not C-contiguous (no
+    flat view to write through), are updated whole, in one call."""
     arrays = [variable] + [s for s in slots if s is not None]
-    if not all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays):
+    if variable.size <= UPDATE_PIECE_ELEMENTS or not all(
+            isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays):
         update(gradient, variable, *slots)
         return
     present = [s is not None for s in slots]
@@ -80,7 +81,9 @@ class Optimizer:
             supported.
 
     Subclasses implement ``build_slots(variables)`` (make slot arrays with
-    ``add_slots``) and ``update_step(gradient, variable, learning_rate, index)``.
+    ``add_slots``) and ``update_step(gradient, variable, learning_rate, index)``,
+    which computes the step's scalars and hands the elementwise arithmetic,
+    with the variable's slots, to ``update_in_pieces``.
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -185,13 +188,20 @@ class Optimizer:
     # --- building ---------------------------------------------------------
     def build(self, variables):
         """Record the model variables this optimizer updates and create their
-        slots (no-op if already built)."""
+        slots (no-op if already built). All or nothing: when slot creation
+        is interrupted (Ctrl-C, out of memory), the slots made so far are
+        dropped, so a later build does not make them twice."""
         if self.built:
             return
         variables = list(variables)
-        self._index_of = {id(v): i for i, v in enumerate(variables)}
-        self._model_variables = variables
-        self.build_slots(variables)
+        state_count = len(self._variables)
+        try:
+            self._index_of = {id(v): i for i, v in enumerate(variables)}
+            self._model_variables = variables
+            self.build_slots(variables)
+        except BaseException:
+            del self._variables[state_count:]
+            raise
         self.built = True
 
     def build_slots(self, variables):
