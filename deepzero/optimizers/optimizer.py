@@ -199,10 +199,11 @@ class Optimizer:
             self._index_of = {id(v): i for i, v in enumerate(variables)}
             self._model_variables = variables
             self.build_slots(variables)
+            self.built = True
         except BaseException:
             del self._variables[state_count:]
+            self.built = False
             raise
-        self.built = True
 
     def build_slots(self, variables):
         """Create per-variable state; the base optimizer has none."""
