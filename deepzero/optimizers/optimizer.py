@@ -12,8 +12,8 @@ graph is recorded, no float64 temporaries are made, and the arrays the
 model holds stay the same objects. An update is elementwise, so
 ``update_in_pieces`` runs it over cache-sized pieces of the arrays, split
 over deepzero's threads: all its passes over a piece run while the piece is
-in the core's cache, and each result is the same, bit for bit, as a pass
-over the whole arrays.
+in the cache, and each result is the same, bit for bit, as a pass over the
+whole arrays.
 
 State (``variables``) follows Keras 3's order and names, so it can be saved
 in Keras files: ``iteration``, ``learning_rate`` (absent with a schedule),
@@ -29,11 +29,13 @@ from ..core.naming import auto_name
 from . import schedules as schedules_module
 
 
-# Elements per piece of an update: 256 KB of float32 per array, so the pieces
-# of the gradient, the variable, its slots and a temporary (~1 MB) stay in a
-# core's L2 cache from one pass to the next (bench/optimizer_profile.py:
-# smaller pieces lose that to the Python calls per piece).
-UPDATE_PIECE_ELEMENTS = 1 << 16
+# Elements per piece of an update: 1 MB of float32 per array, so the pieces of
+# the gradient, the variable, its slots and the temporaries (~5 MB) stay in
+# the cache from one pass to the next, where the whole arrays of a large
+# kernel (W1's dense kernel: 12.8 MB each) would not. Measured with
+# bench/optimizer_profile.py: smaller pieces lose the gain to NumPy's cost
+# per call, larger ones to the memory traffic.
+UPDATE_PIECE_ELEMENTS = 1 << 18
 
 
 def update_in_pieces(update, gradient, variable, *slots):
