@@ -142,6 +142,9 @@ def test_bad_shapes_name_the_op_and_shapes():
         F.batch_norm(x, None, None, np.zeros(4), np.ones(16), axis=1)
     with pytest.raises(ValueError, match=r"batch_norm: axis 4 is not a channel axis"):
         F.batch_norm(x, None, None, np.zeros(16), np.ones(16), axis=4)
+    with pytest.raises(TypeError, match=r"batch_norm: x must be a floating-point array, "
+                                        r"got int64 \(x \(2, 4, 4, 16\)\)"):
+        F.batch_norm(x.astype(np.int64), None, None, np.zeros(16), np.ones(16))
 
 
 def test_inference_backward_uses_the_stats_of_its_forward(rng):

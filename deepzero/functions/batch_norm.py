@@ -135,6 +135,9 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
         Variable of x's shape and dtype.
     """
     x = as_variable(x)
+    if x.dtype.kind != 'f':
+        raise TypeError(f"batch_norm: x must be a floating-point array, got {x.dtype} "
+                        f"(x {x.shape})")
     if not isinstance(axis, int) or not -x.ndim <= axis < x.ndim or x.ndim < 2:
         raise ValueError(f"batch_norm: axis {axis!r} is not a channel axis of x "
                          f"{x.shape} (x needs a batch axis and a channel axis)")
