@@ -142,6 +142,9 @@ def test_bad_shapes_name_the_op_and_shapes():
         F.batch_norm(x, None, None, np.zeros(4), np.ones(16), axis=1)
     with pytest.raises(ValueError, match=r"batch_norm: axis 4 is not a channel axis"):
         F.batch_norm(x, None, None, np.zeros(16), np.ones(16), axis=4)
+    with pytest.raises(TypeError, match=r"batch_norm: x must be a floating-point array, "
+                                        r"got int64 \(x \(2, 4, 4, 16\)\)"):
+        F.batch_norm(x.astype(np.int64), None, None, np.zeros(16), np.ones(16))
 
 
 def test_inference_backward_uses_the_stats_of_its_forward(rng):
@@ -153,3 +156,48 @@ def test_inference_backward_uses_the_stats_of_its_forward(rng):
     y.backward()  # after the moving stats moved
     np.testing.assert_allclose(x.grad.data, np.broadcast_to(gamma / np.sqrt(mv + 1e-3),
                                                             (4, 2)))
+
+
+@pytest.mark.parametrize('constants', [(), ('gamma', 'beta')])
+@pytest.mark.parametrize('training', [True, False])
+@pytest.mark.parametrize('shape,axis', LAYOUTS + [((1, 4, 3, 3), 1)])
+def test_first_order_kernel_matches_the_differentiable_backward(rng, shape, axis, training,
+                                                                constants):
+    """A first-order backward runs the fused kernel; with create_graph=True the
+    same gradients come from differentiable ops (the path of every higher order)."""
+    gamma, beta, mm, mv = stats(shape[axis], rng)
+    x = rng.standard_normal(shape) * 3 + 1
+    gy = rng.standard_normal(shape)
+    grads = []
+    for create_graph in (False, True):
+        inputs = [Variable(x.copy()), gamma.copy(), beta.copy()]
+        for i, name in ((1, 'gamma'), (2, 'beta')):
+            if name not in constants:
+                inputs[i] = Variable(inputs[i])
+        y = F.batch_norm(*inputs, mm.copy(), mv.copy(), axis=axis, training=training)
+        y.grad = Variable(gy)
+        y.backward(create_graph=create_graph)
+        grads.append([v.grad.data if isinstance(v, Variable) else None for v in inputs])
+    for fused, differentiable in zip(*grads):
+        if differentiable is None:
+            assert fused is None
+        else:
+            np.testing.assert_allclose(fused, differentiable, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_frozen_batch_norm_gives_only_the_input_gradient(rng, training):
+    """gamma and beta constants (a frozen Keras layer): x's gradient only, and
+    in inference it is gy * gamma / sqrt(var + epsilon)."""
+    gamma, beta, mm, mv = (a.astype(np.float32) for a in stats(3, rng))
+    x = Variable(rng.standard_normal((4, 5, 5, 3)).astype(np.float32))
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    y = F.batch_norm(x, gamma, beta, mm, mv, training=training)
+    y.grad = Variable(gy)
+    y.backward()
+    assert x.grad.dtype == np.float32
+    if training:  # the batch mean's direction is projected out
+        np.testing.assert_allclose(x.grad.data.sum(axis=(0, 1, 2)), 0, atol=1e-4)
+    else:
+        np.testing.assert_allclose(x.grad.data, gy * (gamma / np.sqrt(mv + np.float32(1e-3))),
+                                   rtol=1e-6)

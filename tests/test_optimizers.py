@@ -202,3 +202,73 @@ def test_learning_rate_settable_and_state_reload(rng):
     sched = optimizers.SGD(learning_rate=schedules.ExponentialDecay(0.1, 1, 0.5))
     with pytest.raises(TypeError, match='not settable'):
         sched.learning_rate = 0.1
+
+
+def _update_trajectory(name, kwargs, grads_per_step, params):
+    opt = getattr(optimizers, name)(**kwargs)
+    for grads in grads_per_step:
+        opt.apply(grads, params)
+    return [p.data.copy() for p in params] + opt.get_weights()
+
+
+@pytest.mark.parametrize('name,kwargs', CASES, ids=[f'{n}-{k}' for n, k in CASES])
+def test_update_in_pieces_over_threads_is_bit_identical(name, kwargs, rng, monkeypatch):
+    """The update runs over cache-sized pieces split over the threads: the
+    weights and the saved state are the same bit for bit as one whole-array
+    pass on one thread (every update is elementwise)."""
+    from deepzero import runtime
+    from deepzero.core import parallel
+    from deepzero.optimizers import optimizer as optimizer_module
+    shapes = [(37, 29), (5,), (3, 3, 4, 6)]
+    start = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads_per_step = [[rng.standard_normal(s).astype(np.float32) for s in shapes]
+                      for _ in range(3)]
+
+    def run():
+        params = [Parameter(a.copy(), name=f'w{i}') for i, a in enumerate(start)]
+        return _update_trajectory(name, kwargs, grads_per_step, params)
+    with runtime.settings(threads=1):
+        whole = run()
+    monkeypatch.setattr(optimizer_module, 'UPDATE_PIECE_ELEMENTS', 7)
+    monkeypatch.setattr(parallel, 'MIN_PARALLEL_BYTES', 0)
+    with runtime.settings(threads=3):
+        pieces = run()
+    for a, b in zip(whole, pieces):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_non_contiguous_weights_are_updated_whole_and_in_place(rng):
+    """A weight without a flat view (Fortran order) is updated in one call,
+    in place, to the same values as a C-ordered one."""
+    start = rng.standard_normal((6, 5)).astype(np.float32)
+    grads = [[rng.standard_normal((6, 5)).astype(np.float32)] for _ in range(2)]
+    c_order = [Parameter(start.copy())]
+    f_order = [Parameter(np.asfortranarray(start))]
+    array = f_order[0].data
+    _update_trajectory('RMSprop', dict(momentum=0.5), grads, c_order)
+    _update_trajectory('RMSprop', dict(momentum=0.5), grads, f_order)
+    assert f_order[0].data is array
+    np.testing.assert_array_equal(f_order[0].data, c_order[0].data)
+
+
+def test_an_interrupted_build_leaves_no_slots_behind(rng, monkeypatch):
+    """Ctrl-C while the slots are made (the first training step): the slots
+    made so far go, and the next build makes each once (they were made twice,
+    and saving the model then failed on the duplicate names)."""
+    params = make_params(rng)
+    opt = optimizers.RMSprop(momentum=0.5)
+    add_slots = opt.add_slots
+
+    def interrupted_after_velocities(variables, names, *args):
+        if names == ['momentum']:
+            raise KeyboardInterrupt
+        return add_slots(variables, names, *args)
+    monkeypatch.setattr(opt, 'add_slots', interrupted_after_velocities)
+    with pytest.raises(KeyboardInterrupt):
+        opt.build(params)
+    assert not opt.built
+    monkeypatch.setattr(opt, 'add_slots', add_slots)
+    opt.build(params)
+    fresh = optimizers.RMSprop(momentum=0.5, name=opt.name)
+    fresh.build(params)
+    assert [v.path for v in opt.variables] == [v.path for v in fresh.variables]

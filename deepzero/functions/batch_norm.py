@@ -9,6 +9,7 @@ moves the running statistics towards them (``m = m * momentum + batch * (1 -
 momentum)``, Keras's convention: momentum 0.99 keeps 99% of the old value;
 PyTorch's ``momentum`` is ``1 - this``). Inference uses the running statistics.
 """
+from .. import kernels
 from ..core import Function, Variable, as_variable, config, get_array_module
 from ..core.operators import reshape, sum
 
@@ -19,11 +20,16 @@ class BatchNorm(Function):
     """Inputs: x, gamma, beta (gamma and beta as per-channel vectors).
 
     The forward pass folds the statistics and gamma/beta into a per-channel
-    ``scale`` and ``shift``, so the full-size work is one multiply-add.
-    The backward pass recomputes the normalised ``x_hat`` from ``x`` with
-    differentiable ops instead of keeping it from the forward pass: that
-    costs a few elementwise passes but keeps no activation-sized array alive
-    and makes higher-order gradients exact (the batch statistics depend on x).
+    ``scale`` and ``shift``, so the full-size work is one multiply-add; it
+    keeps the per-channel statistics it normalised with.
+
+    The backward pass recomputes the normalised ``x_hat`` from ``x`` instead
+    of keeping it from the forward pass, so no activation-sized array stays
+    alive. A first-order backward (no graph recorded) is one kernel on arrays,
+    a few fused passes (``kernels.cpu.batch_norm_grad``); with
+    ``create_graph=True`` it is written in differentiable ops instead, which
+    makes higher-order gradients exact (the batch statistics depend on x).
+    The two agree to rounding (tests/test_ops_batch_norm.py).
     """
 
     def __init__(self, moving_mean, moving_variance, momentum, epsilon, axis, training):
@@ -35,25 +41,18 @@ class BatchNorm(Function):
         self.training = training
 
     def forward(self, x, gamma, beta):
-        stats_shape = _stats_shape(x.ndim, self.axis, x.shape[self.axis])
-        reduce_axes = _reduce_axes(x.ndim, self.axis)
+        xp = get_array_module(x)
         if self.training:
-            mean = x.mean(axis=reduce_axes, keepdims=True)
-            centred = x - mean
-            var = (centred * centred).mean(axis=reduce_axes, keepdims=True)
-            self._update_moving_stats(mean.reshape(-1), var.reshape(-1))
+            mean, var = kernels.for_arrays(x).batch_norm_stats(x, self.axis)
+            self._update_moving_stats(mean, var)
         else:
             # copies: a later training call may update the moving stats in
             # place before this call's backward runs
-            mean = _data(self.moving_mean).reshape(stats_shape).copy()
-            var = _data(self.moving_variance).reshape(stats_shape).copy()
-            self.frozen_stats = mean, var
-        xp = get_array_module(x)
-        scale = gamma.reshape(stats_shape) / xp.sqrt(var + self.epsilon)
-        shift = beta.reshape(stats_shape) - mean * scale
-        y = x * scale
-        y += shift  # in place: y is fresh
-        return y
+            mean, var = _data(self.moving_mean).copy(), _data(self.moving_variance).copy()
+        std = xp.sqrt(var + self.epsilon)
+        self.stats = mean, 1.0 / std  # (C,) each, for the backward pass
+        scale = gamma / std
+        return kernels.for_arrays(x).batch_norm(x, scale, beta - mean * scale, self.axis)
 
     def _update_moving_stats(self, batch_mean, batch_var):
         for moving, batch in ((self.moving_mean, batch_mean),
@@ -64,6 +63,13 @@ class BatchNorm(Function):
     def backward(self, gy):
         x, gamma, _ = self.inputs
         need_x, need_gamma, need_beta = self.needs_input_grad
+        if not config.enable_backprop:
+            mean, inv_std = self.stats
+            grads = kernels.for_arrays(x.data).batch_norm_grad(
+                x.data, gy.data, gamma.data, mean, inv_std, self.axis, self.training,
+                self.needs_input_grad)
+            return tuple(None if g is None else Variable(g, requires_grad=False)
+                         for g in grads)
         stats_shape = _stats_shape(x.ndim, self.axis, x.shape[self.axis])
         reduce_axes = _reduce_axes(x.ndim, self.axis)
         if self.training:
@@ -73,9 +79,8 @@ class BatchNorm(Function):
             var = sum(centred * centred, reduce_axes, keepdims=True) / count
             inv_std = (var + self.epsilon) ** -0.5
         else:
-            mean, var = self.frozen_stats
+            mean, inv_std = (s.reshape(stats_shape) for s in self.stats)
             centred = x - mean
-            inv_std = 1.0 / get_array_module(var).sqrt(var + self.epsilon)
         x_hat = centred * inv_std
         gx = None
         if need_x:
@@ -130,6 +135,9 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
         Variable of x's shape and dtype.
     """
     x = as_variable(x)
+    if x.dtype.kind != 'f':
+        raise TypeError(f"batch_norm: x must be a floating-point array, got {x.dtype} "
+                        f"(x {x.shape})")
     if not isinstance(axis, int) or not -x.ndim <= axis < x.ndim or x.ndim < 2:
         raise ValueError(f"batch_norm: axis {axis!r} is not a channel axis of x "
                          f"{x.shape} (x needs a batch axis and a channel axis)")

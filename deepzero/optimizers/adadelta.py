@@ -1,7 +1,9 @@
 """Adadelta: step sizes from running averages of squared gradients and updates."""
+import functools
+
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, update_in_pieces
 
 
 class Adadelta(Optimizer):
@@ -25,10 +27,13 @@ class Adadelta(Optimizer):
             variables, ['accumulated_grad', 'accumulated_delta_var'])
 
     def update_step(self, gradient, variable, learning_rate, index):
+        update_in_pieces(functools.partial(self._update, learning_rate), gradient, variable,
+                         self._accumulated_grads[index], self._accumulated_delta_vars[index])
+
+    def _update(self, learning_rate, gradient, variable, acc_g, acc_delta):
+        """The update of one piece."""
         cast = variable.dtype.type
         rho, epsilon = cast(self.rho), cast(self.epsilon)
-        acc_g = self._accumulated_grads[index]
-        acc_delta = self._accumulated_delta_vars[index]
         acc_g *= rho
         acc_g += cast(1.0 - self.rho) * np.square(gradient)
         delta = np.sqrt(acc_delta + epsilon)

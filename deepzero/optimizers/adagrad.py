@@ -1,7 +1,9 @@
 """Adagrad: per-coordinate rates shrinking with the sum of squared gradients."""
+import functools
+
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, update_in_pieces
 
 
 class Adagrad(Optimizer):
@@ -22,7 +24,11 @@ class Adagrad(Optimizer):
                                             self.initial_accumulator_value)[0]
 
     def update_step(self, gradient, variable, learning_rate, index):
-        acc = self._accumulators[index]
+        update_in_pieces(functools.partial(self._update, learning_rate), gradient, variable,
+                         self._accumulators[index])
+
+    def _update(self, learning_rate, gradient, variable, acc):
+        """The update of one piece."""
         acc += np.square(gradient)
         denominator = acc + variable.dtype.type(self.epsilon)
         np.sqrt(denominator, out=denominator)

@@ -1,7 +1,9 @@
 """Adam: momentum and RMS scaling with bias correction."""
+import functools
+
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, update_in_pieces
 
 
 class Adam(Optimizer):
@@ -31,27 +33,31 @@ class Adam(Optimizer):
         self._velocity_hats = (self.add_slots(variables, ['velocity_hat'])[0]
                                if self.amsgrad else [])
 
-    def update_moments(self, gradient, index, cast):
-        """Update and return the first and second moment slots of a variable."""
-        m, v = self._momentums[index], self._velocities[index]
+    def update_moments(self, gradient, m, v):
+        """Update the first and second moments ``m`` and ``v`` in place."""
+        cast = m.dtype.type
         m *= cast(self.beta_1)
         m += cast(1.0 - self.beta_1) * gradient
         v *= cast(self.beta_2)
         v += cast(1.0 - self.beta_2) * np.square(gradient)
-        return m, v
 
     def update_step(self, gradient, variable, learning_rate, index):
         cast = variable.dtype.type
         t = cast(self.iterations + 1)
         alpha = (learning_rate * np.sqrt(cast(1.0) - cast(self.beta_2) ** t)
                  / (cast(1.0) - cast(self.beta_1) ** t))
-        m, v = self.update_moments(gradient, index, cast)
-        if self.amsgrad:
-            v_hat = self._velocity_hats[index]
+        update_in_pieces(functools.partial(self._update, alpha), gradient, variable,
+                         self._momentums[index], self._velocities[index],
+                         self._velocity_hats[index] if self.amsgrad else None)
+
+    def _update(self, alpha, gradient, variable, m, v, v_hat):
+        """The update of one piece (``v_hat`` None without amsgrad)."""
+        self.update_moments(gradient, m, v)
+        if v_hat is not None:
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
         denominator = np.sqrt(v)
-        denominator += cast(self.epsilon)
+        denominator += variable.dtype.type(self.epsilon)
         step = m * alpha
         step /= denominator
         variable -= step

@@ -1,7 +1,10 @@
 """Nadam: Adam with Nesterov momentum (Dozat's momentum schedule)."""
+import functools
+
 import numpy as np
 
 from .adam import Adam
+from .optimizer import update_in_pieces
 
 
 class Nadam(Adam):
@@ -41,11 +44,20 @@ class Nadam(Adam):
         cast = variable.dtype.type
         u_t, u_next, product = self._momentum_schedule(cast)
         t = cast(self.iterations + 1)
-        m, v = self.update_moments(gradient, index, cast)
-        m_hat = m * (u_next / (cast(1.0) - product * u_next))
-        m_hat += gradient * ((cast(1.0) - u_t) / (cast(1.0) - product))
-        denominator = np.sqrt(v / (cast(1.0) - cast(self.beta_2) ** t))
-        denominator += cast(self.epsilon)
+        factors = (u_next / (cast(1.0) - product * u_next),      # of m
+                   (cast(1.0) - u_t) / (cast(1.0) - product),   # of the gradient
+                   cast(1.0) - cast(self.beta_2) ** t)            # v's bias correction
+        update_in_pieces(functools.partial(self._update_nadam, learning_rate, factors),
+                         gradient, variable, self._momentums[index], self._velocities[index])
+
+    def _update_nadam(self, learning_rate, factors, gradient, variable, m, v):
+        """The update of one piece."""
+        m_factor, gradient_factor, v_correction = factors
+        self.update_moments(gradient, m, v)
+        m_hat = m * m_factor
+        m_hat += gradient * gradient_factor
+        denominator = np.sqrt(v / v_correction)
+        denominator += variable.dtype.type(self.epsilon)
         m_hat *= learning_rate
         m_hat /= denominator
         variable -= m_hat

@@ -9,7 +9,11 @@ subclass's ``update_step`` per variable, then ``iterations += 1``.
 
 Updates happen in place on ``Parameter.data`` with NumPy ``out=`` ops: no
 graph is recorded, no float64 temporaries are made, and the arrays the
-model holds stay the same objects.
+model holds stay the same objects. An update is elementwise, so
+``update_in_pieces`` runs it over cache-sized pieces of the arrays, split
+over deepzero's threads: all its passes over a piece run while the piece is
+in the cache, and each result is the same, bit for bit, as a pass over the
+whole arrays.
 
 State (``variables``) follows Keras 3's order and names, so it can be saved
 in Keras files: ``iteration``, ``learning_rate`` (absent with a schedule),
@@ -20,9 +24,45 @@ import warnings
 
 import numpy as np
 
-from ..core import Variable
+from ..core import Variable, parallel
 from ..core.naming import auto_name
 from . import schedules as schedules_module
+
+
+# Elements per piece of an update: 1 MB of float32 per array, so the pieces of
+# the gradient, the variable, its slots and the temporaries (~5 MB) stay in
+# the cache from one pass to the next, where the whole arrays of a large
+# kernel (W1's dense kernel: 12.8 MB each) would not. Measured with
+# bench/optimizer_profile.py: smaller pieces lose the gain to NumPy's cost
+# per call, larger ones to the memory traffic.
+UPDATE_PIECE_ELEMENTS = 1 << 18
+
+
+def update_in_pieces(update, gradient, variable, *slots):
+    """Run ``update(gradient, variable, *slots)``, an elementwise update that
+    writes ``variable`` and its ``slots`` in place, on matching pieces of
+    UPDATE_PIECE_ELEMENTS elements of the flattened arrays, split over the
+    threads (``parallel.over_batch``) when they are large. A slot may be None
+    (an optional slot that is off): the update then gets None for it.
+
+    Arrays of at most one piece, and arrays that are not C-contiguous (no
+    flat view to write through), are updated whole, in one call."""
+    arrays = [variable] + [s for s in slots if s is not None]
+    if variable.size <= UPDATE_PIECE_ELEMENTS or not all(
+            isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays):
+        update(gradient, variable, *slots)
+        return
+    present = [s is not None for s in slots]
+    flat = [np.ascontiguousarray(gradient).reshape(-1)] + [a.reshape(-1) for a in arrays]
+
+    def pieces(gradient, variable, *slots):
+        slots = iter(slots)
+        slots = [next(slots) if here else None for here in present]
+        for start in range(0, len(variable), UPDATE_PIECE_ELEMENTS):
+            piece = slice(start, start + UPDATE_PIECE_ELEMENTS)
+            update(gradient[piece], variable[piece],
+                   *[None if s is None else s[piece] for s in slots])
+    parallel.over_batch(pieces, *flat)
 
 
 class Optimizer:
@@ -43,7 +83,9 @@ class Optimizer:
             supported.
 
     Subclasses implement ``build_slots(variables)`` (make slot arrays with
-    ``add_slots``) and ``update_step(gradient, variable, learning_rate, index)``.
+    ``add_slots``) and ``update_step(gradient, variable, learning_rate, index)``,
+    which computes the step's scalars and hands the elementwise arithmetic,
+    with the variable's slots, to ``update_in_pieces``.
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -148,14 +190,22 @@ class Optimizer:
     # --- building ---------------------------------------------------------
     def build(self, variables):
         """Record the model variables this optimizer updates and create their
-        slots (no-op if already built)."""
+        slots (no-op if already built). All or nothing: when slot creation
+        is interrupted (Ctrl-C, out of memory), the slots made so far are
+        dropped, so a later build does not make them twice."""
         if self.built:
             return
         variables = list(variables)
-        self._index_of = {id(v): i for i, v in enumerate(variables)}
-        self._model_variables = variables
-        self.build_slots(variables)
-        self.built = True
+        state_count = len(self._variables)
+        try:
+            self._index_of = {id(v): i for i, v in enumerate(variables)}
+            self._model_variables = variables
+            self.build_slots(variables)
+            self.built = True
+        except BaseException:
+            del self._variables[state_count:]
+            self.built = False
+            raise
 
     def build_slots(self, variables):
         """Create per-variable state; the base optimizer has none."""

@@ -1,7 +1,9 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
+import functools
+
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, update_in_pieces
 
 
 class RMSprop(Optimizer):
@@ -34,26 +36,30 @@ class RMSprop(Optimizer):
                                    if self.centered else [])
 
     def update_step(self, gradient, variable, learning_rate, index):
+        update_in_pieces(functools.partial(self._update, learning_rate), gradient, variable,
+                         self._velocities[index],
+                         self._momentums[index] if self.momentum > 0 else None,
+                         self._average_gradients[index] if self.centered else None)
+
+    def _update(self, learning_rate, gradient, variable, v, m, a):
+        """The update of one piece: velocity ``v``, momentum ``m`` and average
+        gradient ``a`` (None when off)."""
         cast = variable.dtype.type
         rho = cast(self.rho)
-        v = self._velocities[index]
-        # One scratch array serves every term: this runs on every weight at every
-        # step, and fresh temporaries of a large kernel cost page faults.
+        # One scratch array serves every term (fewer temporaries, fewer passes).
         scratch = np.square(gradient)
         scratch *= cast(1.0 - self.rho)
         v *= rho
         v += scratch
         np.add(v, cast(self.epsilon), out=scratch)
-        if self.centered:
-            a = self._average_gradients[index]
+        if a is not None:
             a *= rho
             a += cast(1.0 - self.rho) * gradient
             scratch -= np.square(a)
         np.sqrt(scratch, out=scratch)
         np.divide(gradient, scratch, out=scratch)
         scratch *= learning_rate
-        if self.momentum > 0:
-            m = self._momentums[index]
+        if m is not None:
             m *= cast(self.momentum)
             m += scratch
             variable -= m

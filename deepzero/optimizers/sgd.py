@@ -1,5 +1,7 @@
 """Stochastic gradient descent, optionally with (Nesterov) momentum."""
-from .optimizer import Optimizer
+import functools
+
+from .optimizer import Optimizer, update_in_pieces
 
 
 class SGD(Optimizer):
@@ -23,10 +25,14 @@ class SGD(Optimizer):
         self._momentums = self.add_slots(variables, ['momentum'])[0] if self.momentum else []
 
     def update_step(self, gradient, variable, learning_rate, index):
-        if not self.momentum:
+        update_in_pieces(functools.partial(self._update, learning_rate), gradient, variable,
+                         self._momentums[index] if self.momentum else None)
+
+    def _update(self, learning_rate, gradient, variable, m):
+        """The update of one piece (``m`` None without momentum)."""
+        if m is None:
             variable -= gradient * learning_rate
             return
-        m = self._momentums[index]
         step = gradient * learning_rate
         m *= variable.dtype.type(self.momentum)
         m -= step

@@ -9,11 +9,14 @@ returns its arrays in the op's ``data_format``.
     windows.py      window views, the one gather and the one scatter over window offsets
     layout.py       channels_first <-> channels_last, padding
     activations.py  ReLU, its mask and its gradient
+    batch_norm.py   batch normalisation: batch statistics, the multiply-add, the gradient
 """
 from .activations import relu, relu_grad, relu_mask
+from .batch_norm import batch_norm, batch_norm_grad, batch_norm_stats
 from .conv import bias_grad, conv2d, conv2d_kernel_grad, conv2d_max_pool, conv2d_transpose
 from .pooling import avg_pool2d, avg_pool2d_grad, max_pool2d, max_pool2d_gather, max_pool2d_grad
 
 __all__ = ['relu', 'relu_grad', 'relu_mask', 'conv2d', 'conv2d_max_pool', 'conv2d_transpose',
            'conv2d_kernel_grad', 'bias_grad', 'max_pool2d', 'max_pool2d_grad',
-           'max_pool2d_gather', 'avg_pool2d', 'avg_pool2d_grad']
+           'max_pool2d_gather', 'avg_pool2d', 'avg_pool2d_grad', 'batch_norm',
+           'batch_norm_stats', 'batch_norm_grad']
