@@ -53,28 +53,33 @@ def test_engine_table_without_the_baselines_gives_dashes(monkeypatch):
     assert 'only that workload' in table
 
 
-def test_epoch_medians_leave_out_each_run_s_first_epoch(monkeypatch):
+def test_epoch_medians_leave_out_each_run_s_warmup_epochs(monkeypatch):
     epoch = _load(monkeypatch, 'epoch_time_5_2_5.py')
     def report(epoch_s, max_rss_mb):
         return {'epoch_s': epoch_s, 'max_rss_mb': max_rss_mb, 'steps_per_epoch': 63,
                 'validation_steps': 32}
-    runs = {'deepzero_keras': [report([40.0, 20.0, 22.0], 600.0),
-                               report([38.0, 21.0, 19.0], 650.0)],
-            'keras_tf': [report([30.0, 25.0, 26.0], 900.0), report([31.0, 24.0, 27.0], 800.0)]}
-    summary = epoch.summarise(runs)
+    runs = {'deepzero_keras': [report([40.0, 21.0, 20.0, 22.0], 600.0),
+                               report([38.0, 20.0, 21.0, 19.0], 650.0)],
+            'keras_tf': [report([30.0, 39.0, 25.0, 26.0], 900.0),
+                         report([31.0, 38.0, 24.0, 27.0], 800.0)]}
+    summary = epoch.summarise(runs, warmup=2)
     assert summary['deepzero_keras'] == {
         'steps': '63 + 32', 'median_epoch_s': 20.5, 'min_epoch_s': 19.0, 'max_epoch_s': 22.0,
-        'measured_epochs': 4, 'median_first_epoch_s': 39.0, 'max_rss_mb': 650.0}
-    results = {'rounds': 2, 'epochs': 3, 'loadavg_start': (0.5, 0, 0),
+        'measured_epochs': 4, 'median_warmup_epoch_s': [39.0, 20.5], 'max_rss_mb': 650.0}
+    results = {'rounds': 2, 'epochs': 4, 'warmup': 2, 'loadavg_start': (0.5, 0, 0),
                'loadavg_end': (1.5, 0, 0), 'summary': summary}
     table = epoch.render(results)
+    assert 'medians of epochs 3..' in table
     row = [c.strip() for c in table.splitlines()[-1].strip('|').split('|')]
-    assert row == ['keras_tf', '63 + 32', '25.5', '24.0..27.0', '4', '30.5', '1.00', '900']
-    assert '| deepzero_keras | 63 + 32 | 20.5 | 19.0..22.0 | 4 | 39.0 | 0.80 | 650 |' in table
+    assert row == ['keras_tf', '63 + 32', '25.5', '24.0..27.0', '4', '30.5, 38.5', '1.00', '900']
+    assert ('| deepzero_keras | 63 + 32 | 20.5 | 19.0..22.0 | 4 | 39.0, 20.5 | 0.80 | 650 |'
+            in table)
 
 
 @pytest.mark.parametrize('argv, message', [
     (['--epochs', '1'], 'argument --epochs: must be at least 2, not 1'),
+    (['--epochs', '3', '--warmup', '3'], 'argument --epochs: must be more than --warmup (3), not 3'),
+    (['--warmup', '0'], 'argument --warmup: must be at least 1, not 0'),
     (['--rounds', '0'], 'argument --rounds: must be at least 1, not 0'),
     (['--frameworks', 'deepzero_keras,tf'], 'unknown name(s) tf'),
 ])
