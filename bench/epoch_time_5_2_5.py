@@ -20,13 +20,13 @@ Each round runs every framework once, each in a fresh process (Keras/TF in
 .venv-bench-tf/'s Python), in an order rotated per round; each process fits
 --epochs epochs. The first --warmup epochs (default 1: TensorFlow's tracing, the
 first allocations) are timed apart; the medians are over the later epochs of all
-rounds. On this machine some of Keras/TF's later epochs begin with a stall of
-10-18 s in their first step, as its iterator starts the next pass (not seen in
-deepzero's); they count, as they do for its users, and min..max shows its
-epochs without one. OPENBLAS_CORETYPE
-and OPENBLAS_L2_SIZE are removed from the runs' environment, as in bench/run.py.
-Results: bench/results/OUT.json (every epoch's time, each run's peak RSS) and
-bench/results/OUT.md, the table also printed at the end.
+rounds. On this machine many of Keras/TF's later epochs take 10-18 s longer
+than the others, in their first step as far as measured (the JSON keeps every
+epoch's first step); they count, as they do for its users, and min..max shows
+its epochs without that. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the runs'
+environment, as in bench/run.py. Results: bench/results/OUT.json (every epoch's
+time and its first step's, each run's peak RSS) and bench/results/OUT.md, the
+table also printed at the end.
 """
 import argparse
 import json
@@ -128,12 +128,20 @@ def fit_and_report(framework, epochs, data, report):
         def on_train_begin(self, logs=None):
             self.seconds = []
 
+            self.first_step_seconds = []
+
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
+            self.first_step_seconds.append(None)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.first_step_seconds[-1] is None:
+                self.first_step_seconds[-1] = time.perf_counter() - self.start
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self.start)
-            print(f'{framework} epoch {epoch + 1}: {self.seconds[-1]:.1f} s', flush=True)
+            print(f'{framework} epoch {epoch + 1}: {self.seconds[-1]:.1f} s '
+                  f'(first step {self.first_step_seconds[-1]:.2f} s)', flush=True)
 
     model = book_convnet(keras)
     model.compile(loss='binary_crossentropy', metrics=['acc'],
@@ -151,6 +159,7 @@ def fit_and_report(framework, epochs, data, report):
                         validation_steps=len(val), callbacks=[timer], verbose=2)
     report.write_text(json.dumps({
         'framework': framework, 'epoch_s': timer.seconds,
+        'first_step_s': timer.first_step_seconds,
         'steps_per_epoch': len(train), 'validation_steps': len(val),
         'max_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         'history': {k: [float(v) for v in vs] for k, vs in history.history.items()}}))
@@ -178,10 +187,12 @@ def render(results):
     """The Markdown table of ``results`` (as main() saves them)."""
     summary = results['summary']
     base = summary.get(BASELINE, {}).get('median_epoch_s')
+    warmup = ('epoch 1 is' if results['warmup'] == 1 else
+              f"epochs 1-{results['warmup']} are")
     lines = ['Listing 5.2.5 epochs (training + validation steps of 32 augmented images): '
              f"{results['rounds']} rounds x {results['epochs']} epochs per framework, "
-             f"alternating; medians of epochs {results['warmup'] + 1}.. (the first "
-             f"{results['warmup']} are the warm-up, their medians apart). "
+             f"alternating; medians of epochs {results['warmup'] + 1}.. ({warmup} the "
+             'warm-up, timed apart). '
              'Load average at start / end: '
              f"{results['loadavg_start'][0]:.2f} / {results['loadavg_end'][0]:.2f}.",
              '', '| framework | steps | median epoch s | min..max | epochs measured '
