@@ -11,6 +11,8 @@ tests at the end run the engine's ops (forward, backward, second order) with
 the gpu set standing in for the cpu set on NumPy arrays: the return
 conventions (masks, winners, kept state) are the ops' contract.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -396,3 +398,141 @@ def test_second_order_on_the_gpu_set(rng, monkeypatch, fn, k_shape):
     monkeypatch.setitem(kernels._SETS, 'numpy', gpu)
     x = distinct(rng, (2, 6, 6, 2)).astype(np.float64) + rng.random((2, 6, 6, 2)) * 0.01
     check_second_order(fn, x, rng.standard_normal(k_shape))
+
+
+# --- the optimizers' device updates ----------------------------------------------------
+def optimizer_cases():
+    """(name, CPU update of one piece, device kernel call, slot initialisers):
+    the CPU side is the optimizer's own update (``_update``) on NumPy arrays,
+    the device side the kernel of ``kernels/gpu/optimizers.py``."""
+    from deepzero.kernels.gpu import optimizers as device
+    from deepzero.optimizers import SGD, Adadelta, Adagrad, Adam, Nadam, RMSprop
+    lr = np.float32(0.01)
+    positive = lambda rng, shape: rng.uniform(0.5, 1.5, shape).astype(np.float32)  # noqa: E731
+    small = lambda rng, shape: rng.uniform(-0.1, 0.1, shape).astype(np.float32)  # noqa: E731
+    cases = []
+    for momentum, nesterov in [(0.0, False), (0.9, False), (0.9, True)]:
+        opt = SGD(momentum=momentum, nesterov=nesterov)
+        cases.append((f'sgd {momentum} {nesterov}',
+                      lambda g, w, *s, opt=opt: opt._update(lr, g, w, *(s or [None])),
+                      lambda g, w, *s, opt=opt: device.sgd_update(
+                          g, w, *(s or [None]), learning_rate=lr, momentum=opt.momentum,
+                          nesterov=opt.nesterov),
+                      [normal] if momentum else []))
+    for momentum, centered in [(0.0, False), (0.5, False), (0.0, True), (0.5, True)]:
+        opt = RMSprop(rho=0.8, momentum=momentum, centered=centered)
+        slots = [positive] + [normal] * bool(momentum) + [small] * centered
+
+        def slots_of(s, opt=opt):  # (v, m or None, a or None)
+            s = list(s)
+            return [s.pop(0), s.pop(0) if opt.momentum else None,
+                    s.pop(0) if opt.centered else None]
+        cases.append((f'rmsprop {momentum} {centered}',
+                      lambda g, w, *s, opt=opt, slots_of=slots_of: opt._update(
+                          lr, g, w, *slots_of(s)),
+                      lambda g, w, *s, opt=opt, slots_of=slots_of: device.rmsprop_update(
+                          g, w, *slots_of(s), learning_rate=lr, rho=opt.rho,
+                          momentum=opt.momentum, epsilon=opt.epsilon),
+                      slots))
+    for amsgrad in (False, True):
+        opt = Adam(beta_1=0.8, beta_2=0.95, amsgrad=amsgrad)
+        alpha = np.float32(0.003)
+        cases.append((f'adam {amsgrad}',
+                      lambda g, w, m, v, *h, opt=opt, alpha=alpha: opt._update(
+                          alpha, g, w, m, v, *(h or [None])),
+                      lambda g, w, m, v, *h, opt=opt, alpha=alpha: device.adam_update(
+                          g, w, m, v, *(h or [None]), alpha=alpha, beta_1=opt.beta_1,
+                          beta_2=opt.beta_2, epsilon=opt.epsilon),
+                      [normal, positive] + [positive] * amsgrad))
+    nadam = Nadam(beta_1=0.8, beta_2=0.95)
+    factors = (np.float32(0.7), np.float32(0.2), np.float32(0.3))
+    cases.append(('nadam', lambda g, w, m, v: nadam._update_nadam(lr, factors, g, w, m, v),
+                  lambda g, w, m, v: device.nadam_update(
+                      g, w, m, v, learning_rate=lr, m_factor=factors[0],
+                      gradient_factor=factors[1], v_correction=factors[2],
+                      beta_1=nadam.beta_1, beta_2=nadam.beta_2, epsilon=nadam.epsilon),
+                  [normal, positive]))
+    adagrad = Adagrad()
+    cases.append(('adagrad', lambda g, w, acc: adagrad._update(lr, g, w, acc),
+                  lambda g, w, acc: device.adagrad_update(g, w, acc, learning_rate=lr,
+                                                          epsilon=adagrad.epsilon),
+                  [positive]))
+    adadelta = Adadelta(rho=0.9)
+    cases.append(('adadelta', lambda g, w, a, d: adadelta._update(lr, g, w, a, d),
+                  lambda g, w, a, d: device.adadelta_update(
+                      g, w, a, d, learning_rate=lr, rho=adadelta.rho,
+                      epsilon=adadelta.epsilon),
+                  [positive, positive]))
+    return cases
+
+
+OPTIMIZER_CASES = ['sgd 0.0 False', 'sgd 0.9 False', 'sgd 0.9 True', 'rmsprop 0.0 False',
+                   'rmsprop 0.5 False', 'rmsprop 0.0 True', 'rmsprop 0.5 True', 'adam False',
+                   'adam True', 'nadam', 'adagrad', 'adadelta']
+
+
+class InterpretedKernel:
+    """A CuPy ElementwiseKernel's body run by NumPy on float32 arrays: its
+    statements (``T x = ...;``, C's + - * / and sqrt/max, whose precedence
+    Python shares) executed as Python, the outputs written back in place. It
+    checks the kernels' formulas, operation order and arguments where no GPU
+    is; the compiled kernels are checked on a GPU."""
+
+    def __init__(self, name, in_params, out_params, body):  # as optimizers._kernel
+        self.inputs = [p.split()[-1] for p in in_params.split(',')]
+        self.outputs = [p.split()[-1] for p in out_params.split(',')]
+        self.statements = [re.sub(r'\bT ', '', s).strip() for s in body.split(';') if s.strip()]
+
+    def __call__(self, *args):
+        names = dict(zip(self.inputs + self.outputs, args), sqrt=np.sqrt, max=np.maximum)
+        for statement in self.statements:
+            exec(statement, {}, names)
+        for name, array in zip(self.outputs, args[len(self.inputs):]):
+            array[...] = names[name]
+
+
+@pytest.fixture(params=['numpy (kernel bodies interpreted)',
+                        pytest.param('cupy', marks=needs_gpu)])
+def device_arrays(request, monkeypatch):
+    """How the optimizer kernels get their arrays: CuPy copies on a GPU, or
+    NumPy copies with the kernel bodies interpreted (``InterpretedKernel``)."""
+    if request.param == 'cupy':
+        import cupy
+        return cupy.asarray
+    from deepzero.kernels.gpu import optimizers
+    monkeypatch.setattr(optimizers, '_kernel', InterpretedKernel)
+    monkeypatch.setattr(optimizers, '_dtype_of', lambda variable, name: variable.dtype)
+    return np.copy
+
+
+@pytest.mark.parametrize('case', OPTIMIZER_CASES)
+def test_optimizer_kernels_match_the_cpu_updates(rng, device_arrays, case):
+    """Three steps of each fused device update against the CPU optimizer's
+    update of the same arrays: the same float32 values (the kernels round
+    each operation as NumPy does: no fused multiply-adds; interpreted, they
+    agree bit for bit)."""
+    _, cpu_update, device_update, slot_makers = {c[0]: c for c in optimizer_cases()}[case]
+    shape = (37, 29)
+    w = normal(rng, shape)
+    slots = [make(rng, shape) for make in slot_makers]
+    w_device, slots_device = device_arrays(w), [device_arrays(s) for s in slots]
+    for _ in range(3):
+        g = normal(rng, shape)
+        cpu_update(g, w, *slots)
+        device_update(device_arrays(g), w_device, *slots_device)
+    for got, expected in zip([w_device] + slots_device, [w] + slots):
+        assert host(got).dtype == np.float32
+        np.testing.assert_allclose(host(got), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_optimizer_cases_are_all_listed():
+    """The parametrize list (plain names) is the list the cases build."""
+    assert [c[0] for c in optimizer_cases()] == OPTIMIZER_CASES
+
+
+@needs_gpu
+def test_optimizer_kernels_name_a_host_array():
+    from deepzero.kernels.gpu import optimizers as device
+    with pytest.raises(TypeError, match='adagrad_update: variable must be a CuPy array'):
+        device.adagrad_update(np.zeros(2, np.float32), np.zeros(2, np.float32),
+                              np.zeros(2, np.float32), learning_rate=0.1, epsilon=1e-7)
