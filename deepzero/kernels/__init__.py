@@ -11,20 +11,24 @@ and handed by the op to its gradient op.
                   the layers' shape inference), window offsets, ConvSpec/PoolSpec
     reference.py  conv2d in a dozen lines (im2col + matmul on Variables): the
                   door into the fast path, and a second oracle for the tests
+    windows.py    window views, the gather and scatter over window offsets,
+                  the pools' padding value, winner dtype and counts: array-API
+                  code shared by both sets
     cpu/          the kernel set for NumPy arrays (threads, workspace pool)
+    gpu/          the kernel set for CuPy arrays (im2col + cuBLAS, CuPy's
+                  memory pool), and the optimizers' fused device updates
 
 Choosing a kernel set: an op calls ``for_arrays(x)`` and then a kernel of
 the set it gets, e.g. ``for_arrays(x).conv2d(x, kernel, bias, spec)``. A set
 is a module exporting the functions of ``cpu/__init__.py``, with the same
-signatures. A set for CuPy arrays would be a package ``kernels/cupy/`` beside
-``cpu/``, registered in ``_SETS`` under ``'cupy'``: this is the one place
-where arrays choose their kernels. Until one exists, CuPy arrays run the cpu
-set, whose kernels ask ``get_array_module`` for their array calls.
+signatures, registered in ``_SETS`` under its array module's name: this is
+the one place where arrays choose their kernels. ``gpu`` imports without
+CuPy (it is only ever chosen for CuPy arrays).
 """
 from ..core import get_array_module
-from . import cpu
+from . import cpu, gpu
 
-_SETS = {'numpy': cpu}  # array module name -> kernel set
+_SETS = {'numpy': cpu, 'cupy': gpu}  # array module name -> kernel set
 
 
 def for_arrays(*arrays):

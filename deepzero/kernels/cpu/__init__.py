@@ -1,12 +1,12 @@
 """The kernel set for NumPy arrays: large passes and GEMMs split over the
 CPU's cores (core/parallel.py), large arrays from the workspace pool
 (core/workspace.py). Images are channels_last inside; each kernel takes and
-returns its arrays in the op's ``data_format``.
+returns its arrays in the op's ``data_format``. Window views, gathers and
+scatters are shared with the gpu set (``kernels/windows.py``).
 
     conv.py         conv2d (+ bias, ReLU, fused max pool), its transpose, kernel and bias gradients
     pooling.py      max and average pooling and their adjoints
     im2col.py       the chunked im2col pipeline and col2im
-    windows.py      window views, the one gather and the one scatter over window offsets
     layout.py       channels_first <-> channels_last, padding
     activations.py  ReLU, its mask and its gradient
     batch_norm.py   batch normalisation: batch statistics, the multiply-add, the gradient

@@ -33,8 +33,8 @@ from .activations import relu_passing
 from . import im2col
 from .im2col import col2im, each_cols_chunk
 from .layout import crop_padding, from_nhwc, pad_nhwc, to_nhwc
-from .pooling import argmax_dtype, window_max
-from .windows import block_windows, window_view
+from .pooling import window_max
+from ..windows import argmax_dtype, block_windows, window_view
 
 # Bytes of output per piece of the bias + ReLU pass (within a core's L2).
 POST_OP_BYTES = 512 << 10

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...core import get_array_module, parallel, workspace
 from .layout import assign
-from .windows import scatter_windows
+from ..windows import scatter_windows
 
 # Bytes of window columns per chunk (see ``each_cols_chunk``). Measured on
 # the 2-core VM against whole 64 MB blocks split step by step over the cores:

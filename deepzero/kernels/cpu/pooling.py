@@ -13,7 +13,8 @@ import numpy as np
 
 from ...core import get_array_module, parallel, workspace
 from .layout import crop_padding, from_nhwc, pad_nhwc, to_nhwc
-from .windows import gather_windows, scatter_windows, window_view
+from ..windows import (argmax_dtype, gather_windows, inverse_counts, lowest,
+                       scatter_windows, window_view)
 
 
 def max_pool2d(x, spec, keep_argmax=False):
@@ -22,7 +23,7 @@ def max_pool2d(x, spec, keep_argmax=False):
     (N, OH, OW, C) channels_last), else None."""
     xp = get_array_module(x)
     x = to_nhwc(x, spec.data_format)
-    padded = pad_nhwc(x, spec.geometry, _lowest(x.dtype))
+    padded = pad_nhwc(x, spec.geometry, lowest(x.dtype))
     y = _pooled(x, spec.geometry)
     argmax, scratch = None, ()
     if keep_argmax:
@@ -68,7 +69,7 @@ def avg_pool2d(x, spec):
     x = to_nhwc(x, spec.data_format)
     y = _pooled(x, spec.geometry)
     gather_windows(window_view(pad_nhwc(x, spec.geometry), spec.geometry), y)
-    y *= _inverse_counts(spec.geometry, x.dtype, xp)
+    y *= inverse_counts(spec.geometry, x.dtype, xp)
     return from_nhwc(y, spec.data_format)
 
 
@@ -78,7 +79,7 @@ def avg_pool2d_grad(gy, spec):
     xp = get_array_module(gy)
     gy = to_nhwc(gy, spec.data_format)
     share = _pooled(gy, spec.geometry)
-    xp.multiply(gy, _inverse_counts(spec.geometry, gy.dtype, xp), out=share)
+    xp.multiply(gy, inverse_counts(spec.geometry, gy.dtype, xp), out=share)
     image = _padded_image(gy, spec.geometry)
     scatter_windows(xp.broadcast_to(share, (int(np.prod(spec.geometry.window)),) + share.shape),
                     spec.geometry, image)
@@ -108,16 +109,6 @@ def window_max(windows, y, argmax=None, won=None, step=None):
         xp.maximum(y, candidate, out=y)
 
 
-def argmax_dtype(window):
-    """The smallest index type that numbers every offset of ``window``."""
-    return np.uint8 if np.prod(window) <= 256 else np.int32
-
-
-def _lowest(dtype):
-    """The padding value of max pooling: never the maximum of a window."""
-    return -np.inf if dtype.kind == 'f' else np.iinfo(dtype).min
-
-
 def _pooled(x_nhwc, geometry):
     """An uninitialised (N, OH, OW, C) array for a pool of ``x_nhwc``."""
     n, c = x_nhwc.shape[0], x_nhwc.shape[3]
@@ -130,18 +121,3 @@ def _padded_image(gy_nhwc, geometry):
     n, c = gy_nhwc.shape[0], gy_nhwc.shape[3]
     return workspace.empty((n,) + geometry.padded_hw + (c,), gy_nhwc.dtype,
                            get_array_module(gy_nhwc))
-
-
-def _inverse_counts(geometry, dtype, xp):
-    """1 / (unpadded cells per window): a Python float without padding, else
-    an (OH, OW, 1) array."""
-    if not geometry.padded:
-        return 1.0 / float(np.prod(geometry.window))
-    counts = []
-    for size, out, window, stride, (before, _) in zip(
-            geometry.in_hw, geometry.out_hw, geometry.window, geometry.strides,
-            geometry.pads):
-        start = np.arange(out) * stride - before
-        counts.append(np.minimum(start + window, size) - np.maximum(start, 0))
-    inverse = 1.0 / np.outer(counts[0], counts[1]).astype(dtype)
-    return xp.asarray(inverse[:, :, None])

@@ -1,13 +1,17 @@
-"""The windows of a conv or pool as strided views, and the one gather and
-the one scatter over window offsets that pooling and col2im share.
+"""The windows of a conv or pool as strided views, the one gather and the
+one scatter over window offsets that pooling and col2im share, and the
+pools' small rules (padding value, winner dtype, window counts). Array-API
+code only (``get_array_module``): both kernel sets, cpu/ and gpu/, use it.
 
 A window op visits the KH*KW offsets of its window: offset (kh, kw) of every
 window at once is a strided (N, OH, OW, C) slice of the padded input
 (``geometry.window_slice``), so each offset is one vectorised pass. The
 gather reads those slices, the scatter (its adjoint) writes them.
 """
-from ...core import get_array_module
-from ..geometry import window_offsets, window_slice
+import numpy as np
+
+from ..core import get_array_module
+from .geometry import window_offsets, window_slice
 
 
 def window_view(x_padded, geometry):
@@ -16,9 +20,12 @@ def window_view(x_padded, geometry):
     sn, sh, sw, sc = x_padded.strides
     (st_h, st_w), (d_h, d_w) = geometry.strides, geometry.dilation
     n, c = x_padded.shape[0], x_padded.shape[3]
-    return xp.lib.stride_tricks.as_strided(
+    view = xp.lib.stride_tricks.as_strided(
         x_padded, shape=(n,) + geometry.out_hw + geometry.window + (c,),
-        strides=(sn, sh * st_h, sw * st_w, sh * d_h, sw * d_w, sc), writeable=False)
+        strides=(sn, sh * st_h, sw * st_w, sh * d_h, sw * d_w, sc))
+    if xp is np:  # windows overlap: a write would land in several; CuPy has no such flag
+        view.flags.writeable = False
+    return view
 
 
 def block_windows(x, window):
@@ -79,3 +86,28 @@ def scatter_windows(values, geometry, image, winners=None, won=None, share=None)
             xp.add(target, source, out=target)
         else:
             target[...] = source
+
+
+def argmax_dtype(window):
+    """The smallest index type that numbers every offset of ``window``."""
+    return np.uint8 if np.prod(window) <= 256 else np.int32
+
+
+def lowest(dtype):
+    """The padding value of max pooling: never the maximum of a window."""
+    return -np.inf if dtype.kind == 'f' else np.iinfo(dtype).min
+
+
+def inverse_counts(geometry, dtype, xp):
+    """1 / (unpadded cells per window) of an average pool: a Python float
+    without padding, else an (OH, OW, 1) array of ``xp`` (built there: no
+    host-to-device copy)."""
+    if not geometry.padded:
+        return 1.0 / float(np.prod(geometry.window))
+    counts = []
+    for size, out, window, stride, (before, _) in zip(
+            geometry.in_hw, geometry.out_hw, geometry.window, geometry.strides,
+            geometry.pads):
+        start = xp.arange(out) * stride - before
+        counts.append(xp.minimum(start + window, size) - xp.maximum(start, 0))
+    return (1.0 / xp.outer(counts[0], counts[1]).astype(dtype))[:, :, None]
