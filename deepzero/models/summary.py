@@ -153,7 +153,7 @@ def _count(weights):
 def _memory(weights):
     """Bytes of the (distinct) weights, in Keras's units: '13.17 MB'."""
     unique = {id(w): getattr(w, 'data', w) for w in weights}.values()
-    size = float(sum(np.size(a) * np.asarray(a).dtype.itemsize for a in unique))
+    size = float(sum(a.nbytes for a in unique))   # host or device arrays
     for unit in ('B', 'KB', 'MB', 'GB', 'TB'):
         if size / 1024 < 1:
             return f'{size:.2f} {unit}'
