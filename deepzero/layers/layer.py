@@ -582,7 +582,10 @@ class Layer:
 def assign(target, value):
     """Copy ``value`` (a NumPy or CuPy array, or anything array-like) into
     the array ``target`` in place, on ``target``'s device, in its dtype."""
-    target[...] = get_array_module(target).asarray(value, dtype=target.dtype)
+    xp = get_array_module(target)
+    if xp is np and cuda.device_of(value) == 'gpu':
+        value = cuda.as_numpy(value)
+    target[...] = xp.asarray(value, dtype=target.dtype)
 
 
 def _set_param_trainable(param, trainable):

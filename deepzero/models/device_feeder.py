@@ -19,7 +19,9 @@ copy first waits for the work queued before it (an event), because its device
 array comes from CuPy's memory pool on the current stream, where Python may
 have freed a block that queued kernels still read. So the copy of batch
 ``i + 2`` runs after step ``i`` and alongside step ``i + 1``, and drawing it
-on the host (the image pipeline) overlaps the GPU's work too.
+on the host (the image pipeline) overlaps the GPU's work too. (So on the GPU a
+loop that stops early, ``stop_training``, has drawn one batch more from its
+input than it trained on.)
 """
 import itertools
 

@@ -147,7 +147,7 @@ def _connections(layer, graph_nodes):
 
 
 def _count(weights):
-    return int(sum(math.prod(np.shape(getattr(w, 'data', w))) for w in weights))
+    return int(sum(math.prod(getattr(w, 'data', w).shape) for w in weights))
 
 
 def _memory(weights):
