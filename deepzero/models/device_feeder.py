@@ -49,7 +49,7 @@ class DeviceFeeder:
             raise ValueError(f"DeviceFeeder: device must be 'cpu' or 'gpu', got {device!r}")
         self.device = device
         self._stream = None
-        self._pinned = {}      # (position, nbytes) -> ring of [buffer, event]
+        self._pinned = {}      # array position in a batch -> ring of _PinnedSlot
         self._turn = 0
 
     def feed(self, batches):
@@ -118,26 +118,29 @@ class DeviceFeeder:
         buffer holding a copy of ``host``; the slot's previous copy must have
         finished before it is written (this bounds the host's lead over the
         GPU to PINNED_RING batches)."""
-        key = (position, host.nbytes)
-        ring = self._pinned.setdefault(key, [_PinnedSlot(host.nbytes)
-                                             for _ in range(PINNED_RING)])
+        ring = self._pinned.setdefault(position, [_PinnedSlot() for _ in range(PINNED_RING)])
         slot = ring[self._turn % PINNED_RING]
         slot.fill(host)
         return slot
 
 
 class _PinnedSlot:
-    """A page-locked host buffer, and the event of the last copy out of it."""
+    """A page-locked host buffer (grown to the largest array it has held, so
+    a smaller last batch reuses it), and the event of the last copy out of it."""
 
-    def __init__(self, nbytes):
-        self.memory = cuda.cupy.cuda.alloc_pinned_memory(max(nbytes, 1))
+    def __init__(self):
+        self.memory, self.capacity = None, 0
         self.event = None
         self.array = None
 
     def fill(self, host):
         if self.event is not None:
             self.event.synchronize()
-        self.array = np.frombuffer(self.memory, host.dtype, host.size).reshape(host.shape)
+        if host.nbytes > self.capacity:
+            self.capacity = host.nbytes
+            self.memory = cuda.cupy.cuda.alloc_pinned_memory(self.capacity)
+        self.array = (np.frombuffer(self.memory, host.dtype, host.size).reshape(host.shape)
+                      if host.size else np.empty(host.shape, host.dtype))
         np.copyto(self.array, host)
 
 
