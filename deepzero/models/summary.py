@@ -9,8 +9,6 @@ import math
 import re
 import shutil
 
-import numpy as np
-
 from ..layers.node import flatten
 
 _SEQUENTIAL_LAYOUT = (88, (0.45, 0.80, 1.0), ['Layer (type)', 'Output Shape', 'Param #'],
