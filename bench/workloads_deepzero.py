@@ -10,11 +10,15 @@ Keras model runs a Conv2D + MaxPooling2D pair (models/layer_fusion.py).
 W3: one fine-tuning step of that base with block5 trainable (blocks 1-4 frozen,
 so they record no graph), plus flatten, dense 256 ReLU, dense 1 sigmoid, binary
 crossentropy and RMSprop (lr 1e-5), batch 20.
+
+``device``: 'cpu' (default) or 'gpu' (bench/gpu_check.py): the weights and the
+batch are made on the host as always, then moved there.
 """
 import numpy as np
 
 import deepzero as dz
 from deepzero import Parameter, Variable
+from deepzero.core import cuda
 from deepzero import functions as F
 from deepzero.optimizers import RMSprop
 
@@ -22,6 +26,15 @@ from deepzero.optimizers import RMSprop
 def _glorot(rng, shape, fan_in, fan_out):
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return Parameter(rng.uniform(-limit, limit, shape).astype(np.float32))
+
+
+def _placed(device, params, *arrays):
+    """Move ``params`` (in place) and ``arrays`` to ``device``; returns the arrays."""
+    if device == 'cpu':
+        return arrays
+    for p in params:
+        p.to_gpu()
+    return tuple(cuda.as_cupy(a) for a in arrays)
 
 
 def _conv_params(rng, cin, cout):
@@ -52,11 +65,13 @@ class BookConvnet:
             p.cleargrad()
 
 
-def w1_train(batch=32, seed=0):
+def w1_train(batch=32, seed=0, device='cpu'):
     model = BookConvnet(seed)
     rng = np.random.default_rng(seed + 1)
-    x = Variable(rng.random((batch, 150, 150, 3), dtype=np.float32), requires_grad=False)
+    x = rng.random((batch, 150, 150, 3), dtype=np.float32)
     t = (rng.random((batch, 1)) > 0.5).astype(np.float32)
+    x, t = _placed(device, model.params, x, t)
+    x = Variable(x, requires_grad=False)
 
     def step():
         loss = F.binary_crossentropy(model(x), t)
@@ -67,9 +82,10 @@ def w1_train(batch=32, seed=0):
     return step
 
 
-def w1_infer(batch=32, seed=0):
+def w1_infer(batch=32, seed=0, device='cpu'):
     model = BookConvnet(seed)
     x = np.random.default_rng(seed + 1).random((batch, 150, 150, 3), dtype=np.float32)
+    x, = _placed(device, model.params, x)
 
     def step():
         with dz.no_grad(), dz.test_mode():
@@ -106,10 +122,15 @@ def _vgg16_forward(blocks, x):
     return x
 
 
-def w2_vgg_forward(batch=20, seed=0):
+def _block_params(blocks):
+    return [p for block in blocks for pair in block for p in pair]
+
+
+def w2_vgg_forward(batch=20, seed=0, device='cpu'):
     rng = np.random.default_rng(seed)
     blocks = _vgg16_base(rng)
     x = rng.random((batch, 150, 150, 3), dtype=np.float32)
+    x, = _placed(device, _block_params(blocks), x)
 
     def step():
         with dz.no_grad():
@@ -119,16 +140,18 @@ def w2_vgg_forward(batch=20, seed=0):
     return step
 
 
-def w3_finetune(batch=20, seed=0):
+def w3_finetune(batch=20, seed=0, device='cpu'):
     rng = np.random.default_rng(seed)
     blocks = _vgg16_base(rng, trainable_from_block=5)
     dense1 = [_glorot(rng, (8192, 256), 8192, 256), Parameter(np.zeros(256, np.float32))]
     dense2 = [_glorot(rng, (256, 1), 256, 1), Parameter(np.zeros(1, np.float32))]
-    params = [p for block in blocks for pair in block for p in pair if p.requires_grad]
+    params = [p for p in _block_params(blocks) if p.requires_grad]
     params += dense1 + dense2
     optimizer = RMSprop(learning_rate=1e-5)
-    x = Variable(rng.random((batch, 150, 150, 3), dtype=np.float32), requires_grad=False)
+    x = rng.random((batch, 150, 150, 3), dtype=np.float32)
     t = (rng.random((batch, 1)) > 0.5).astype(np.float32)
+    x, t = _placed(device, _block_params(blocks) + dense1 + dense2, x, t)
+    x = Variable(x, requires_grad=False)
 
     def step():
         h = F.flatten(_vgg16_forward(blocks, x))

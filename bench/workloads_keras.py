@@ -95,6 +95,11 @@ def w2_vgg_forward(keras, batch=20, seed=0):
 def w3_finetune(keras, batch=20, seed=0):
     """Blocks 1-4 frozen, block5 and the head trained (the book's fine-tuning)."""
     keras.utils.set_random_seed(seed)
+    return _train_step(finetune_model(keras), *_batch(batch, seed + 1))
+
+
+def finetune_model(keras):
+    """W3's model, compiled: the VGG16 base with block5 trainable, and the head."""
     conv_base = _vgg16_base(keras)
     for layer in conv_base.layers:
         layer.trainable = layer.name.startswith('block5')
@@ -104,7 +109,7 @@ def w3_finetune(keras, batch=20, seed=0):
         layers.Dense(1, activation='sigmoid')])
     model.compile(loss='binary_crossentropy',
                   optimizer=keras.optimizers.RMSprop(learning_rate=1e-5))
-    return _train_step(model, *_batch(batch, seed + 1))
+    return model
 
 
 def workloads(keras):

@@ -1,4 +1,5 @@
-"""The same workloads in PyTorch, NCHW and channels_last, for side-by-side timing."""
+"""The same workloads in PyTorch, NCHW and channels_last, for side-by-side timing;
+``device`` ``'cpu'`` (default) or ``'cuda'`` (bench/gpu_check.py)."""
 import torch
 from torch import nn
 
@@ -15,23 +16,24 @@ def _book_convnet():
     return nn.Sequential(*layers)
 
 
-def _prepare(model, x, channels_last):
+def _prepare(model, x, channels_last, device):
+    model, x = model.to(device), x.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     return model, x
 
 
-def w1_train(channels_last=False, batch=32):
+def w1_train(channels_last=False, batch=32, device='cpu'):
     torch.manual_seed(0)
-    model, x = _prepare(_book_convnet(), torch.rand(batch, 3, 150, 150), channels_last)
+    model, x = _prepare(_book_convnet(), torch.rand(batch, 3, 150, 150), channels_last, device)
     return _training_step(model, x, model.parameters(), learning_rate=1e-4)
 
 
 def _training_step(model, x, params, learning_rate):
     """One step of binary crossentropy + RMSprop with Keras's defaults
     (rho 0.9, epsilon 1e-7), on random 0/1 labels."""
-    t = (torch.rand(x.shape[0], 1) > 0.5).float()
+    t = (torch.rand(x.shape[0], 1) > 0.5).float().to(x.device)
     opt = torch.optim.RMSprop(params, lr=learning_rate, alpha=0.9, eps=1e-7)
     loss_fn = nn.BCELoss()
 
@@ -44,9 +46,10 @@ def _training_step(model, x, params, learning_rate):
     return step
 
 
-def w1_infer(channels_last=False, batch=32):
+def w1_infer(channels_last=False, batch=32, device='cpu'):
     torch.manual_seed(0)
-    model, x = _prepare(_book_convnet().eval(), torch.rand(batch, 3, 150, 150), channels_last)
+    model, x = _prepare(_book_convnet().eval(), torch.rand(batch, 3, 150, 150), channels_last,
+                        device)
 
     def step():
         with torch.inference_mode():
@@ -64,9 +67,10 @@ def _vgg16_base():
     return nn.Sequential(*layers)
 
 
-def w2_vgg_forward(channels_last=False, batch=20):
+def w2_vgg_forward(channels_last=False, batch=20, device='cpu'):
     torch.manual_seed(0)
-    model, x = _prepare(_vgg16_base().eval(), torch.rand(batch, 3, 150, 150), channels_last)
+    model, x = _prepare(_vgg16_base().eval(), torch.rand(batch, 3, 150, 150), channels_last,
+                        device)
 
     def step():
         with torch.inference_mode():
@@ -74,7 +78,7 @@ def w2_vgg_forward(channels_last=False, batch=20):
     return step
 
 
-def w3_finetune(channels_last=False, batch=20):
+def w3_finetune(channels_last=False, batch=20, device='cpu'):
     """Blocks 1-4 frozen (requires_grad False, so autograd also skips the
     input gradient of block5_conv1), block5 and the head trained."""
     torch.manual_seed(0)
@@ -84,7 +88,7 @@ def w3_finetune(channels_last=False, batch=20):
     head = nn.Sequential(nn.Flatten(), nn.Linear(8192, 256), nn.ReLU(), nn.Linear(256, 1),
                          nn.Sigmoid())
     model, x = _prepare(nn.Sequential(base, head), torch.rand(batch, 3, 150, 150),
-                        channels_last)
+                        channels_last, device)
     return _training_step(model, x, [p for p in model.parameters() if p.requires_grad],
                           learning_rate=1e-5)
 

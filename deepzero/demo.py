@@ -126,6 +126,23 @@ def output_folder(out):
         raise
 
 
+def describe_device():
+    """The line the demos print about where the model runs, e.g.
+    'device: gpu (NVIDIA H200)' or
+    'device: cpu (DEEPZERO_DEVICE=auto; CuPy is not installed)'."""
+    from .core import cuda, runtime
+    setting = runtime.get('device')
+    if runtime.resolved_device() == 'gpu':
+        cupy = cuda.cupy
+        properties = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        name = properties['name']
+        return f"device: gpu ({name.decode() if isinstance(name, bytes) else name})"
+    if setting == 'cpu':
+        return 'device: cpu (DEEPZERO_DEVICE=cpu)'
+    why = 'CuPy is not installed' if cuda.cupy is None else 'no CUDA GPU'
+    return f'device: cpu (DEEPZERO_DEVICE={setting}; {why})'
+
+
 def book_convnet(input_shape=(150, 150, 3)):
     """The book's listing 5.13 convnet (with Dropout)."""
     from .keras import layers, models
@@ -176,6 +193,7 @@ def run_demo(data=None, epochs=5, out='deepzero-demo', batch_size=32, seed=0,
     set_random_seed(seed)  # initializers, dropout and shuffling
     data_dir = pathlib.Path(data) if data else default_data_dir()
     print(f'deepzero demo: the book\'s section 5.2.5 convnet on {data_dir}')
+    print(describe_device())
     train, val = data_generators(data_dir, batch_size, seed)
     model = book_convnet()
     model.compile(loss='binary_crossentropy',

@@ -142,13 +142,14 @@ def run_transfer_demo(data=None, weights=None, epochs=30, fine_tune_epochs=3,
         'test_acc' (None without a test folder) and 'seconds' per stage.
     """
     from .applications.feature_cache import extract_features
-    from .demo import default_data_dir, output_folder
+    from .demo import default_data_dir, describe_device, output_folder
     from .keras import models, optimizers
     from .utils import set_random_seed
 
     set_random_seed(seed)
     data_dir = pathlib.Path(data) if data else default_data_dir()
     print(f"deepzero demo --transfer: the book's section 5.3 with SqueezeNet on {data_dir}")
+    print(describe_device())
     batches = iterators(data_dir, batch_size, seed)
     conv_base = load_conv_base(weights)
     seconds = {}

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..core import Parameter, Variable
+from ..core import Parameter, Variable, cuda, get_array_module, runtime
 from ..core.naming import auto_name
 from .. import initializers as initializers_module
 from .. import regularizers as regularizers_module
@@ -231,6 +231,10 @@ class Layer:
         'layer_name/kernel'. Non-trainable weights (moving statistics) never
         require a gradient. Custom layers may pass everything by keyword, as
         in Keras 3 (``add_weight(shape=(3,), initializer='zeros')``).
+
+        The initializer fills the weight in host memory (from the runtime's
+        'initializers' stream, so a seed gives the same weights on every
+        device); it then moves to ``runtime.resolved_device()``.
         """
         if shape is None:
             raise ValueError(f"Layer '{self.name}': add_weight needs a shape")
@@ -249,6 +253,8 @@ class Layer:
             self._take_file_shape(name, shape, file_shapes)
             value = np.zeros(shape, dtype)
         param = Parameter(value.astype(dtype, copy=False), name=name)
+        if runtime.resolved_device() == 'gpu':
+            param.to_gpu()
         param.path = f'{self.name}/{name}'
         param.created_trainable = bool(trainable)
         _set_param_trainable(param, bool(trainable) and self._trainable)
@@ -320,8 +326,8 @@ class Layer:
         return self.weights
 
     def get_weights(self):
-        """Copies of the weight arrays, in ``weights`` order."""
-        return [np.array(w.data) for w in self.weights]
+        """Copies of the weight arrays in host memory (NumPy), in ``weights`` order."""
+        return [np.array(cuda.as_numpy(w.data)) for w in self.weights]
 
     def set_weights(self, weights):
         """Assign arrays to ``weights`` in order; counts and shapes must match."""
@@ -334,13 +340,13 @@ class Layer:
                 f"Layer '{self.name}': set_weights got {len(weights)} arrays but the layer "
                 f"has {len(params)} weights ({[w.path for w in params]})")
         for param, value in zip(params, weights):
-            value = np.asarray(value)
-            if value.shape != param.shape:
+            shape = tuple(value.shape) if hasattr(value, 'shape') else np.shape(value)
+            if shape != param.shape:
                 raise ValueError(
                     f"Layer '{self.name}': weight '{param.name}' has shape "
-                    f"{param.shape}, but the value given has shape {value.shape}")
+                    f"{param.shape}, but the value given has shape {shape}")
         for param, value in zip(params, weights):
-            param.data[...] = np.asarray(value, dtype=param.dtype)
+            assign(param.data, value)
 
     def count_params(self):
         if not self.built:
@@ -466,13 +472,24 @@ class Layer:
 
     def _as_input_variable(self, x):
         """Variables pass through; arrays and lists become constants of the
-        layer's dtype (Keras casts float inputs to the compute dtype)."""
+        layer's dtype (Keras casts float inputs to the compute dtype) on the
+        device of its weights (``weights_device``): ``model(numpy_batch)``
+        works on a GPU model, as in Keras."""
         if isinstance(x, Variable):
             return x
-        array = np.asarray(x)
+        array = x if get_array_module(x) is not np else np.asarray(x)
         if array.dtype.kind in 'fiub' and array.dtype != self.dtype:
             array = array.astype(self.dtype)
+        if get_array_module(array) is np and self.weights_device() == 'gpu':
+            array = cuda.as_cupy(array)
         return Variable(array, requires_grad=False)
+
+    def weights_device(self):
+        """'cpu' or 'gpu': where this layer's weights are (its first
+        weight's device); for a layer without weights yet, where they would
+        be made, ``runtime.resolved_device()``."""
+        weights = self._own_weights or self.weights
+        return weights[0].device if weights else runtime.resolved_device()
 
     @staticmethod
     def _resolve_training(training, default_training):
@@ -559,7 +576,16 @@ class Layer:
         weight whose key is absent (skipped as a mismatch) keeps its value."""
         weights = self.weights
         for key, value in store.items():
-            weights[int(key)].data[...] = value
+            assign(weights[int(key)].data, value)
+
+
+def assign(target, value):
+    """Copy ``value`` (a NumPy or CuPy array, or anything array-like) into
+    the array ``target`` in place, on ``target``'s device, in its dtype."""
+    xp = get_array_module(target)
+    if xp is np and cuda.device_of(value) == 'gpu':
+        value = cuda.as_numpy(value)
+    target[...] = xp.asarray(value, dtype=target.dtype)
 
 
 def _set_param_trainable(param, trainable):

@@ -4,11 +4,14 @@
 
 Metrics read arrays (predictions' ``.data``), never build a graph, and keep
 their running sums as Python floats (float64), so a long epoch does not lose
-precision; ``result()`` returns a Python float.
+precision; ``result()`` returns a Python float. ``Mean`` given device (CuPy)
+values keeps its sums as float64 device scalars instead, so a training step
+does not wait for the GPU; its ``result()`` is then a 0-d device array, read
+(``float()``) only where a number is needed.
 """
 import numpy as np
 
-from ..core import Variable
+from ..core import Variable, get_array_module
 from ..core.naming import to_snake_case
 
 
@@ -58,16 +61,27 @@ class Mean(Metric):
 
     def update_state(self, values, sample_weight=None):
         values = as_array(values)
+        xp = get_array_module(values)
         if sample_weight is None:
-            self.total += float(values.sum(dtype=np.float64))
-            self.count += values.size
+            self._add(values.sum(dtype=np.float64), values.size)
             return
-        weights = np.broadcast_to(
-            as_array(sample_weight).reshape(_weight_shape(sample_weight, values)), values.shape)
-        self.total += float((values * weights).sum(dtype=np.float64))
-        self.count += float(weights.sum(dtype=np.float64))
+        weights = xp.asarray(as_array(sample_weight))  # a scalar weight: a tiny async copy
+        weights = xp.broadcast_to(weights.reshape(_weight_shape(weights, values)), values.shape)
+        self._add((values * weights).sum(dtype=np.float64), weights.sum(dtype=np.float64))
+
+    def _add(self, total, count):
+        """Host sums as Python floats; device sums (0-d arrays) stay there."""
+        if get_array_module(total) is np:
+            self.total += float(total)
+            self.count += float(count)
+        else:
+            self.total = self.total + total
+            self.count = self.count + count
 
     def result(self):
+        if get_array_module(self.count) is not np:  # no test on the device value: no wait
+            xp = get_array_module(self.count)
+            return xp.where(self.count != 0, self.total / self.count, 0.0)
         return self.total / self.count if self.count else 0.0
 
 

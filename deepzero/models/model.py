@@ -60,6 +60,10 @@ class Model(Trainer, Layer):
         raise ValueError(f"No such layer: {name}. Existing layers are: "
                          f"{[layer.name for layer in layers]}.")
 
+    def _batch_device(self):
+        """Batches go where the weights are, trainable or not."""
+        return self.weights_device()
+
     # --- building a subclassed model ---------------------------------------------
     def build(self, input_shape):
         """Subclassed models build by running once on zeros (batch 1) in

@@ -9,8 +9,6 @@ import math
 import re
 import shutil
 
-import numpy as np
-
 from ..layers.node import flatten
 
 _SEQUENTIAL_LAYOUT = (88, (0.45, 0.80, 1.0), ['Layer (type)', 'Output Shape', 'Param #'],
@@ -147,13 +145,13 @@ def _connections(layer, graph_nodes):
 
 
 def _count(weights):
-    return int(sum(math.prod(np.shape(getattr(w, 'data', w))) for w in weights))
+    return int(sum(math.prod(getattr(w, 'data', w).shape) for w in weights))
 
 
 def _memory(weights):
     """Bytes of the (distinct) weights, in Keras's units: '13.17 MB'."""
     unique = {id(w): getattr(w, 'data', w) for w in weights}.values()
-    size = float(sum(np.size(a) * np.asarray(a).dtype.itemsize for a in unique))
+    size = float(sum(a.nbytes for a in unique))   # host or device arrays
     for unit in ('B', 'KB', 'MB', 'GB', 'TB'):
         if size / 1024 < 1:
             return f'{size:.2f} {unit}'

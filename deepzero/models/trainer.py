@@ -20,6 +20,15 @@ One training step (``train_on_batch`` and each step of ``fit``):
 
 Evaluation and prediction run under ``no_grad()`` and ``test_mode()``.
 
+Devices: the batches go to the device of the model's weights
+(``_batch_device()``, the runtime's ``device`` setting when they were made)
+through a ``DeviceFeeder`` (the identity on the CPU; on the GPU the next
+batch's copy overlaps the current step). On the GPU the running loss and
+metrics stay device scalars: the batch logs hold them, and they reach the
+host only where something reads them as numbers (the progress bar, as often
+as it draws a line; the epoch's logs, once per epoch). Predictions and the
+values fit / evaluate / ``*_on_batch`` return are host (NumPy, Python) values.
+
 ``compile`` records which weights are trainable. Changing ``trainable``
 afterwards takes effect at the next ``compile`` (as Keras documents): a
 newly unfrozen weight is not updated until then (a newly frozen one gets no
@@ -31,10 +40,11 @@ import numpy as np
 
 from .. import optimizers as optimizers_module
 from ..callbacks import CallbackList, History, ProgbarLogger
-from ..core import Variable, no_grad, test_mode
+from ..core import Variable, cuda, get_array_module, no_grad, runtime, test_mode
 from ..core.interrupts import defer_interrupts
 from ..metrics import Mean
 from .compile_utils import CompiledLoss, CompiledMetrics
+from .device_feeder import DeviceFeeder
 from .epoch_iterator import (EpochIterator, as_float32, is_sequence, is_stream,
                              split_validation)
 
@@ -135,6 +145,7 @@ class Trainer:
         validation = self._validation_iterator(validation_data,
                                                validation_batch_size or batch_size,
                                                validation_steps)
+        feeder = DeviceFeeder(self._batch_device())
         history = History()
         callbacks = self._callback_list(callbacks, verbose, epochs, train.steps, history)
         self._warn_if_trainable_changed()
@@ -145,7 +156,7 @@ class Trainer:
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             steps_done = 0
-            for step, (xb, yb, wb) in train:
+            for step, (xb, yb, wb) in feeder.feed(train):
                 callbacks.on_train_batch_begin(step)
                 logs = self._train_step(xb, yb, wb)
                 callbacks.on_train_batch_end(step, logs)
@@ -154,9 +165,9 @@ class Trainer:
                     break
             if steps_done == 0:   # the input ran out of data
                 break
-            epoch_logs = dict(logs)
+            epoch_logs = _host_logs(logs)
             if validation is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._test_loop(validation, callbacks)
+                val_logs = self._test_loop(validation, callbacks, feeder)
                 epoch_logs.update({'val_' + k: v for k, v in val_logs.items()})
             callbacks.on_epoch_end(epoch, epoch_logs)
             logs = epoch_logs
@@ -228,7 +239,8 @@ class Trainer:
 
     def _update_metrics(self, loss, y_true, y_pred, sample_weight):
         batch_size = len(y_pred[0])
-        self._loss_tracker.update_state(float(loss.data), sample_weight=batch_size)
+        # the loss's device scalar: a float only when the logs are read
+        self._loss_tracker.update_state(loss.data, sample_weight=batch_size)
         self.compiled_metrics.update_state(y_true, [p.data for p in y_pred], sample_weight)
 
     def _logs(self):
@@ -248,20 +260,23 @@ class Trainer:
         self._warn_if_trainable_changed()
         data = EpochIterator(x, y, sample_weight, batch_size, steps)
         callbacks = self._callback_list(callbacks, _resolve_verbose(verbose), 1, data.steps)
-        logs = self._test_loop(data, callbacks)
+        logs = self._test_loop(data, callbacks, DeviceFeeder(self._batch_device()))
         if return_dict:
             return logs
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
 
-    def _test_loop(self, data, callbacks):
+    def _test_loop(self, data, callbacks, feeder):
+        """The logs (host values) after running over ``data``, its batches
+        moved by ``feeder``."""
         self.reset_metrics()
         callbacks.on_test_begin()
         logs = {}
-        for step, (xb, yb, wb) in data:
+        for step, (xb, yb, wb) in feeder.feed(data):
             callbacks.on_test_batch_begin(step)
             logs = self._test_step(xb, yb, wb)
             callbacks.on_test_batch_end(step, logs)
+        logs = _host_logs(logs)
         callbacks.on_test_end(logs)
         return logs
 
@@ -273,16 +288,18 @@ class Trainer:
         self._check_kwargs('predict', kwargs)
         data = EpochIterator(x, batch_size=batch_size, steps_per_epoch=steps)
         callbacks = self._callback_list(callbacks, _resolve_verbose(verbose), 1, data.steps)
+        feeder = DeviceFeeder(self._batch_device())
         callbacks.on_predict_begin()
         batches = []
-        for step, (xb, _, _) in data:
+        for step, (xb, _, _) in feeder.feed(data):
             callbacks.on_predict_batch_begin(step)
-            batches.append(self.predict_on_batch(xb))
+            batches.append(self._predict_step(xb))
             callbacks.on_predict_batch_end(step, {'outputs': batches[-1]})
         callbacks.on_predict_end()
+        # one copy to the host at the end, not one per batch
         if isinstance(batches[0], list):
-            return [np.concatenate(parts) for parts in zip(*batches)]
-        return np.concatenate(batches)
+            return [_concatenate_to_host(parts) for parts in zip(*batches)]
+        return _concatenate_to_host(batches)
 
     # --- single batches -----------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
@@ -294,6 +311,7 @@ class Trainer:
             self.reset_metrics()
         (_, batch), = EpochIterator(x, y, sample_weight, batch_size=num_rows(x),
                                     class_weight=class_weight)
+        batch = DeviceFeeder(self._batch_device()).to_device(batch)
         return self._batch_result(self._train_step(*batch), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False,
@@ -303,17 +321,27 @@ class Trainer:
         if reset_metrics:
             self.reset_metrics()
         (_, batch), = EpochIterator(x, y, sample_weight, batch_size=num_rows(x))
+        batch = DeviceFeeder(self._batch_device()).to_device(batch)
         return self._batch_result(self._test_step(*batch), return_dict)
 
     def predict_on_batch(self, x):
-        """Outputs for one batch as arrays (no graph, inference mode)."""
+        """Outputs for one batch as NumPy arrays (no graph, inference mode)."""
+        outputs = self._predict_step(
+            DeviceFeeder(self._batch_device()).to_device(as_float32(x)))
+        if isinstance(outputs, list):
+            return [cuda.as_numpy(o) for o in outputs]
+        return cuda.as_numpy(outputs)
+
+    def _predict_step(self, x):
+        """Outputs for one batch as arrays on the model's device."""
         with no_grad(), test_mode():
-            y_pred = self(_as_input(as_float32(x)), training=False)
+            y_pred = self(_as_input(x), training=False)
         if isinstance(y_pred, (list, tuple)):
             return [p.data for p in y_pred]
         return y_pred.data
 
     def _batch_result(self, logs, return_dict):
+        logs = _host_logs(logs)
         if return_dict:
             return logs
         values = [logs[name] for name in self.metrics_names]
@@ -344,6 +372,13 @@ class Trainer:
         return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
     # --- helpers --------------------------------------------------------------------------
+    def _batch_device(self):
+        """'cpu' or 'gpu': where batches go, the device of the trainable
+        weights (``Model`` asks all of its weights); without any,
+        ``runtime.resolved_device()``."""
+        weights = self.trainable_weights
+        return weights[0].device if weights else runtime.resolved_device()
+
     def _assert_compiled(self, method):
         if not self.compiled:
             raise ValueError(f"You must call `compile()` before calling `{method}()`.")
@@ -386,12 +421,27 @@ def _as_list(value):
 
 
 def _as_input(x):
-    """Batch arrays as constant Variables (no gradient is computed for them)."""
+    """Batch arrays as constant Variables (no gradient is computed for them);
+    host arrays stay on the host (the model's first layer moves them)."""
     if isinstance(x, (list, tuple)):
         return [_as_input(v) for v in x]
     if isinstance(x, Variable):
         return x
-    return Variable(np.asarray(x), requires_grad=False)
+    return Variable(x if get_array_module(x) is not np else np.asarray(x), requires_grad=False)
+
+
+def _host_logs(logs):
+    """``logs`` with device scalars (running means on the GPU) turned into
+    Python floats (the first waits for the GPU's queued work; host values
+    are kept as they are)."""
+    return {name: float(value) if cuda.device_of(value) == 'gpu' else value
+            for name, value in logs.items()}
+
+
+def _concatenate_to_host(parts):
+    """The batches' outputs (arrays on one device) joined along the batch
+    axis, as one NumPy array."""
+    return cuda.as_numpy(get_array_module(parts[0]).concatenate(parts))
 
 
 def num_rows(x):

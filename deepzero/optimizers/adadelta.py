@@ -1,9 +1,7 @@
 """Adadelta: step sizes from running averages of squared gradients and updates."""
-import functools
-
 import numpy as np
 
-from .optimizer import Optimizer, update_in_pieces
+from .optimizer import Optimizer
 
 
 class Adadelta(Optimizer):
@@ -27,8 +25,8 @@ class Adadelta(Optimizer):
             variables, ['accumulated_grad', 'accumulated_delta_var'])
 
     def update_step(self, gradient, variable, learning_rate, index):
-        update_in_pieces(functools.partial(self._update, learning_rate), gradient, variable,
-                         self._accumulated_grads[index], self._accumulated_delta_vars[index])
+        self.run_update(self._update, (learning_rate,), gradient, variable,
+                        self._accumulated_grads[index], self._accumulated_delta_vars[index])
 
     def _update(self, learning_rate, gradient, variable, acc_g, acc_delta):
         """The update of one piece."""

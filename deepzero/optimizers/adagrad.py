@@ -1,9 +1,7 @@
 """Adagrad: per-coordinate rates shrinking with the sum of squared gradients."""
-import functools
-
 import numpy as np
 
-from .optimizer import Optimizer, update_in_pieces
+from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
@@ -24,8 +22,8 @@ class Adagrad(Optimizer):
                                             self.initial_accumulator_value)[0]
 
     def update_step(self, gradient, variable, learning_rate, index):
-        update_in_pieces(functools.partial(self._update, learning_rate), gradient, variable,
-                         self._accumulators[index])
+        self.run_update(self._update, (learning_rate,), gradient, variable,
+                        self._accumulators[index])
 
     def _update(self, learning_rate, gradient, variable, acc):
         """The update of one piece."""

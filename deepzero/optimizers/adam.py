@@ -1,9 +1,7 @@
 """Adam: momentum and RMS scaling with bias correction."""
-import functools
-
 import numpy as np
 
-from .optimizer import Optimizer, update_in_pieces
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -46,9 +44,9 @@ class Adam(Optimizer):
         t = cast(self.iterations + 1)
         alpha = (learning_rate * np.sqrt(cast(1.0) - cast(self.beta_2) ** t)
                  / (cast(1.0) - cast(self.beta_1) ** t))
-        update_in_pieces(functools.partial(self._update, alpha), gradient, variable,
-                         self._momentums[index], self._velocities[index],
-                         self._velocity_hats[index] if self.amsgrad else None)
+        self.run_update(self._update, (alpha,), gradient, variable,
+                        self._momentums[index], self._velocities[index],
+                        self._velocity_hats[index] if self.amsgrad else None)
 
     def _update(self, alpha, gradient, variable, m, v, v_hat):
         """The update of one piece (``v_hat`` None without amsgrad)."""

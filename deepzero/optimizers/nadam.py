@@ -1,10 +1,7 @@
 """Nadam: Adam with Nesterov momentum (Dozat's momentum schedule)."""
-import functools
-
 import numpy as np
 
 from .adam import Adam
-from .optimizer import update_in_pieces
 
 
 class Nadam(Adam):
@@ -47,8 +44,8 @@ class Nadam(Adam):
         factors = (u_next / (cast(1.0) - product * u_next),      # of m
                    (cast(1.0) - u_t) / (cast(1.0) - product),   # of the gradient
                    cast(1.0) - cast(self.beta_2) ** t)            # v's bias correction
-        update_in_pieces(functools.partial(self._update_nadam, learning_rate, factors),
-                         gradient, variable, self._momentums[index], self._velocities[index])
+        self.run_update(self._update_nadam, (learning_rate, factors), gradient, variable,
+                        self._momentums[index], self._velocities[index])
 
     def _update_nadam(self, learning_rate, factors, gradient, variable, m, v):
         """The update of one piece."""

@@ -9,23 +9,28 @@ subclass's ``update_step`` per variable, then ``iterations += 1``.
 
 Updates happen in place on ``Parameter.data`` with NumPy ``out=`` ops: no
 graph is recorded, no float64 temporaries are made, and the arrays the
-model holds stay the same objects. An update is elementwise, so
-``update_in_pieces`` runs it over cache-sized pieces of the arrays, split
-over deepzero's threads: all its passes over a piece run while the piece is
-in the cache, and each result is the same, bit for bit, as a pass over the
-whole arrays.
+model holds stay the same objects. An update is elementwise, and
+``Optimizer.run_update`` is the one place it picks its way by the arrays'
+device: host arrays go through ``update_in_pieces``, which runs it over
+cache-sized pieces of the arrays, split over deepzero's threads (all its
+passes over a piece run while the piece is in the cache, and each result is
+the same, bit for bit, as a pass over the whole arrays); device (CuPy)
+arrays go to ``update_on_device``, whole. Slots live on their variable's
+device; the step count and the learning rate stay host scalars.
 
 State (``variables``) follows Keras 3's order and names, so it can be saved
 in Keras files: ``iteration``, ``learning_rate`` (absent with a schedule),
 then the slots each subclass makes in ``build``, named
 ``<variable path with '/' replaced by '_'>_<slot>``.
 """
+import functools
 import warnings
 
 import numpy as np
 
-from ..core import Variable, parallel
+from ..core import Variable, cuda, get_array_module, parallel
 from ..core.naming import auto_name
+from ..layers.layer import assign
 from . import schedules as schedules_module
 
 
@@ -85,7 +90,7 @@ class Optimizer:
     Subclasses implement ``build_slots(variables)`` (make slot arrays with
     ``add_slots``) and ``update_step(gradient, variable, learning_rate, index)``,
     which computes the step's scalars and hands the elementwise arithmetic,
-    with the variable's slots, to ``update_in_pieces``.
+    with the variable's slots, to ``run_update``.
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -217,7 +222,7 @@ class Optimizer:
         for v in variables:
             prefix = _slot_prefix(v)
             for name, slot_list in zip(names, slots):
-                array = np.full_like(v.data, initial_value)
+                array = get_array_module(v.data).full_like(v.data, initial_value)
                 slot_list.append(self._state_variable(f'{prefix}_{name}', array).data)
         return slots
 
@@ -230,16 +235,18 @@ class Optimizer:
             raise ValueError(f"set_state: {self.name} has {len(self._variables)} variables "
                              f"but {len(arrays)} arrays were given")
         for var, array in zip(self._variables, arrays):
-            array = np.asarray(array)
-            if var.data.shape != array.shape:
+            shape = tuple(array.shape) if hasattr(array, 'shape') else np.shape(array)
+            if var.data.shape != shape:
                 raise ValueError(f"set_state: optimizer variable {var.path!r} has shape "
-                                 f"{var.data.shape}, the given array {array.shape}")
-            var.data[...] = array
+                                 f"{var.data.shape}, the given array {shape}")
+        for var, array in zip(self._variables, arrays):
+            assign(var.data, array)
 
     set_weights = set_state
 
     def get_weights(self):
-        return [v.data.copy() for v in self._variables]
+        """Copies of the state in host memory (NumPy), in ``variables`` order."""
+        return [np.array(cuda.as_numpy(v.data)) for v in self._variables]
 
     # --- updating ---------------------------------------------------------
     def apply_gradients(self, grads_and_vars):
@@ -291,7 +298,13 @@ class Optimizer:
             if g is None:
                 missing.append(getattr(v, 'path', None) or v.name)
                 continue
-            g = g.data if isinstance(g, Variable) else np.asarray(g)
+            g = g.data if isinstance(g, Variable) else g
+            g = g if get_array_module(g) is not np else np.asarray(g)
+            if get_array_module(g) is not get_array_module(v.data):
+                raise ValueError(
+                    f"{self.name}: the gradient of variable {getattr(v, 'path', v.name)!r} "
+                    f"is on {cuda.device_of(g)}, the variable on {cuda.device_of(v.data)}; "
+                    "move one with to_gpu()/to_cpu()")
             if g.shape != v.data.shape:
                 raise ValueError(f"{self.name}: gradient of shape {g.shape} for variable "
                                  f"{getattr(v, 'path', v.name)!r} of shape {v.data.shape}")
@@ -314,7 +327,7 @@ class Optimizer:
             norm = np.sqrt(sum(np.vdot(g, g) for g in grads), dtype=dtype)
             clip = dtype(self.global_clipnorm)
             # Keras: clip * min(1/norm, 1/clip), NaN when the norm is not finite
-            scale = clip * min(dtype(1.0) / norm, dtype(1.0) / clip) + (norm - norm)
+            scale = clip * np.minimum(dtype(1.0) / norm, dtype(1.0) / clip) + (norm - norm)
             return [g * scale for g in grads]
         if self.clipvalue and self.clipvalue > 0:
             return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
@@ -323,6 +336,26 @@ class Optimizer:
     def update_step(self, gradient, variable, learning_rate, index):
         """Update the array ``variable`` in place; ``index`` picks its slots."""
         raise NotImplementedError(f"{type(self).__name__}.update_step")
+
+    def run_update(self, update, scalars, gradient, variable, *slots):
+        """Run the elementwise ``update(*scalars, gradient, variable, *slots)``,
+        which writes ``variable`` and its ``slots`` in place (a slot may be
+        None: an optional slot that is off). The one place an update picks its
+        way: host (NumPy) arrays go through ``update_in_pieces``; device (CuPy)
+        arrays to ``update_on_device``."""
+        if isinstance(variable, np.ndarray):
+            update_in_pieces(functools.partial(update, *scalars), gradient, variable, *slots)
+        else:
+            self.update_on_device(update, scalars, gradient, variable, *slots)
+
+    def update_on_device(self, update, scalars, gradient, variable, *slots):
+        """The update of device (CuPy) arrays, whole. By default ``update``
+        itself: its NumPy ufunc calls (``np.sqrt(v)``, ``np.add(..., out=)``,
+        in-place operators) run as CuPy kernels through NumPy's dispatch
+        protocols, one kernel per operation, no host round trip. A subclass
+        with a fused elementwise kernel (``kernels/gpu/optimizers.py``)
+        overrides this to launch it instead: one kernel per variable."""
+        update(*scalars, gradient, variable, *slots)
 
     def scale_loss(self, loss):
         """Multiply the loss by ``loss_scale_factor`` when set."""
@@ -370,7 +403,7 @@ class Optimizer:
         variables' shapes, checked by the loader)."""
         variables = self.variables
         for key, value in store.items():
-            variables[int(key)].data[...] = value
+            assign(variables[int(key)].data, value)
 
 
 def _slot_prefix(variable):
@@ -382,7 +415,9 @@ def _slot_prefix(variable):
 
 
 def _clip_by_norm(g, clipnorm):
-    """Keras: g * clipnorm / max(||g||, clipnorm) (unchanged when the norm is small)."""
+    """Keras: g * clipnorm / max(||g||, clipnorm) (unchanged when the norm is
+    small). NumPy's functions dispatch to CuPy's for device arrays, and
+    ``np.maximum`` (not ``max``) keeps a device norm on the device."""
     norm = np.sqrt(np.vdot(g, g), dtype=g.dtype)
     clip = g.dtype.type(clipnorm)
-    return g * (clip / max(norm, clip))
+    return g * (clip / np.maximum(norm, clip))

@@ -1,9 +1,7 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
-import functools
-
 import numpy as np
 
-from .optimizer import Optimizer, update_in_pieces
+from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
@@ -36,10 +34,10 @@ class RMSprop(Optimizer):
                                    if self.centered else [])
 
     def update_step(self, gradient, variable, learning_rate, index):
-        update_in_pieces(functools.partial(self._update, learning_rate), gradient, variable,
-                         self._velocities[index],
-                         self._momentums[index] if self.momentum > 0 else None,
-                         self._average_gradients[index] if self.centered else None)
+        self.run_update(self._update, (learning_rate,), gradient, variable,
+                        self._velocities[index],
+                        self._momentums[index] if self.momentum > 0 else None,
+                        self._average_gradients[index] if self.centered else None)
 
     def _update(self, learning_rate, gradient, variable, v, m, a):
         """The update of one piece: velocity ``v``, momentum ``m`` and average

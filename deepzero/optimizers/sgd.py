@@ -1,7 +1,5 @@
 """Stochastic gradient descent, optionally with (Nesterov) momentum."""
-import functools
-
-from .optimizer import Optimizer, update_in_pieces
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -25,8 +23,8 @@ class SGD(Optimizer):
         self._momentums = self.add_slots(variables, ['momentum'])[0] if self.momentum else []
 
     def update_step(self, gradient, variable, learning_rate, index):
-        update_in_pieces(functools.partial(self._update, learning_rate), gradient, variable,
-                         self._momentums[index] if self.momentum else None)
+        self.run_update(self._update, (learning_rate,), gradient, variable,
+                        self._momentums[index] if self.momentum else None)
 
     def _update(self, learning_rate, gradient, variable, m):
         """The update of one piece (``m`` None without momentum)."""

@@ -18,6 +18,9 @@ import warnings
 import h5py
 import numpy as np
 
+from ..core import cuda
+from ..layers.layer import assign
+
 
 def legacy_weights(layer):
     """The weights a legacy HDF5 file stores for ``layer``, in Keras's order:
@@ -39,10 +42,9 @@ def named_values(variables):
 
 
 def to_numpy(variable):
-    data = getattr(variable, 'data', variable)
-    if hasattr(data, 'get'):  # CuPy array
-        data = data.get()
-    return np.asarray(data)
+    """A variable's (or an array's) data in host memory: the bytes a file
+    gets are the same whichever device the model is on."""
+    return cuda.as_numpy(getattr(variable, 'data', variable))
 
 
 def own_variables(obj):
@@ -118,7 +120,7 @@ def assign_planned(planned, label=''):
     the file) changes no weight."""
     values = [_read(source, variable.dtype, label) for variable, source in planned]
     for (variable, _), value in zip(planned, values):
-        variable.data[...] = value
+        assign(variable.data, value)   # to the variable's device
 
 
 def _read(source, dtype, label):
