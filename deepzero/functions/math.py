@@ -169,8 +169,8 @@ class Where(Function):
         xp = get_array_module(x, y)
         if self.condition.dtype != bool:
             raise TypeError(f"where: condition must be a bool array, got {self.condition.dtype}")
-        if get_array_module(self.condition) is not xp:
-            data_on = 'gpu' if 'gpu' in (device_of(x), device_of(y)) else 'cpu'
+        data_on = 'gpu' if 'gpu' in (device_of(x), device_of(y)) else 'cpu'
+        if device_of(self.condition) != data_on:
             raise TypeError(f"where: condition on {device_of(self.condition)} but x and y on "
                             f"{data_on}; move it with deepzero.cuda.as_cupy/as_numpy")
         try:
