@@ -32,7 +32,7 @@ def run(xp, fn, inputs, constants=(), second_order=False):
     pooling, whose adjoints the conv net below chains). Returns the arrays
     computed, named, as they came out (on their device)."""
     xs = [Variable(xp.asarray(a)) for a in inputs]
-    y = fn(*xs, *[xp.asarray(c) for c in constants])
+    y = fn(*xs, *[xp.array(c) for c in constants])  # copies: batch norm updates its stats
     w = xp.asarray(np.random.default_rng(7).standard_normal(y.shape).astype(np.float32))
     F.sum(y * w).backward(create_graph=second_order)
     results = {'y': y.data}

@@ -348,9 +348,11 @@ class GetItemGrad(Function):
 
 
 def _raw_index(index):
+    """Variables in ``index`` replaced by their arrays (only Variables: an
+    array's own ``.data`` is its buffer, or on CuPy a memory pointer)."""
     if isinstance(index, tuple):
-        return tuple(getattr(i, 'data', i) for i in index)
-    return getattr(index, 'data', index)
+        return tuple(i.data if isinstance(i, Variable) else i for i in index)
+    return index.data if isinstance(index, Variable) else index
 
 
 def _index_on(xp, index):
@@ -424,4 +426,4 @@ def cast(x, dtype):
     return Cast(dtype)(x)
 
 
-from .variable import as_variable  # noqa: E402  (variable.py imports this module)
+from .variable import Variable, as_variable  # noqa: E402  (variable.py imports this module)

@@ -6,7 +6,7 @@ everywhere, so multiplying ``gy`` by a fixed array keeps them differentiable
 to any order. A boolean mask multiplies ``gy`` directly (NumPy casts it inside
 the loop), which is as cheap as a copy and cheaper than ``np.where``.
 """
-from ..core import Function, get_array_module
+from ..core import Function, Variable, get_array_module
 from ..core.array_module import is_scalar
 from ..core.cuda import device_of
 from ..core.operators import _broadcasting, sum_to
@@ -162,7 +162,8 @@ class Where(Function):
     """``condition ? x : y`` elementwise; ``condition`` is a constant, not an input."""
 
     def __init__(self, condition):
-        condition = getattr(condition, 'data', condition)
+        if isinstance(condition, Variable):
+            condition = condition.data
         self.condition = get_array_module(condition).asarray(condition)
 
     def forward(self, x, y):
