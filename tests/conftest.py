@@ -7,6 +7,11 @@ is absent. Keras, a test-only oracle, runs on its torch backend.
 PyTorch and Keras are oracles from the ``test`` extra: where one is not
 installed, the test module or test that imports it is skipped with the
 reason, and the rest of the suite runs.
+
+GPU tests are CPU tests parametrized over the array module: a test taking
+the ``xp`` fixture runs once with NumPy and once with CuPy, marked ``gpu``
+(``pytest -m gpu`` runs only those); the CuPy case skips, saying why, where
+CuPy or a CUDA GPU is missing.
 """
 import os
 import pathlib
@@ -14,6 +19,8 @@ import sys
 
 import numpy as np
 import pytest
+
+from deepzero import cuda
 
 os.environ.setdefault('KERAS_BACKEND', 'torch')
 
@@ -38,6 +45,22 @@ sys.meta_path.append(SkipWithoutOracle)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DATA_DIR = pathlib.Path(os.environ.get('DEEPZERO_DATA', REPO.parent / 'shared' / 'data'))
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'gpu: runs on CuPy arrays (skips without CuPy and a GPU)')
+
+
+@pytest.fixture(params=['numpy', pytest.param('cupy', marks=pytest.mark.gpu)])
+def xp(request):
+    """The array module a test runs on: numpy, then cupy (skipped with the
+    reason where CuPy or a CUDA GPU is missing)."""
+    if request.param == 'numpy':
+        return np
+    reason = cuda.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"GPU case: {reason}")
+    return cuda.cupy
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'deepzero'
 
 # Bottom to top; units on one line are one level and may import each other.
 LEVELS = [
-    ['core'],
+    ['core', 'cuda'],  # deepzero.cuda re-exports core/cuda.py (DeZero's dezero.cuda)
     ['kernels'],
     ['functions'],
     ['activations', 'initializers', 'regularizers', 'layers'],

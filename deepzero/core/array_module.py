@@ -17,7 +17,12 @@ def get_array_module(*arrays):
     one), else ``numpy``."""
     if cupy is None:
         return np
-    return cupy.get_array_module(*[getattr(a, 'data', a) for a in arrays])
+    for a in arrays:
+        if not isinstance(a, ARRAY_TYPES):  # a Variable's array (an array's own
+            a = getattr(a, 'data', a)       # .data is its buffer, CuPy's a pointer)
+        if isinstance(a, cupy.ndarray):
+            return cupy
+    return np
 
 
 def is_scalar(x):

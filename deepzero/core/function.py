@@ -5,8 +5,10 @@ side by side. Because ``backward`` is itself written with ops, running it
 with the graph switched on (``create_graph=True``) records the gradient
 computation, which is how higher-order gradients work.
 """
+import inspect
 import weakref
 
+from . import cuda
 from .array_module import ARRAY_TYPES, as_array, is_scalar
 from .config import config
 from .variable import Variable, as_variable
@@ -28,11 +30,16 @@ class Function:
     ``self.inputs`` holds the input Variables and ``self.outputs`` weak
     references to the outputs, so dropping the last reference to a result
     frees the graph that made it.
+
+    All inputs must be on one device (core/cuda.py): a TypeError names the
+    op and the devices otherwise. Python scalars and 0-d NumPy constants
+    (no gradient) go with GPU inputs: ``forward`` gets them as NumPy
+    scalars, which CuPy passes to its kernels as arguments.
     """
 
     def __call__(self, *inputs):
         inputs = _as_variables(inputs)
-        ys = self.forward(*[x.data for x in inputs])
+        ys = self.forward(*_on_one_device(self, inputs))
         if not isinstance(ys, tuple):
             ys = (ys,)
         outputs = [Variable(_as_output(y), requires_grad=False) for y in ys]
@@ -56,6 +63,34 @@ class Function:
 
     def __repr__(self):
         return f'<{type(self).__name__}>'
+
+
+def _on_one_device(function, inputs):
+    """The inputs' arrays for ``function.forward``, checked to be on one device."""
+    arrays = [x.data for x in inputs]
+    gpu_types = cuda.GPU_ARRAY_TYPES
+    if not gpu_types or len(arrays) < 2:
+        return arrays
+    on_gpu = [isinstance(a, gpu_types) for a in arrays]
+    if all(on_gpu) or not any(on_gpu):
+        return arrays
+    if any(not gpu and (a.ndim or x.requires_grad)
+           for x, a, gpu in zip(inputs, arrays, on_gpu)):
+        names = _input_names(function, len(inputs))
+        where = ', '.join(f"{name} on {'gpu' if gpu else 'cpu'}"
+                          for name, gpu in zip(names, on_gpu))
+        raise TypeError(f"{type(function).__name__}: inputs on different devices: {where}; "
+                        "move them to one device with to_gpu()/to_cpu() "
+                        "(deepzero.cuda.as_cupy/as_numpy for arrays)")
+    return [a if gpu else a[()] for a, gpu in zip(arrays, on_gpu)]
+
+
+def _input_names(function, count):
+    """The names of ``function.forward``'s parameters (x, kernel, ...), for
+    error messages; 'input i' past the named ones."""
+    params = [p.name for p in inspect.signature(function.forward).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return [params[i] if i < len(params) else f'input {i}' for i in range(count)]
 
 
 def _as_variables(inputs):

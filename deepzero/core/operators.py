@@ -9,7 +9,7 @@ re-exports them beside every other op.
 import numpy as np
 
 from . import parallel, workspace
-from .array_module import get_array_module
+from .array_module import ARRAY_TYPES, get_array_module
 from .function import Function
 
 
@@ -84,25 +84,27 @@ def sum_to(x, shape):
 
 
 # --- arithmetic ----------------------------------------------------------------
-def _broadcasting(name, op, x0, x1):
-    """``op(x0, x1)``; a large float result of two arrays of one dtype goes
-    into a pooled buffer (gradients and activations are the large arrays of a
-    training step, see workspace.py)."""
+def _broadcasting(name, ufunc, x0, x1):
+    """The ufunc named ``ufunc`` ('add', 'multiply', ...) of NumPy or CuPy,
+    as the data is, on x0 and x1; a large float result of two arrays of one
+    dtype goes into a pooled buffer on the CPU (gradients and activations are
+    the large arrays of a training step, see workspace.py). ``name`` is the
+    op's, for errors."""
     try:
         shape = np.broadcast_shapes(x0.shape, x1.shape)
     except ValueError:
         raise ValueError(f"{name}: shapes {x0.shape} and {x1.shape} "
                          "cannot be broadcast together") from None
+    xp = get_array_module(x0, x1)
     if x0.dtype == x1.dtype and x0.dtype.kind == 'f':
-        xp = get_array_module(x0)
-        return op(x0, x1, out=workspace.empty(shape, x0.dtype, xp))
-    return op(x0, x1)
+        return getattr(xp, ufunc)(x0, x1, out=workspace.empty(shape, x0.dtype, xp))
+    return getattr(xp, ufunc)(x0, x1)
 
 
 class AddFunction(Function):
     def forward(self, x0, x1):
         self.shapes = x0.shape, x1.shape
-        return _broadcasting('add', np.add, x0, x1)
+        return _broadcasting('add', 'add', x0, x1)
 
     def backward(self, gy):
         return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
@@ -111,7 +113,7 @@ class AddFunction(Function):
 class Sub(Function):
     def forward(self, x0, x1):
         self.shapes = x0.shape, x1.shape
-        return _broadcasting('sub', np.subtract, x0, x1)
+        return _broadcasting('sub', 'subtract', x0, x1)
 
     def backward(self, gy):
         return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
@@ -119,7 +121,7 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, x0, x1):
-        return _broadcasting('mul', np.multiply, x0, x1)
+        return _broadcasting('mul', 'multiply', x0, x1)
 
     def backward(self, gy):
         x0, x1 = self.inputs
@@ -131,7 +133,7 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, x0, x1):
-        return _broadcasting('div', np.divide, x0, x1)
+        return _broadcasting('div', 'divide', x0, x1)
 
     def backward(self, gy):
         x0, x1 = self.inputs
@@ -153,7 +155,7 @@ class Pow(Function):
     """``x0 ** x1``; the exponent may be a constant or a Variable."""
 
     def forward(self, x0, x1):
-        return _broadcasting('pow', np.power, x0, x1)
+        return _broadcasting('pow', 'power', x0, x1)
 
     def backward(self, gy):
         x0, x1 = self.inputs
@@ -227,7 +229,7 @@ class MatMul(Function):
                 # computed on every core
                 out = workspace.empty((a.shape[0], b.shape[1]), a.dtype,
                                       get_array_module(a))
-                parallel.matmul(a, b, out)
+                matmul_into(a, b, out)
                 return out
             return a @ b
         except ValueError:
@@ -249,6 +251,15 @@ class MatMul(Function):
         if need_b:
             gb = reshape(sum_to(matmul(_swap_last(a2), gy), b2.shape), b.shape)
         return ga, gb
+
+
+def matmul_into(a, b, out):
+    """``out[...] = a @ b`` for 2-d (or batched) arrays of one device: NumPy's
+    split over the CPU's cores (core/parallel.py), CuPy's one cuBLAS GEMM."""
+    if isinstance(out, np.ndarray):
+        parallel.matmul(a, b, out)
+    else:
+        get_array_module(out).matmul(a, b, out=out)
 
 
 def _swap_last(x):
@@ -311,6 +322,7 @@ class GetItem(Function):
 
     def forward(self, x):
         self.x_shape = x.shape
+        self.index = _index_on(get_array_module(x), self.index)
         return x[self.index]
 
     def backward(self, gy):
@@ -327,11 +339,8 @@ class GetItemGrad(Function):
         gx = xp.zeros(self.x_shape, dtype=gy.dtype)
         if _is_basic(self.index):
             gx[self.index] = gy  # basic indexing never repeats a position
-        elif xp is np:
-            np.add.at(gx, self.index, gy)
-        else:  # pragma: no cover - GPU only
-            import cupyx
-            cupyx.scatter_add(gx, self.index, gy)
+        else:
+            xp.add.at(gx, self.index, gy)
         return gx
 
     def backward(self, ggx):
@@ -339,9 +348,19 @@ class GetItemGrad(Function):
 
 
 def _raw_index(index):
+    """Variables in ``index`` replaced by their arrays (only Variables: an
+    array's own ``.data`` is its buffer, or on CuPy a memory pointer)."""
     if isinstance(index, tuple):
-        return tuple(getattr(i, 'data', i) for i in index)
-    return getattr(index, 'data', index)
+        return tuple(i.data if isinstance(i, Variable) else i for i in index)
+    return index.data if isinstance(index, Variable) else index
+
+
+def _index_on(xp, index):
+    """``index`` with its arrays on the device of the data it indexes (index
+    arrays built on the host, such as ``pad``'s positions, go to the GPU)."""
+    if isinstance(index, tuple):
+        return tuple(xp.asarray(i) if isinstance(i, ARRAY_TYPES) else i for i in index)
+    return xp.asarray(index) if isinstance(index, ARRAY_TYPES) else index
 
 
 def _is_basic(index):
@@ -407,4 +426,4 @@ def cast(x, dtype):
     return Cast(dtype)(x)
 
 
-from .variable import as_variable  # noqa: E402  (variable.py imports this module)
+from .variable import Variable, as_variable  # noqa: E402  (variable.py imports this module)

@@ -21,7 +21,9 @@ the first time the image pipeline warps an image.
 Randomness: every draw deepzero makes without an explicit seed (initializers,
 shuffling, dropout, the image iterators and ``ImageDataGenerator``) comes from
 one of the ``generator(stream)``s here, all derived from one root seed, so
-``set_random_seed(seed)`` makes a run repeatable. NumPy's global random state
+``set_random_seed(seed)`` makes a run repeatable. Draws made on the GPU
+(dropout masks of CuPy data) come from ``device_generator(stream)``, seeded
+from the same root. NumPy's global random state
 and Python's ``random`` are never used nor touched.
 """
 import contextlib
@@ -32,8 +34,10 @@ import threading
 
 import numpy as np
 
-__all__ = ['get', 'configure', 'settings', 'SETTINGS', 'CONV_ALGORITHMS', 'default_pool_bytes', 'set_random_seed',
-           'generator', 'STREAMS', 'set_blas_threads', 'apply_blas_policy',
+from .array_module import cupy
+
+__all__ = ['get', 'configure', 'settings', 'SETTINGS', 'CONV_ALGORITHMS', 'default_pool_bytes',
+           'resolved_device', 'set_random_seed', 'generator', 'device_generator', 'STREAMS', 'set_blas_threads', 'apply_blas_policy',
            'limit_opencv_threads']
 
 
@@ -110,6 +114,9 @@ SETTINGS = {
     # the image pipeline's resampler: 'opencv', 'numpy' or 'auto' (OpenCV when installed)
     'warp_backend': Setting('DEEPZERO_WARP_BACKEND', str, _one_of('auto', 'opencv', 'numpy'),
                             'auto'),
+    # where models place their weights: 'auto' (the GPU when one is usable), 'cpu' or 'gpu'
+    'device': Setting('DEEPZERO_DEVICE', lambda text: text.strip().lower(),
+                      _one_of('auto', 'cpu', 'gpu'), 'auto'),
 }
 
 _values = {}  # name -> current value, filled from the environment or default on first use
@@ -180,6 +187,21 @@ def settings(**values):
     finally:
         with _lock:
             _values.update(previous)
+
+
+def resolved_device():
+    """The device the ``device`` setting names, 'cpu' or 'gpu': 'auto' is
+    'gpu' when CuPy and a CUDA GPU are usable (``cuda.is_available()``).
+    Raises RuntimeError, saying why, for 'gpu' where no GPU is usable."""
+    from . import cuda  # cuda.py imports the engine, which reads these settings
+    device = get('device')
+    if device == 'auto':
+        return 'gpu' if cuda.is_available() else 'cpu'
+    if device == 'gpu' and not cuda.is_available():
+        raise RuntimeError(f"the runtime setting 'device' is 'gpu' (DEEPZERO_DEVICE or "
+                           f"runtime.configure(device='gpu')) but no GPU is usable: "
+                           f"{cuda.unavailable_reason()}")
+    return device
 
 
 # ---------------------------------------------------------------- BLAS
@@ -253,6 +275,7 @@ def limit_opencv_threads(cv2):
 STREAMS = ('initializers', 'shuffle', 'dropout', 'images')
 _root_entropy = np.random.SeedSequence().entropy
 _generators = {}
+_device_generators = {}  # stream -> cupy.random.RandomState, made on first use
 
 
 def set_random_seed(seed):
@@ -270,6 +293,7 @@ def set_random_seed(seed):
     with _lock:
         _root_entropy = int(seed)
         _generators.clear()
+        _device_generators.clear()
 
 
 def generator(stream):
@@ -277,6 +301,27 @@ def generator(stream):
     return _made_once(_generators, stream, STREAMS, 'random stream', _new_generator)
 
 
+def device_generator(stream):
+    """The GPU's generator of ``stream``: a ``cupy.random.RandomState``
+    (cuRAND's default pseudo-random generator) that draws on the device, so a
+    dropout mask never crosses the bus. Seeded from the same child of the root
+    seed as ``generator(stream)``, so ``set_random_seed`` makes GPU runs
+    repeatable too; its draws differ from the host generator's (another
+    algorithm). RuntimeError where CuPy or a GPU is missing."""
+    from . import cuda  # cuda.py imports the engine, which reads these settings
+    cuda.require_gpu(f"runtime.device_generator({stream!r})")
+    return _made_once(_device_generators, stream, STREAMS, 'random stream',
+                      _new_device_generator)
+
+
+def _stream_seed(stream):
+    return np.random.SeedSequence(_root_entropy, spawn_key=(STREAMS.index(stream),))
+
+
 def _new_generator(stream):
-    sequence = np.random.SeedSequence(_root_entropy, spawn_key=(STREAMS.index(stream),))
-    return np.random.default_rng(sequence)
+    return np.random.default_rng(_stream_seed(stream))
+
+
+def _new_device_generator(stream):
+    # RandomState takes one integer seed: 64 bits drawn from the stream's sequence
+    return cupy.random.RandomState(int(_stream_seed(stream).generate_state(1, np.uint64)[0]))

@@ -268,14 +268,29 @@ class Variable:
     def numpy(self):
         return self.data
 
+    # --- devices (core/cuda.py) --------------------------------------------
+    @property
+    def device(self):
+        """'gpu' when the data is a CuPy array, else 'cpu'."""
+        return cuda.device_of(self.data)
+
     def to_cpu(self):
-        if not isinstance(self.data, np.ndarray):
-            self.data = self.data.get()
-        return self
+        """Move the data, and the gradient, to host memory (NumPy), in place;
+        returns self. A no-op for data already there (CuPy not needed)."""
+        return self._move(cuda.as_numpy, 'cpu')
 
     def to_gpu(self):
-        import cupy  # optional extra: pip install deepzero[gpu]
-        self.data = cupy.asarray(self.data)
+        """Move the data, and the gradient, to the current GPU (CuPy), in
+        place; returns self. RuntimeError, saying why, where CuPy or a CUDA
+        GPU is missing."""
+        cuda.require_gpu(f"{self._label()}.to_gpu()")
+        return self._move(cuda.as_cupy, 'gpu')
+
+    def _move(self, convert, device):
+        if self.data is not None and cuda.device_of(self.data) != device:
+            self.data = convert(self.data)
+        if self.grad is not None:
+            self.grad._move(convert, device)
         return self
 
 
@@ -313,3 +328,4 @@ def _xp(data):
 # The operators above call these; imported last because they build on Variable.
 from .operators import (add, sub, mul, div, neg, pow, matmul, getitem,  # noqa: E402
                         reshape, transpose, sum)
+from . import cuda  # noqa: E402  (cuda.py reads Variables too)

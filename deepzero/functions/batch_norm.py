@@ -11,6 +11,7 @@ PyTorch's ``momentum`` is ``1 - this``). Inference uses the running statistics.
 """
 from .. import kernels
 from ..core import Function, Variable, as_variable, config, get_array_module
+from ..core.cuda import device_of
 from ..core.operators import reshape, sum
 
 __all__ = ['BatchNorm', 'batch_norm']
@@ -152,6 +153,11 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
         if _data(vector).shape != (channels,):
             raise ValueError(f"batch_norm: x has {channels} channels on axis {axis} but "
                              f"{name} has shape {_data(vector).shape} (x {x.shape})")
+    for name, stats in (('moving_mean', moving_mean), ('moving_variance', moving_variance)):
+        # updated in place, not inputs of the op: Function.__call__ does not see them
+        if device_of(stats) != x.device:
+            raise TypeError(f"batch_norm: x on {x.device} but {name} on {device_of(stats)}; "
+                            "move them to one device with to_gpu()/to_cpu()")
     # Python floats: NumPy scalars such as np.float64(0.99) would promote float32 data
     function = BatchNorm(moving_mean, moving_variance, float(momentum), float(epsilon),
                          axis, training)

@@ -1,8 +1,8 @@
 """The fully connected layer's op: ``y = x @ W + b``."""
 import numpy as np
 
-from ..core import Function, get_array_module, parallel
-from ..core.operators import matmul, reshape, sum
+from ..core import Function, get_array_module
+from ..core.operators import matmul, matmul_into, reshape, sum
 
 __all__ = ['Linear', 'linear']
 
@@ -21,7 +21,7 @@ class Linear(Function):
         x_rows = x.reshape(-1, in_features)
         y = get_array_module(x).empty((x_rows.shape[0], out_features),
                                       np.result_type(x.dtype, W.dtype))
-        parallel.matmul(x_rows, W, y)
+        matmul_into(x_rows, W, y)
         if b is not None:
             y += b  # in place: y is a fresh GEMM result
         return y.reshape(x.shape[:-1] + (out_features,))

@@ -6,7 +6,9 @@ everywhere, so multiplying ``gy`` by a fixed array keeps them differentiable
 to any order. A boolean mask multiplies ``gy`` directly (NumPy casts it inside
 the loop), which is as cheap as a copy and cheaper than ``np.where``.
 """
-from ..core import Function, get_array_module
+from ..core import Function, Variable, get_array_module
+from ..core.array_module import is_scalar
+from ..core.cuda import device_of
 from ..core.operators import _broadcasting, sum_to
 
 __all__ = ['Sqrt', 'sqrt', 'Abs', 'abs', 'Sin', 'sin', 'Cos', 'cos', 'Tanh', 'tanh',
@@ -87,8 +89,10 @@ class Clip(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        # NumPy 2 lets an np.float64 bound promote float32 data: cast the bounds.
-        self.x_min, self.x_max = (None if b is None else xp.asarray(b, dtype=x.dtype)
+        # NumPy 2 lets an np.float64 bound promote float32 data: cast the bounds
+        # (scalar bounds to NumPy scalars, which CuPy takes as kernel arguments).
+        self.x_min, self.x_max = (None if b is None else
+                                  x.dtype.type(b) if is_scalar(b) else xp.asarray(b, x.dtype)
                                   for b in (self.x_min, self.x_max))
         return xp.clip(x, self.x_min, self.x_max)
 
@@ -119,18 +123,19 @@ class Maximum(Function):
     argument), and it keeps ``maximum(a, b) + minimum(a, b) == a + b`` exact
     for gradients too.
     """
-    pick = 'maximum'   # the NumPy ufunc choosing the result
+    pick = 'maximum'   # the ufunc (NumPy's or CuPy's) choosing the result
     wins = 'greater'   # where ``a`` alone is chosen
 
     def forward(self, a, b):
-        xp = get_array_module(a, b)
-        return _broadcasting(self.pick, getattr(xp, self.pick), a, b)
+        self.compared = a, b  # as forward got them (a host scalar beside GPU data as a scalar)
+        return _broadcasting(self.pick, self.pick, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        xp = get_array_module(a.data)
-        share_a = xp.asarray(getattr(xp, self.wins)(a.data, b.data), dtype=gy.dtype)
-        share_a[a.data == b.data] = 0.5
+        a_data, b_data = self.compared
+        xp = get_array_module(gy)
+        share_a = xp.asarray(getattr(xp, self.wins)(a_data, b_data), dtype=gy.dtype)
+        share_a[a_data == b_data] = 0.5
         need_a, need_b = self.needs_input_grad
         ga = sum_to(gy * share_a, a.shape) if need_a else None
         gb = sum_to(gy * (1 - share_a), b.shape) if need_b else None
@@ -157,13 +162,18 @@ class Where(Function):
     """``condition ? x : y`` elementwise; ``condition`` is a constant, not an input."""
 
     def __init__(self, condition):
-        condition = getattr(condition, 'data', condition)
+        if isinstance(condition, Variable):
+            condition = condition.data
         self.condition = get_array_module(condition).asarray(condition)
 
     def forward(self, x, y):
         xp = get_array_module(x, y)
         if self.condition.dtype != bool:
             raise TypeError(f"where: condition must be a bool array, got {self.condition.dtype}")
+        data_on = 'gpu' if 'gpu' in (device_of(x), device_of(y)) else 'cpu'
+        if device_of(self.condition) != data_on:
+            raise TypeError(f"where: condition on {device_of(self.condition)} but x and y on "
+                            f"{data_on}; move it with deepzero.cuda.as_cupy/as_numpy")
         try:
             return xp.where(self.condition, x, y)
         except ValueError:
