@@ -13,7 +13,7 @@ losses by the sample weights and reduces with ``reduction``:
 import numpy as np
 
 from . import functions as F
-from .core import Variable, as_variable
+from .core import Variable, as_array, as_variable, get_array_module
 
 __all__ = ['Loss', 'MeanSquaredError', 'MeanAbsoluteError', 'Hinge', 'BinaryCrossentropy',
            'CategoricalCrossentropy', 'SparseCategoricalCrossentropy', 'mean_squared_error',
@@ -73,7 +73,7 @@ def _labels(y_true, y_pred):
     loss op reads it in the prediction's dtype)."""
     if isinstance(y_true, Variable) and y_true.requires_grad:
         return y_true
-    labels = y_true.data if isinstance(y_true, Variable) else np.asarray(y_true)
+    labels = y_true.data if isinstance(y_true, Variable) else as_array(y_true)
     return labels.astype(as_variable(y_pred).dtype, copy=False)
 
 
@@ -118,7 +118,10 @@ def reduce_weighted(losses, sample_weight, reduction='sum_over_batch_size'):
     """Multiply per-sample ``losses`` (a Variable (N,)) by ``sample_weight``
     (N,) and reduce: 'sum_over_batch_size' -> sum / N, 'sum', or 'none'."""
     if sample_weight is not None:
-        weights = np.asarray(getattr(sample_weight, 'data', sample_weight))
+        if isinstance(sample_weight, Variable):
+            sample_weight = sample_weight.data
+        # on the losses' device (a host array is copied over)
+        weights = get_array_module(losses).asarray(sample_weight)
         weights = weights.astype(losses.dtype, copy=False).reshape(len(weights), *(
             (1,) * (losses.ndim - 1)))
         if len(weights) != len(losses):

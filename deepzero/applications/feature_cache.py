@@ -32,6 +32,7 @@ import zipfile
 
 import numpy as np
 
+from ..core import cuda
 from ..core.files import atomic_write
 
 # ImageDataGenerator settings that draw random transforms, with their "off" values.
@@ -144,7 +145,7 @@ def _update_model(digest, model):
     layers = [(type(layer).__name__, _config(layer)) for layer in getattr(model, 'layers', [])]
     digest.update(json.dumps([type(model).__name__, layers], sort_keys=True).encode())
     for weight in model.weights:
-        data = np.ascontiguousarray(weight.data)
+        data = np.ascontiguousarray(cuda.as_numpy(weight))
         digest.update(f'{data.shape}|{data.dtype}|'.encode())
         digest.update(data.tobytes())
 

@@ -6,12 +6,13 @@ one column with ``class_id``). Counts are sample-weighted.
 """
 import numpy as np
 
-from .metric import Metric, as_array
+from ..core import cuda
+from .metric import Metric
 
 
 def _flat(y_true, y_pred, sample_weight, class_id=None):
     """Flattened labels (bool), predictions and weights (float64)."""
-    y_true, y_pred = as_array(y_true), as_array(y_pred)
+    y_true, y_pred = cuda.as_numpy(y_true), cuda.as_numpy(y_pred)
     if y_true.shape != y_pred.shape and y_true.size == y_pred.size:
         y_true = y_true.reshape(y_pred.shape)
     if y_true.shape != y_pred.shape:
@@ -21,7 +22,7 @@ def _flat(y_true, y_pred, sample_weight, class_id=None):
         y_true, y_pred = y_true[..., class_id], y_pred[..., class_id]
     weights = np.ones(y_pred.shape, np.float64)
     if sample_weight is not None:
-        w = as_array(sample_weight).astype(np.float64)
+        w = cuda.as_numpy(sample_weight).astype(np.float64)
         weights = weights * w.reshape(w.shape + (1,) * (y_pred.ndim - w.ndim))
     return y_true.reshape(-1) > 0.5, y_pred.reshape(-1), weights.reshape(-1)
 
@@ -153,7 +154,7 @@ class AUC(Metric):
         self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = as_array(y_pred)
+        y_pred = cuda.as_numpy(y_pred)
         if self.from_logits:
             y_pred = 1.0 / (1.0 + np.exp(-y_pred.astype(np.float64)))
         labels, scores, weights = _flat(y_true, y_pred, sample_weight)

@@ -12,6 +12,7 @@ does not wait for the GPU; its ``result()`` is then a 0-d device array, read
 import numpy as np
 
 from ..core import Variable, get_array_module
+from ..core.array_module import ARRAY_TYPES
 from ..core.naming import to_snake_case
 
 
@@ -103,8 +104,11 @@ class MeanMetricWrapper(Mean):
 
 
 def as_array(x):
-    """The data of a Variable, or ``x`` as a NumPy array."""
-    return x.data if isinstance(x, Variable) else np.asarray(x)
+    """The data of a Variable, an array as it is (on its device), anything
+    else as a NumPy array."""
+    if isinstance(x, Variable):
+        return x.data
+    return x if isinstance(x, ARRAY_TYPES) else np.asarray(x)
 
 
 def _weight_shape(sample_weight, values):

@@ -1,6 +1,7 @@
 """Adadelta: step sizes from running averages of squared gradients and updates."""
 import numpy as np
 
+from ..kernels.gpu import optimizers as device_updates
 from .optimizer import Optimizer
 
 
@@ -27,6 +28,11 @@ class Adadelta(Optimizer):
     def update_step(self, gradient, variable, learning_rate, index):
         self.run_update(self._update, (learning_rate,), gradient, variable,
                         self._accumulated_grads[index], self._accumulated_delta_vars[index])
+
+    def update_on_device(self, update, scalars, gradient, variable, acc_g, acc_delta):
+        device_updates.adadelta_update(gradient, variable, acc_g, acc_delta,
+                                       learning_rate=scalars[0], rho=self.rho,
+                                       epsilon=self.epsilon)
 
     def _update(self, learning_rate, gradient, variable, acc_g, acc_delta):
         """The update of one piece."""

@@ -1,6 +1,7 @@
 """Adagrad: per-coordinate rates shrinking with the sum of squared gradients."""
 import numpy as np
 
+from ..kernels.gpu import optimizers as device_updates
 from .optimizer import Optimizer
 
 
@@ -24,6 +25,10 @@ class Adagrad(Optimizer):
     def update_step(self, gradient, variable, learning_rate, index):
         self.run_update(self._update, (learning_rate,), gradient, variable,
                         self._accumulators[index])
+
+    def update_on_device(self, update, scalars, gradient, variable, acc):
+        device_updates.adagrad_update(gradient, variable, acc, learning_rate=scalars[0],
+                                      epsilon=self.epsilon)
 
     def _update(self, learning_rate, gradient, variable, acc):
         """The update of one piece."""

@@ -1,6 +1,7 @@
 """Adam: momentum and RMS scaling with bias correction."""
 import numpy as np
 
+from ..kernels.gpu import optimizers as device_updates
 from .optimizer import Optimizer
 
 
@@ -47,6 +48,11 @@ class Adam(Optimizer):
         self.run_update(self._update, (alpha,), gradient, variable,
                         self._momentums[index], self._velocities[index],
                         self._velocity_hats[index] if self.amsgrad else None)
+
+    def update_on_device(self, update, scalars, gradient, variable, m, v, v_hat):
+        device_updates.adam_update(gradient, variable, m, v, v_hat, alpha=scalars[0],
+                                   beta_1=self.beta_1, beta_2=self.beta_2,
+                                   epsilon=self.epsilon)
 
     def _update(self, alpha, gradient, variable, m, v, v_hat):
         """The update of one piece (``v_hat`` None without amsgrad)."""

@@ -1,6 +1,7 @@
 """Nadam: Adam with Nesterov momentum (Dozat's momentum schedule)."""
 import numpy as np
 
+from ..kernels.gpu import optimizers as device_updates
 from .adam import Adam
 
 
@@ -46,6 +47,13 @@ class Nadam(Adam):
                    cast(1.0) - cast(self.beta_2) ** t)            # v's bias correction
         self.run_update(self._update_nadam, (learning_rate, factors), gradient, variable,
                         self._momentums[index], self._velocities[index])
+
+    def update_on_device(self, update, scalars, gradient, variable, m, v):
+        learning_rate, (m_factor, gradient_factor, v_correction) = scalars
+        device_updates.nadam_update(gradient, variable, m, v, learning_rate=learning_rate,
+                                    m_factor=m_factor, gradient_factor=gradient_factor,
+                                    v_correction=v_correction, beta_1=self.beta_1,
+                                    beta_2=self.beta_2, epsilon=self.epsilon)
 
     def _update_nadam(self, learning_rate, factors, gradient, variable, m, v):
         """The update of one piece."""

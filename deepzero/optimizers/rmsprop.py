@@ -1,6 +1,7 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
 import numpy as np
 
+from ..kernels.gpu import optimizers as device_updates
 from .optimizer import Optimizer
 
 
@@ -38,6 +39,11 @@ class RMSprop(Optimizer):
                         self._velocities[index],
                         self._momentums[index] if self.momentum > 0 else None,
                         self._average_gradients[index] if self.centered else None)
+
+    def update_on_device(self, update, scalars, gradient, variable, v, m, a):
+        device_updates.rmsprop_update(gradient, variable, v, m, a, learning_rate=scalars[0],
+                                      rho=self.rho, momentum=self.momentum,
+                                      epsilon=self.epsilon)
 
     def _update(self, learning_rate, gradient, variable, v, m, a):
         """The update of one piece: velocity ``v``, momentum ``m`` and average

@@ -1,4 +1,5 @@
 """Stochastic gradient descent, optionally with (Nesterov) momentum."""
+from ..kernels.gpu import optimizers as device_updates
 from .optimizer import Optimizer
 
 
@@ -25,6 +26,10 @@ class SGD(Optimizer):
     def update_step(self, gradient, variable, learning_rate, index):
         self.run_update(self._update, (learning_rate,), gradient, variable,
                         self._momentums[index] if self.momentum else None)
+
+    def update_on_device(self, update, scalars, gradient, variable, m):
+        device_updates.sgd_update(gradient, variable, m, learning_rate=scalars[0],
+                                  momentum=self.momentum, nesterov=self.nesterov)
 
     def _update(self, learning_rate, gradient, variable, m):
         """The update of one piece (``m`` None without momentum)."""

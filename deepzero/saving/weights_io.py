@@ -44,7 +44,7 @@ def named_values(variables):
 def to_numpy(variable):
     """A variable's (or an array's) data in host memory: the bytes a file
     gets are the same whichever device the model is on."""
-    return cuda.as_numpy(getattr(variable, 'data', variable))
+    return cuda.as_numpy(variable)
 
 
 def own_variables(obj):
