@@ -56,6 +56,8 @@ sys.path[:0] = [str(HERE), str(REPO)]
 
 import numpy as np  # noqa: E402
 
+from harness import names_from  # noqa: E402
+
 PARTS = ('tests', 'equality', 'steps', 'tf32', 'epoch')
 TOLERANCE = 1e-4
 WORKLOADS = ('W1_train', 'W1_infer', 'W2_vgg_fwd', 'W3_finetune')
@@ -98,9 +100,9 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', choices=('gpu', 'cpu'), default='gpu')
     parser.add_argument('--smoke', action='store_true', help='tiny sizes (a test of the script)')
-    parser.add_argument('--parts', default=list(PARTS), type=_names_from(PARTS),
+    parser.add_argument('--parts', default=list(PARTS), type=names_from(PARTS),
                         help=f"comma-separated, from {','.join(PARTS)}")
-    parser.add_argument('--frameworks', default=list(FRAMEWORKS), type=_names_from(FRAMEWORKS),
+    parser.add_argument('--frameworks', default=list(FRAMEWORKS), type=names_from(FRAMEWORKS),
                         help=f"the steps part's, from {','.join(FRAMEWORKS)}")
     parser.add_argument('--tests', nargs=argparse.REMAINDER, default=None,
                         help='pytest arguments of the tests part (default: '
@@ -115,17 +117,6 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     args.sizes = SIZES['smoke' if args.smoke else 'full']
     return args
-
-
-def _names_from(known):
-    def parse(text):
-        names = text.split(',')
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise argparse.ArgumentTypeError(f"unknown name(s) {', '.join(unknown)}; "
-                                             f"choose from {', '.join(known)}")
-        return names
-    return parse
 
 
 # --- the machine --------------------------------------------------------------------

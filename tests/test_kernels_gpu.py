@@ -22,6 +22,8 @@ from deepzero.kernels import cpu, gpu
 from deepzero.kernels.geometry import ConvSpec, PoolSpec, WindowGeometry
 from deepzero.utils import check_second_order
 
+import test_ops_conv
+
 
 def _why_no_gpu():
     try:
@@ -100,17 +102,7 @@ def distinct(rng, shape):
 
 FORMATS = ['channels_last', 'channels_first']
 
-CONV_CASES = [  # as tests/test_ops_conv.py: (x NHWC, kernel, strides, padding, dilation, groups)
-    ((2, 7, 6, 3), (3, 3, 3, 4), 1, 'valid', 1, 1),
-    ((2, 7, 6, 3), (3, 3, 3, 4), 2, 'same', 1, 1),
-    ((1, 8, 7, 2), (3, 2, 2, 3), 2, 'same', 1, 1),
-    ((1, 6, 6, 2), (2, 2, 2, 3), 1, 'same', 1, 1),
-    ((2, 6, 7, 2), (3, 3, 2, 2), 1, 1, 1, 1),
-    ((1, 7, 7, 2), (3, 3, 2, 3), (2, 1), ((0, 2), (1, 0)), 1, 1),
-    ((1, 9, 8, 2), (3, 3, 2, 2), 1, 'valid', 2, 1),
-    ((1, 9, 8, 2), (3, 3, 2, 2), 2, 'same', 2, 1),
-    ((2, 6, 6, 4), (3, 3, 2, 6), 1, 'same', 1, 2),
-    ((1, 6, 5, 3), (3, 3, 1, 6), 1, 'valid', 1, 3),    # depthwise as groups
+CONV_CASES = test_ops_conv.CASES + [  # and 1x1 convs
     ((2, 5, 4, 6), (1, 1, 6, 4), 1, 'valid', 1, 1),    # 1x1: columns are the image
     ((2, 5, 4, 6), (1, 1, 3, 4), 1, 'valid', 1, 2),
     ((2, 5, 4, 6), (1, 1, 6, 4), 2, 'same', 1, 1),
