@@ -62,7 +62,9 @@ _world = None
 
 def init(comm=None):
     """Join the world (idempotent). ``comm``: an mpi4py communicator to work
-    in instead of COMM_WORLD. Without mpi4py the world has one process."""
+    in instead of COMM_WORLD. Without mpi4py the world has one process;
+    RuntimeError, saying what to install, when mpi4py is there but finds no
+    MPI library."""
     global _world
     if comm is None and _world is not None:
         return
@@ -72,6 +74,11 @@ def init(comm=None):
         except ImportError:
             _world = _World(None)
             return
+        except RuntimeError as error:   # mpi4py's wheels load the system's MPI library
+            raise RuntimeError(
+                "deepzero.distributed: mpi4py is installed but cannot load an MPI library; "
+                "install Open MPI (on Debian: apt-get install openmpi-bin libopenmpi-dev) "
+                f"or uninstall mpi4py. mpi4py said: {error}") from error
         comm = MPI.COMM_WORLD
     _world = _World(comm)
 

@@ -129,35 +129,58 @@ def test_distributed_optimizer_refuses_what_it_cannot_wrap(world_of_one):
 
 
 # --- real MPI, in subprocesses ------------------------------------------------------------
-needs_mpi4py = pytest.mark.skipif(importlib.util.find_spec('mpi4py') is None,
-                                  reason="mpi4py is not installed (pip install 'deepzero[mpi]')")
-needs_mpirun = pytest.mark.skipif(shutil.which('mpirun') is None,
-                                  reason="mpirun is missing (Open MPI: apt-get install "
-                                         "openmpi-bin libopenmpi-dev)")
-
-
-def _run(command):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+def _mpi_env(**extra):
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]),
         # CI runs as root; the machine may have fewer cores than ranks
         OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1',
-        OMPI_MCA_rmaps_base_oversubscribe='1', DEEPZERO_THREADS='1')
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+        OMPI_MCA_rmaps_base_oversubscribe='1', DEEPZERO_THREADS='1', **extra)
+
+
+@pytest.fixture(scope='module')
+def mpi4py_works():
+    """Skip unless mpi4py imports and loads an MPI library (probed in a
+    subprocess, so that this process never initialises MPI)."""
+    if importlib.util.find_spec('mpi4py') is None:
+        pytest.skip("mpi4py is not installed (pip install 'deepzero[mpi]')")
+    probe = subprocess.run([sys.executable, '-c', 'from mpi4py import MPI'], env=_mpi_env(),
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode:
+        pytest.skip("mpi4py cannot load an MPI library (Open MPI: apt-get install "
+                    f"openmpi-bin libopenmpi-dev): {probe.stderr.strip()[-300:]}")
+
+
+@pytest.fixture
+def mpirun(mpi4py_works):
+    if shutil.which('mpirun') is None:
+        pytest.skip("mpirun is missing (Open MPI: apt-get install openmpi-bin libopenmpi-dev)")
+    return shutil.which('mpirun')
+
+
+def _run(command, **env):
+    done = subprocess.run(command, env=_mpi_env(**env), cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
-@needs_mpi4py
-def test_script_without_mpirun_runs_in_mpis_world_of_one():
+def test_mpi4py_without_an_mpi_library_says_what_to_install():
+    if importlib.util.find_spec('mpi4py') is None:
+        pytest.skip("mpi4py is not installed (pip install 'deepzero[mpi]')")
+    done = subprocess.run(
+        [sys.executable, '-c', 'import deepzero.distributed as d; d.size()'],
+        env=_mpi_env(MPI4PY_LIBMPI=str(ROOT / 'no-such-libmpi.so')),
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "cannot load an MPI library; install Open MPI" in done.stderr, done.stderr
+
+
+def test_script_without_mpirun_runs_in_mpis_world_of_one(mpi4py_works):
     assert _run([sys.executable, str(SCRIPT)]).split() == ['OK', '0', '1']
 
 
-@needs_mpi4py
-@needs_mpirun
-def test_two_ranks_of_batch_16_match_one_rank_of_batch_32():
-    out = _run(['mpirun', '-np', '2', '--oversubscribe', '--allow-run-as-root',
-                '-x', 'PYTHONPATH', '-x', 'DEEPZERO_THREADS',
-                sys.executable, str(SCRIPT)])
+def test_two_ranks_of_batch_16_match_one_rank_of_batch_32(mpirun):
+    out = _run([mpirun, '-np', '2', '--oversubscribe', '--allow-run-as-root',
+                '-x', 'PYTHONPATH', '-x', 'DEEPZERO_THREADS', sys.executable, str(SCRIPT)])
     assert sorted(line for line in out.splitlines() if line.startswith('OK')) == \
         ['OK 0 2', 'OK 1 2']
