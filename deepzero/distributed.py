@@ -21,6 +21,7 @@ data), scalars and lists (read as ``core.as_array`` reads them: Python floats
 as float32). Results keep the input's dtype: float32 stays float32.
 """
 import copy
+import functools
 
 import numpy as np
 
@@ -280,6 +281,14 @@ class _DistributedApply:
         return super().apply(grads, variables)
 
 
+@functools.lru_cache(maxsize=None)
+def _distributed_class(base):
+    """``base`` (an Optimizer class) with ``_DistributedApply`` mixed in, under
+    ``base``'s names."""
+    return type(base.__name__, (_DistributedApply, base),
+                {'__module__': base.__module__, '__qualname__': base.__qualname__})
+
+
 def DistributedOptimizer(optimizer, op=Average):
     """An optimizer like ``optimizer`` (an unbuilt deepzero Optimizer) whose
     updates first reduce the gradients across the world with ``op`` (Average:
@@ -296,10 +305,7 @@ def DistributedOptimizer(optimizer, op=Average):
     if optimizer.built:
         raise ValueError(f"DistributedOptimizer: {optimizer.name} is already built (it has "
                          "updated variables); wrap the optimizer before training")
-    base = type(optimizer)
-    cls = type(base.__name__, (_DistributedApply, base),
-               {'__module__': base.__module__, '__qualname__': base.__qualname__})
     distributed = copy.deepcopy(optimizer)
-    distributed.__class__ = cls
+    distributed.__class__ = _distributed_class(type(optimizer))
     distributed.distributed_op = op
     return distributed
