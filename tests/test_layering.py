@@ -21,7 +21,7 @@ LEVELS = [
     ['activations', 'initializers', 'regularizers', 'layers'],
     ['losses', 'metrics', 'optimizers', 'callbacks'],
     ['saving'],
-    ['models'],
+    ['models', 'distributed'],
     ['preprocessing', 'applications', 'utils'],
     ['keras', 'dezero'],
     ['datasets', 'demo', 'demo_transfer', 'cli'],

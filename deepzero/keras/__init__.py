@@ -4,7 +4,7 @@ in a Keras program's imports and it runs on deepzero.
 This package only re-exports; every class and function lives in the deepzero
 package named in each module.
 """
-from . import (activations, applications, callbacks, initializers, layers, losses, metrics,
-               models, optimizers, preprocessing, regularizers, utils)
+from . import (activations, applications, callbacks, distributed, initializers, layers, losses,
+               metrics, models, optimizers, preprocessing, regularizers, utils)
 from ..layers import Input
 from ..models import Model, Sequential

@@ -1,0 +1,311 @@
+"""Synchronous data-parallel training on MPI (mpi4py over the system's MPI,
+e.g. Open MPI), with Horovod's Keras API: ``import horovod.keras as hvd``
+becomes ``import deepzero.keras.distributed as hvd``; run with
+``mpirun -np N python train.py``.
+
+The world: ``init()``, ``size()``, ``rank()``, ``local_rank()``,
+``local_size()`` (the local ones count the processes that share this
+machine's memory). Collectives on arrays: ``allreduce``, ``broadcast``,
+``allgather``. For define-by-run loops, as ChainerMN's multi-node optimizer
+did: ``average_gradients(params)`` and ``broadcast_parameters(params)``; for
+``fit``: ``DistributedOptimizer(optimizer)``.
+
+Without mpirun, or without mpi4py, the world has one process and everything
+works as in it (the collectives return copies of their input). mpi4py is
+imported on first use, so deepzero imports without it. Any call initialises
+the world when ``init()`` has not been called (Horovod asks for ``init()``
+first; here it is optional).
+
+Arrays: NumPy arrays (CuPy arrays go through the host), Variables (their
+data), scalars and lists (read as ``core.as_array`` reads them: Python floats
+as float32). Results keep the input's dtype: float32 stays float32.
+"""
+import copy
+import functools
+
+import numpy as np
+
+from .core import Variable, as_array, cuda
+
+# Reduction operations, as Horovod names them (``hvd.Average``, ``hvd.Sum``, ...).
+Average = 'average'
+Sum = 'sum'
+Min = 'min'
+Max = 'max'
+Product = 'product'
+REDUCTIONS = (Average, Sum, Min, Max, Product)
+
+# Bytes per allreduce bucket of gradients: tens of MB, so that a model with
+# many small gradients pays MPI's cost per call a few times, not once per
+# gradient, while a bucket's copy stays far below the gradients' size.
+BUCKET_BYTES = 32 << 20
+
+
+class _World:
+    """The processes of this run: ``comm`` is MPI's COMM_WORLD (None in a
+    world of one process without mpi4py), ``local`` the processes of COMM_WORLD
+    that share this machine's memory."""
+
+    def __init__(self, comm):
+        self.comm = comm
+        if comm is None:
+            self.size, self.rank, self.local_size, self.local_rank = 1, 0, 1, 0
+            return
+        from mpi4py import MPI
+        local = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank())
+        self.size, self.rank = comm.Get_size(), comm.Get_rank()
+        self.local_size, self.local_rank = local.Get_size(), local.Get_rank()
+        local.Free()
+
+
+_world = None
+
+
+def init(comm=None):
+    """Join the world (idempotent). ``comm``: an mpi4py communicator to work
+    in instead of COMM_WORLD. Without mpi4py the world has one process;
+    RuntimeError, saying what to install, when mpi4py is there but finds no
+    MPI library."""
+    global _world
+    if comm is None and _world is not None:
+        return
+    if comm is None:
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            _world = _World(None)
+            return
+        except RuntimeError as error:   # mpi4py's wheels load the system's MPI library
+            raise RuntimeError(
+                "deepzero.distributed: mpi4py is installed but cannot load an MPI library; "
+                "install Open MPI (on Debian: apt-get install openmpi-bin libopenmpi-dev) "
+                f"or uninstall mpi4py. mpi4py said: {error}") from error
+        comm = MPI.COMM_WORLD
+    _world = _World(comm)
+
+
+def _joined():
+    if _world is None:
+        init()
+    return _world
+
+
+def size():
+    """Number of processes in the world (1 without mpirun)."""
+    return _joined().size
+
+
+def rank():
+    """This process's rank in the world, 0 to ``size() - 1``."""
+    return _joined().rank
+
+
+def local_size():
+    """Number of processes on this machine (sharing its memory)."""
+    return _joined().local_size
+
+
+def local_rank():
+    """This process's rank among those on this machine, 0 to ``local_size() - 1``."""
+    return _joined().local_rank
+
+
+def _host_array(value, name):
+    """``value`` as a C-contiguous NumPy array (a copy when it had to move or
+    was not contiguous)."""
+    if isinstance(value, Variable):
+        value = value.data
+    if value is None:
+        raise ValueError(f"{name}: got None, expected an array")
+    return np.ascontiguousarray(cuda.as_numpy(as_array(value)))
+
+
+def _like_input(result, value):
+    """``result`` (NumPy) on the device of ``value``."""
+    if isinstance(value, Variable):
+        value = value.data
+    return result if cuda.device_of(value) == 'cpu' else cuda.as_cupy(result)
+
+
+def _check_op(op, dtype, name):
+    if op not in REDUCTIONS:
+        raise ValueError(f"{name}: op must be one of {REDUCTIONS}, got {op!r}")
+    if op == Average and not np.issubdtype(dtype, np.inexact):
+        raise ValueError(f"{name}: cannot average an array of dtype {dtype}; use op=Sum")
+
+
+def _allreduce_in_place(array, op, name):
+    """Reduce the C-contiguous NumPy ``array`` across the world, in place."""
+    _check_op(op, array.dtype, name)
+    world = _joined()
+    if world.comm is None or world.size == 1:
+        return
+    from mpi4py import MPI
+    mpi_op = {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX,
+              Product: MPI.PROD}[op]
+    world.comm.Allreduce(MPI.IN_PLACE, array, op=mpi_op)
+    if op == Average:
+        array /= array.dtype.type(world.size)
+
+
+def allreduce(value, average=None, name=None, op=None):
+    """The reduction of ``value`` (an array of the same shape on every rank)
+    across the world: by default, or with ``average=True``, the mean; with
+    ``op`` one of Average, Sum, Min, Max, Product. Returns a new array of
+    ``value``'s shape and dtype on ``value``'s device. ``name`` is Horovod's
+    tensor name, unused (MPI matches calls by order)."""
+    if average is not None and op is not None:
+        raise ValueError("allreduce: give `average` or `op`, not both")
+    if op is None:
+        op = Sum if average is False else Average
+    result = _host_array(value, 'allreduce').copy()
+    _allreduce_in_place(result, op, 'allreduce')
+    return _like_input(result, value)
+
+
+def broadcast(value, root_rank=0, name=None):
+    """``value`` of rank ``root_rank``, on every rank (each rank passes an array
+    of the same shape and dtype). Returns a new array on ``value``'s device."""
+    world = _joined()
+    _check_root(root_rank, world, 'broadcast')
+    result = _host_array(value, 'broadcast').copy()
+    if world.comm is not None and world.size > 1:
+        world.comm.Bcast(result, root=root_rank)
+    return _like_input(result, value)
+
+
+def allgather(value, name=None):
+    """The arrays of all ranks concatenated along the first axis, in rank
+    order; their first dimensions may differ, the other dimensions and the
+    dtype may not. A 0-d array counts as shape (1,). Returns a new array."""
+    world = _joined()
+    array = _host_array(value, 'allgather')
+    array = array.reshape(1) if array.ndim == 0 else array
+    if world.comm is None or world.size == 1:
+        return _like_input(array.copy(), value)
+    shapes = world.comm.allgather((array.shape[1:], array.dtype.str, array.shape[0]))
+    if len({(s, d) for s, d, _ in shapes}) > 1:
+        raise ValueError("allgather: the ranks' arrays differ beyond the first dimension: "
+                         + ", ".join(f"rank {r}: {(n,) + tuple(s)} {np.dtype(d)}"
+                                     for r, (s, d, n) in enumerate(shapes)))
+    counts = [n * int(np.prod(array.shape[1:], dtype=np.int64)) for _, _, n in shapes]
+    result = np.empty((sum(n for _, _, n in shapes),) + array.shape[1:], array.dtype)
+    world.comm.Allgatherv(array, [result, counts])
+    return _like_input(result, value)
+
+
+def _check_root(root_rank, world, name):
+    if not 0 <= root_rank < world.size:
+        raise ValueError(f"{name}: root_rank={root_rank} is not a rank of this world "
+                         f"of size {world.size}")
+
+
+def _buckets(arrays):
+    """``arrays`` grouped, in order, into lists of one dtype and at most
+    BUCKET_BYTES each (an array larger than that is a bucket of its own)."""
+    bucket, nbytes = [], 0
+    for array in arrays:
+        if bucket and (array.dtype != bucket[0].dtype or nbytes + array.nbytes > BUCKET_BYTES):
+            yield bucket
+            bucket, nbytes = [], 0
+        bucket.append(array)
+        nbytes += array.nbytes
+    if bucket:
+        yield bucket
+
+
+def allreduce_arrays(arrays, op=Average):
+    """Reduce each array of the list ``arrays`` across the world; returns new
+    arrays in the same order, shapes, dtypes and devices. The arrays travel
+    packed in buckets of up to BUCKET_BYTES, one MPI allreduce per bucket,
+    each in its arrays' own dtype (float32 gradients reduce in float32).
+    Every rank passes arrays of the same shapes and dtypes in the same order."""
+    hosts = [_host_array(a, 'allreduce_arrays') for a in arrays]
+    if size() == 1:
+        for a in hosts:
+            _check_op(op, a.dtype, 'allreduce_arrays')
+        return [_like_input(a.copy(), original) for a, original in zip(hosts, arrays)]
+    reduced = []
+    for bucket in _buckets(hosts):
+        packed = np.concatenate([a.reshape(-1) for a in bucket])
+        _allreduce_in_place(packed, op, 'allreduce_arrays')
+        offset = 0
+        for a in bucket:
+            reduced.append(packed[offset:offset + a.size].reshape(a.shape))
+            offset += a.size
+    return [_like_input(r, a) for r, a in zip(reduced, arrays)]
+
+
+def average_gradients(params):
+    """Replace each Parameter's ``.grad`` by its mean across the world, in
+    place (Parameters without a gradient are skipped; every rank must have
+    gradients for the same Parameters). Call it between ``backward()`` and
+    the optimizer's update in a define-by-run loop.
+
+    The gradients go in buckets (``allreduce_arrays``) and this call blocks
+    until all are averaged. The next step is to start each bucket with a
+    non-blocking MPI Iallreduce as soon as backward has produced its
+    gradients, so that communication overlaps the rest of the backward pass."""
+    if size() == 1:
+        return
+    grads = [p.grad.data for p in params if p.grad is not None]
+    for grad, mean in zip(grads, allreduce_arrays(grads, Average)):
+        grad[...] = mean
+
+
+def broadcast_parameters(params, root_rank=0):
+    """Overwrite every Parameter's (or Variable's) data with rank
+    ``root_rank``'s, in place: call it once after building the model so that
+    all ranks start from the same weights."""
+    world = _joined()
+    _check_root(root_rank, world, 'broadcast_parameters')
+    if world.comm is None or world.size == 1:
+        return
+    for p in params:
+        p.data[...] = broadcast(p.data, root_rank)
+
+
+class _DistributedApply:
+    """Mixed into an optimizer's class by DistributedOptimizer: ``apply``
+    (which ``apply_gradients`` and ``fit`` go through) reduces the gradients
+    across the world first."""
+
+    def apply(self, grads, variables=None):
+        if size() == 1:
+            return super().apply(grads, variables)
+        present = [i for i, g in enumerate(grads) if g is not None]
+        reduced = allreduce_arrays([grads[i] for i in present], self.distributed_op)
+        grads = list(grads)
+        for i, g in zip(present, reduced):
+            grads[i] = g
+        return super().apply(grads, variables)
+
+
+@functools.lru_cache(maxsize=None)
+def _distributed_class(base):
+    """``base`` (an Optimizer class) with ``_DistributedApply`` mixed in, under
+    ``base``'s names."""
+    return type(base.__name__, (_DistributedApply, base),
+                {'__module__': base.__module__, '__qualname__': base.__qualname__})
+
+
+def DistributedOptimizer(optimizer, op=Average):
+    """An optimizer like ``optimizer`` (an unbuilt deepzero Optimizer) whose
+    updates first reduce the gradients across the world with ``op`` (Average:
+    the gradient of the mean loss over all ranks' batches). The result is an
+    instance of a subclass of ``optimizer``'s class with the same name, so
+    ``compile``, saving and ``get_config`` see the original optimizer; use it
+    in place of ``optimizer``, which is left untouched. Horovod's other
+    arguments (compression, backward_passes_per_step, ...) are not taken."""
+    if op not in (Average, Sum):
+        raise ValueError(f"DistributedOptimizer: op must be Average or Sum, got {op!r}")
+    if getattr(optimizer, 'built', None) is None or not hasattr(optimizer, 'apply'):
+        raise TypeError("DistributedOptimizer: expected a deepzero Optimizer, got "
+                        f"{type(optimizer).__name__}")
+    if optimizer.built:
+        raise ValueError(f"DistributedOptimizer: {optimizer.name} is already built (it has "
+                         "updated variables); wrap the optimizer before training")
+    distributed = copy.deepcopy(optimizer)
+    distributed.__class__ = _distributed_class(type(optimizer))
+    distributed.distributed_op = op
+    return distributed

@@ -1,0 +1,186 @@
+"""deepzero.distributed: a world of one process in this process (mpi4py made
+unimportable), and the real thing in subprocesses: the script
+tests/mpi_scripts/allreduce_and_sgd.py under plain python (MPI's world of
+one) and under ``mpirun -np 2`` (Open MPI; skipped where mpirun or mpi4py is
+missing)."""
+import importlib.util
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import deepzero.distributed as distributed
+import deepzero.keras.distributed as hvd
+from deepzero.core import Parameter, Variable
+from deepzero.layers import Dense, Input
+from deepzero.models import Sequential
+from deepzero.optimizers import SGD, RMSprop
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / 'tests' / 'mpi_scripts' / 'allreduce_and_sgd.py'
+
+
+@pytest.fixture
+def world_of_one(monkeypatch):
+    """A fresh world with mpi4py unimportable, as on a machine without it."""
+    monkeypatch.setitem(sys.modules, 'mpi4py', None)
+    monkeypatch.setattr(distributed, '_world', None)
+    yield
+    assert 'mpi4py.MPI' not in sys.modules or sys.modules['mpi4py'] is None
+
+
+def test_keras_face_is_the_engine_module():
+    assert hvd.DistributedOptimizer is distributed.DistributedOptimizer
+    assert hvd.allreduce is distributed.allreduce
+
+
+def test_world_of_one_without_mpi4py(world_of_one):
+    hvd.init()
+    assert (hvd.size(), hvd.rank(), hvd.local_size(), hvd.local_rank()) == (1, 0, 1, 0)
+
+
+def test_calls_before_init_join_a_world_of_one(world_of_one):
+    assert hvd.size() == 1 and hvd.rank() == 0
+
+
+def test_collectives_in_a_world_of_one_return_copies_of_the_same_dtype(world_of_one):
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for result in (hvd.allreduce(x), hvd.allreduce(x, average=False),
+                   hvd.allreduce(x, op=hvd.Max), hvd.broadcast(x, root_rank=0),
+                   hvd.allgather(x), hvd.allreduce(Variable(x))):
+        assert result.dtype == np.float32 and result.shape == (2, 3)
+        np.testing.assert_array_equal(result, x)
+        assert not np.shares_memory(result, x)
+    assert hvd.allreduce(1.5).dtype == np.float32        # Python floats read as float32
+    assert hvd.allgather(np.float32(2)).shape == (1,)
+    assert hvd.allreduce(np.arange(3), op=hvd.Sum).dtype == np.arange(3).dtype
+
+
+def test_bad_arguments_name_what_is_wrong(world_of_one):
+    x = np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="op must be one of"):
+        hvd.allreduce(x, op='mean')
+    with pytest.raises(ValueError, match="not both"):
+        hvd.allreduce(x, average=True, op=hvd.Sum)
+    with pytest.raises(ValueError, match="cannot average an array of dtype int"):
+        hvd.allreduce(np.arange(3))
+    with pytest.raises(ValueError, match="root_rank=1 is not a rank of this world of size 1"):
+        hvd.broadcast(x, root_rank=1)
+    with pytest.raises(ValueError, match="got None"):
+        hvd.allreduce(None)
+
+
+def test_buckets_keep_order_split_by_size_and_dtype(monkeypatch):
+    monkeypatch.setattr(distributed, 'BUCKET_BYTES', 64)
+    arrays = [np.zeros(8, np.float32), np.zeros(8, np.float32), np.zeros(20, np.float32),
+              np.zeros(2, np.float32), np.zeros(2, np.float64), np.zeros(1, np.float32)]
+    buckets = list(distributed._buckets(arrays))
+    assert [[a.size for a in b] for b in buckets] == [[8, 8], [20], [2], [2], [1]]
+    assert [a for b in buckets for a in b] == arrays
+
+
+def test_engine_helpers_in_a_world_of_one_leave_parameters_as_they_are(world_of_one):
+    params = [Parameter(np.arange(4, dtype=np.float32)), Parameter(np.ones(2, np.float32))]
+    params[0].grad = Variable(np.full(4, 3, np.float32))
+    distributed.average_gradients(params)           # params[1] has no gradient: skipped
+    distributed.broadcast_parameters(params)
+    np.testing.assert_array_equal(params[0].grad.data, np.full(4, 3, np.float32))
+    np.testing.assert_array_equal(params[0].data, np.arange(4, dtype=np.float32))
+
+
+def _model():
+    return Sequential([Input((4,)), Dense(3)])
+
+
+@pytest.mark.parametrize('make', [lambda: SGD(0.1, momentum=0.9), lambda: RMSprop(0.01)])
+def test_distributed_optimizer_in_a_world_of_one_trains_as_the_optimizer(world_of_one, make):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 4)).astype(np.float32)
+    y = rng.standard_normal((32, 3)).astype(np.float32)
+    plain, wrapped = _model(), _model()
+    wrapped.set_weights(plain.get_weights())
+    optimizer = make()
+    distributed_optimizer = hvd.DistributedOptimizer(optimizer)
+    assert isinstance(distributed_optimizer, type(optimizer))
+    assert type(distributed_optimizer).__name__ == type(optimizer).__name__
+    assert distributed_optimizer.get_config() == optimizer.get_config()
+    plain.compile(optimizer=make(), loss='mse')
+    wrapped.compile(optimizer=distributed_optimizer, loss='mse')
+    for model in (plain, wrapped):
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for got, want in zip(wrapped.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert not optimizer.built                       # the original is left untouched
+
+
+def test_distributed_optimizer_refuses_what_it_cannot_wrap(world_of_one):
+    built = SGD(0.1)
+    built.build([Parameter(np.zeros(2, np.float32))])
+    with pytest.raises(ValueError, match="already built"):
+        hvd.DistributedOptimizer(built)
+    with pytest.raises(TypeError, match="expected a deepzero Optimizer, got str"):
+        hvd.DistributedOptimizer('sgd')
+    with pytest.raises(ValueError, match="op must be Average or Sum"):
+        hvd.DistributedOptimizer(SGD(0.1), op=hvd.Max)
+
+
+# --- real MPI, in subprocesses ------------------------------------------------------------
+def _mpi_env(**extra):
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]),
+        # CI runs as root; the machine may have fewer cores than ranks
+        OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1',
+        OMPI_MCA_rmaps_base_oversubscribe='1', DEEPZERO_THREADS='1', **extra)
+
+
+@pytest.fixture(scope='module')
+def mpi4py_works():
+    """Skip unless mpi4py imports and loads an MPI library (probed in a
+    subprocess, so that this process never initialises MPI)."""
+    if importlib.util.find_spec('mpi4py') is None:
+        pytest.skip("mpi4py is not installed (pip install 'deepzero[mpi]')")
+    probe = subprocess.run([sys.executable, '-c', 'from mpi4py import MPI'], env=_mpi_env(),
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode:
+        pytest.skip("mpi4py cannot load an MPI library (Open MPI: apt-get install "
+                    f"openmpi-bin libopenmpi-dev): {probe.stderr.strip()[-300:]}")
+
+
+@pytest.fixture
+def mpirun(mpi4py_works):
+    if shutil.which('mpirun') is None:
+        pytest.skip("mpirun is missing (Open MPI: apt-get install openmpi-bin libopenmpi-dev)")
+    return shutil.which('mpirun')
+
+
+def _run(command, **env):
+    done = subprocess.run(command, env=_mpi_env(**env), cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_mpi4py_without_an_mpi_library_says_what_to_install():
+    if importlib.util.find_spec('mpi4py') is None:
+        pytest.skip("mpi4py is not installed (pip install 'deepzero[mpi]')")
+    done = subprocess.run(
+        [sys.executable, '-c', 'import deepzero.distributed as d; d.size()'],
+        env=_mpi_env(MPI4PY_LIBMPI=str(ROOT / 'no-such-libmpi.so')),
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "cannot load an MPI library; install Open MPI" in done.stderr, done.stderr
+
+
+def test_script_without_mpirun_runs_in_mpis_world_of_one(mpi4py_works):
+    assert _run([sys.executable, str(SCRIPT)]).split() == ['OK', '0', '1']
+
+
+def test_two_ranks_of_batch_16_match_one_rank_of_batch_32(mpirun):
+    out = _run([mpirun, '-np', '2', '--oversubscribe', '--allow-run-as-root',
+                '-x', 'PYTHONPATH', '-x', 'DEEPZERO_THREADS', sys.executable, str(SCRIPT)])
+    assert sorted(line for line in out.splitlines() if line.startswith('OK')) == \
+        ['OK 0 2', 'OK 1 2']
