@@ -8,7 +8,9 @@ The world: ``init()``, ``size()``, ``rank()``, ``local_rank()``,
 machine's memory). Collectives on arrays: ``allreduce``, ``broadcast``,
 ``allgather``. For define-by-run loops, as ChainerMN's multi-node optimizer
 did: ``average_gradients(params)`` and ``broadcast_parameters(params)``; for
-``fit``: ``DistributedOptimizer(optimizer)``.
+``fit``: ``DistributedOptimizer(optimizer)`` and the callbacks of
+``callbacks`` (``hvd.callbacks.BroadcastGlobalVariablesCallback(0)``,
+``MetricAverageCallback()``, ``LearningRateWarmupCallback(initial_lr)``).
 
 Without mpirun, or without mpi4py, the world has one process and everything
 works as in it (the collectives return copies of their input). mpi4py is
@@ -22,9 +24,11 @@ as float32). Results keep the input's dtype: float32 stays float32.
 """
 import copy
 import functools
+import types
 
 import numpy as np
 
+from .callbacks import Callback
 from .core import Variable, as_array, cuda
 
 # Reduction operations, as Horovod names them (``hvd.Average``, ``hvd.Sum``, ...).
@@ -309,3 +313,139 @@ def DistributedOptimizer(optimizer, op=Average):
     distributed.__class__ = _distributed_class(type(optimizer))
     distributed.distributed_op = op
     return distributed
+
+
+# --- Horovod's Keras callbacks --------------------------------------------------------------
+class BroadcastGlobalVariablesCallback(Callback):
+    """Make every rank's model start from rank ``root_rank``'s: broadcasts
+    the model's weights (trainable and not) at the start of ``fit``, and, as
+    Horovod does, the model's weights and the optimizer's variables (slots,
+    iteration count) once more after the first batch, when the optimizer has
+    built them. Put it first in ``callbacks``."""
+
+    def __init__(self, root_rank=0):
+        super().__init__()
+        self.root_rank = root_rank
+        self.broadcast_done = False
+
+    def _broadcast(self, variables):
+        broadcast_parameters(variables, self.root_rank)
+
+    def on_train_begin(self, logs=None):
+        self._broadcast(self.model.weights)
+        if self.model.optimizer is not None and self.model.optimizer.built:
+            self._broadcast(self.model.optimizer.variables)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.broadcast_done:
+            return
+        self._broadcast(self.model.weights)
+        self._broadcast(self.model.optimizer.variables)
+        self.broadcast_done = True
+
+
+class MetricAverageCallback(Callback):
+    """At each epoch's end, replace the epoch's logs (loss, metrics, their
+    'val_' twins) by their means across the ranks, in place, so that the
+    callbacks after it (History, which ``fit`` puts last; checkpoints) see
+    the averaged values on every rank. Every rank must log the same names;
+    ValueError naming each rank's names otherwise. Put it before the
+    callbacks that read the logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        world = _joined()
+        if not logs or world.comm is None or world.size == 1:
+            return
+        names = sorted(logs)
+        every_ranks_names = world.comm.allgather(names)
+        if any(other != names for other in every_ranks_names):
+            raise ValueError("MetricAverageCallback: the ranks log different names: "
+                             + "; ".join(f"rank {r}: {n}" for r, n in enumerate(every_ranks_names)))
+        # one allreduce for all of them, in float64 so that the mean of
+        # float64 logs loses nothing; each value then gets its own type back
+        means = allreduce(np.array([float(logs[n]) for n in names], np.float64), op=Average)
+        for name, mean in zip(names, means):
+            value = logs[name]
+            logs[name] = float(mean) if isinstance(value, float) else \
+                np.asarray(value).dtype.type(mean)
+
+
+class LearningRateWarmupCallback(Callback):
+    """Horovod's gradual warmup (Goyal et al., 2017): over the first
+    ``warmup_epochs`` epochs the learning rate grows linearly, batch by batch,
+    from ``initial_lr / size()`` to ``initial_lr``; at epoch ``e`` and batch
+    ``b`` of ``steps_per_epoch`` it is::
+
+        initial_lr / size() * (t * (size() - 1) / warmup_epochs + 1),
+        t = e + (b + 1) / steps_per_epoch
+
+    (so it reaches ``initial_lr`` on the last batch of the warmup). After the
+    warmup the optimizer keeps ``initial_lr``. ``steps_per_epoch``: default,
+    the steps ``fit`` runs per epoch. ``momentum_correction``: while a batch
+    runs at a changed rate, an optimizer with ``momentum`` has it scaled by
+    new_lr / old_lr (restored after the batch), as Horovod does.
+    'learning_rate' is added to the epoch logs. ``verbose``: rank 0 prints
+    when the warmup ends."""
+
+    def __init__(self, initial_lr, warmup_epochs=5, momentum_correction=True,
+                 steps_per_epoch=None, verbose=0):
+        super().__init__()
+        if initial_lr is None:
+            raise ValueError("LearningRateWarmupCallback: initial_lr is required")
+        if warmup_epochs <= 0:
+            raise ValueError("LearningRateWarmupCallback: warmup_epochs must be positive, "
+                             f"got {warmup_epochs}")
+        self.initial_lr = float(initial_lr)
+        self.warmup_epochs = warmup_epochs
+        self.momentum_correction = momentum_correction
+        self.steps_per_epoch = steps_per_epoch
+        self.verbose = verbose
+        self.current_epoch = None
+        self.restore_momentum = None
+
+    def learning_rate_at(self, epoch, batch):
+        """The warmup's rate for batch ``batch`` (0-based) of epoch ``epoch``."""
+        t = epoch + (batch + 1) / self.steps_per_epoch
+        world_size = size()
+        return self.initial_lr / world_size * (t * (world_size - 1) / self.warmup_epochs + 1)
+
+    def on_train_begin(self, logs=None):
+        if not self.steps_per_epoch:
+            self.steps_per_epoch = (self.params or {}).get('steps')
+        if not self.steps_per_epoch:
+            raise ValueError("LearningRateWarmupCallback: fit does not know the number of "
+                             "steps per epoch of this input; pass steps_per_epoch")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current_epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.current_epoch >= self.warmup_epochs:
+            return
+        optimizer = self.model.optimizer
+        old_lr = optimizer.learning_rate
+        new_lr = self.learning_rate_at(self.current_epoch, batch)
+        optimizer.learning_rate = new_lr
+        if self.momentum_correction and getattr(optimizer, 'momentum', None):
+            # "Accurate, Large Minibatch SGD": scale the momentum with the rate's change
+            self.restore_momentum = optimizer.momentum
+            optimizer.momentum = self.restore_momentum * new_lr / old_lr
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.restore_momentum is not None:
+            self.model.optimizer.momentum = self.restore_momentum
+            self.restore_momentum = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs['learning_rate'] = self.model.optimizer.learning_rate
+        if epoch == self.warmup_epochs - 1 and self.verbose > 0 and rank() == 0:
+            print(f"\nEpoch {epoch + 1}: finished gradual learning rate warmup to "
+                  f"{self.model.optimizer.learning_rate:g}.")
+
+
+# ``hvd.callbacks.<Name>``, as in Horovod's Keras API.
+callbacks = types.SimpleNamespace(
+    BroadcastGlobalVariablesCallback=BroadcastGlobalVariablesCallback,
+    MetricAverageCallback=MetricAverageCallback,
+    LearningRateWarmupCallback=LearningRateWarmupCallback)

@@ -15,6 +15,7 @@ import pytest
 
 import deepzero.distributed as distributed
 import deepzero.keras.distributed as hvd
+from deepzero.callbacks import Callback
 from deepzero.core import Parameter, Variable
 from deepzero.layers import Dense, Input
 from deepzero.models import Sequential
@@ -126,6 +127,132 @@ def test_distributed_optimizer_refuses_what_it_cannot_wrap(world_of_one):
         hvd.DistributedOptimizer('sgd')
     with pytest.raises(ValueError, match="op must be Average or Sum"):
         hvd.DistributedOptimizer(SGD(0.1), op=hvd.Max)
+
+
+# --- Horovod's Keras callbacks, in a world of one and a pretended larger one -----------------
+def test_keras_face_has_the_callbacks():
+    assert hvd.callbacks.BroadcastGlobalVariablesCallback is \
+        distributed.BroadcastGlobalVariablesCallback
+    assert hvd.callbacks.MetricAverageCallback is distributed.MetricAverageCallback
+    assert hvd.callbacks.LearningRateWarmupCallback is distributed.LearningRateWarmupCallback
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((32, 4)).astype(np.float32),
+            rng.standard_normal((32, 3)).astype(np.float32))
+
+
+def test_broadcast_and_metric_average_are_identities_in_a_world_of_one(world_of_one):
+    x, y = _data()
+    plain, with_callbacks = _model(), _model()
+    with_callbacks.set_weights(plain.get_weights())
+    for model in (plain, with_callbacks):
+        model.compile(optimizer=hvd.DistributedOptimizer(SGD(0.1, momentum=0.9)), loss='mse',
+                      metrics=['mae'])
+    want = plain.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+                     validation_data=(x, y))
+    got = with_callbacks.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+                             validation_data=(x, y),
+                             callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0),
+                                        hvd.callbacks.MetricAverageCallback()])
+    assert got.history == want.history
+    assert set(got.history) == {'loss', 'mae', 'val_loss', 'val_mae'}
+    for w, v in zip(with_callbacks.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(w, v)
+
+
+def test_broadcast_callback_refuses_a_root_outside_the_world(world_of_one):
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer=SGD(0.1), loss='mse')
+    with pytest.raises(ValueError, match="root_rank=2 is not a rank of this world of size 1"):
+        model.fit(x, y, batch_size=8, verbose=0,
+                  callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(2)])
+
+
+class _RecordOptimizer(Callback):
+    """Records the optimizer's learning rate and momentum as each batch runs
+    (put after the warmup callback) and after it."""
+
+    def __init__(self):
+        super().__init__()
+        self.during, self.after = [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        optimizer = self.model.optimizer
+        self.during.append((optimizer.learning_rate, optimizer.momentum))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.after.append(self.model.optimizer.momentum)
+
+
+@pytest.fixture
+def world_of_four(monkeypatch):
+    """size() says 4 (no communicator: the collectives are not used here)."""
+    world = distributed._World(None)
+    world.size = 4
+    monkeypatch.setattr(distributed, '_world', world)
+
+
+def test_warmup_grows_the_rate_from_a_size_th_to_initial_lr_batch_by_batch(world_of_four):
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer=SGD(0.8, momentum=0.9), loss='mse')
+    warmup = hvd.callbacks.LearningRateWarmupCallback(initial_lr=0.4, warmup_epochs=2)
+    record = _RecordOptimizer()
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                        callbacks=[warmup, record])
+    # 4 steps per epoch: t = epoch + (batch + 1) / 4; rate = 0.4 / 4 * (t * 3 / 2 + 1)
+    warm = [0.1 * ((e + (b + 1) / 4) * 1.5 + 1) for e in range(2) for b in range(4)]
+    rates = [lr for lr, _ in record.during]
+    np.testing.assert_allclose(rates, warm + [0.4] * 4, rtol=1e-6)
+    assert rates[7] == pytest.approx(0.4)          # initial_lr on the warmup's last batch
+    # momentum scaled by new_lr / old_lr while the batch runs, 0.9 again after it
+    old = [0.8] + warm[:-1]
+    np.testing.assert_allclose([m for _, m in record.during[:8]],
+                               [0.9 * new / o for new, o in zip(warm, old)], rtol=1e-6)
+    assert [m for _, m in record.during[8:]] == [0.9] * 4
+    assert record.after == [0.9] * 12
+    np.testing.assert_allclose(history.history['learning_rate'], [warm[3], 0.4, 0.4],
+                               rtol=1e-6)
+
+
+def test_warmup_schedule_without_momentum_correction_and_given_steps(world_of_four):
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer=SGD(0.1, momentum=0.5), loss='mse')
+    warmup = hvd.callbacks.LearningRateWarmupCallback(0.2, warmup_epochs=1,
+                                                      momentum_correction=False,
+                                                      steps_per_epoch=8)
+    record = _RecordOptimizer()
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0,
+              callbacks=[warmup, record])
+    np.testing.assert_allclose([lr for lr, _ in record.during],
+                               [0.05 * ((b + 1) / 8 * 3 + 1) for b in range(4)], rtol=1e-6)
+    assert [m for _, m in record.during] == [0.5] * 4
+    assert warmup.learning_rate_at(0, 7) == pytest.approx(0.2)
+
+
+def test_warmup_in_a_world_of_one_keeps_initial_lr(world_of_one):
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer=SGD(0.1, momentum=0.9), loss='mse')
+    record = _RecordOptimizer()
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+              callbacks=[hvd.callbacks.LearningRateWarmupCallback(0.3, warmup_epochs=1),
+                         record])
+    np.testing.assert_allclose([lr for lr, _ in record.during], [0.3] * 8, rtol=1e-6)
+    # first batch: momentum * 0.3 / 0.1, then the rate no longer changes
+    np.testing.assert_allclose([m for _, m in record.during], [0.9 * 3] + [0.9] * 7,
+                               rtol=1e-6)
+
+
+def test_warmup_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="initial_lr is required"):
+        hvd.callbacks.LearningRateWarmupCallback(None)
+    with pytest.raises(ValueError, match="warmup_epochs must be positive, got 0"):
+        hvd.callbacks.LearningRateWarmupCallback(0.1, warmup_epochs=0)
 
 
 # --- real MPI, in subprocesses ------------------------------------------------------------

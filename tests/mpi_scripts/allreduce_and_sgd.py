@@ -1,7 +1,9 @@
 """Run under ``mpirun -np N`` (or plain ``python``: a world of one) by
 tests/test_distributed.py. Checks the collectives against what each rank can
 compute alone, then that N ranks x batch 16 with DistributedOptimizer(SGD)
-reach the weights of 1 rank x batch 16*N. Prints 'OK <rank> <size>' at the
+reach the weights of 1 rank x batch 16*N, and Horovod's callbacks:
+BroadcastGlobalVariablesCallback equalises different initial weights as fit
+starts, MetricAverageCallback puts the ranks' mean metrics in History. Prints 'OK <rank> <size>' at the
 end; any failure aborts the whole world, so that no rank hangs in a
 collective the failed one never reaches."""
 import sys
@@ -11,6 +13,7 @@ import numpy as np
 
 import deepzero.distributed as engine
 import deepzero.keras.distributed as hvd
+from deepzero.callbacks import Callback
 from deepzero.core import Parameter, Variable, runtime
 from deepzero.layers import Dense, Input
 from deepzero.models import Sequential
@@ -85,12 +88,63 @@ def check_sgd_matches_one_big_batch(rank, size):
         "training did not move the weights"
 
 
+class RecordWeightsAndLogs(Callback):
+    """The weights as the first batch starts, and each epoch's logs as this
+    rank computed them (put before MetricAverageCallback)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first_weights, self.own_logs = None, []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.first_weights is None:
+            self.first_weights = [w.copy() for w in self.model.get_weights()]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.own_logs.append(dict(logs))
+
+
+def check_callbacks(rank, size):
+    rng = np.random.default_rng(100 + rank)   # different data per rank: different losses
+    x = rng.standard_normal((2 * BATCH, 8)).astype(np.float32)
+    y = rng.standard_normal((2 * BATCH, 3)).astype(np.float32)
+    runtime.set_random_seed(10 + rank)        # different initial weights per rank
+    model = make_model()
+    initial = [w.copy() for w in model.get_weights()]
+    model.compile(optimizer=hvd.DistributedOptimizer(SGD(0.05, momentum=0.9)), loss='mse',
+                  metrics=['mae'])
+    record = RecordWeightsAndLogs()
+    history = model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
+                        validation_data=(x, y),
+                        callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0), record,
+                                   hvd.callbacks.MetricAverageCallback()])
+    # fit started from rank 0's initial weights on every rank, and stayed equal
+    root_initial = [hvd.broadcast(w, root_rank=0) for w in initial]
+    if rank > 0:
+        assert any(not np.array_equal(w, r) for w, r in zip(initial, root_initial)), \
+            "the ranks drew the same initial weights: the test would prove nothing"
+    for got, want in zip(record.first_weights, root_initial):
+        np.testing.assert_array_equal(got, want)
+    for w in model.get_weights() + [v.data for v in model.optimizer.variables]:
+        np.testing.assert_array_equal(w, hvd.broadcast(w, root_rank=0))
+    # History holds the mean over the ranks of what each rank computed
+    assert set(history.history) == {'loss', 'mae', 'val_loss', 'val_mae'}, history.history
+    for name, values in history.history.items():
+        own = np.array([logs[name] for logs in record.own_logs], np.float64)
+        everyone = hvd.allgather(own.reshape(1, -1))
+        if size > 1:
+            assert not np.allclose(everyone[0], everyone[1]), (name, everyone)
+        np.testing.assert_allclose(values, everyone.mean(axis=0), rtol=1e-12)
+        np.testing.assert_array_equal(values, hvd.broadcast(np.array(values), root_rank=0))
+
+
 def main():
     hvd.init()
     rank, size = hvd.rank(), hvd.size()
     assert 0 <= hvd.local_rank() < hvd.local_size() <= size
     check_collectives(rank, size)
     check_sgd_matches_one_big_batch(rank, size)
+    check_callbacks(rank, size)
     print(f'OK {rank} {size}', flush=True)
 
 
