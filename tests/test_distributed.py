@@ -6,6 +6,7 @@ missing)."""
 import importlib.util
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -309,5 +310,5 @@ def test_script_without_mpirun_runs_in_mpis_world_of_one(mpi4py_works):
 def test_two_ranks_of_batch_16_match_one_rank_of_batch_32(mpirun):
     out = _run([mpirun, '-np', '2', '--oversubscribe', '--allow-run-as-root',
                 '-x', 'PYTHONPATH', '-x', 'DEEPZERO_THREADS', sys.executable, str(SCRIPT)])
-    assert sorted(line for line in out.splitlines() if line.startswith('OK')) == \
-        ['OK 0 2', 'OK 1 2']
+    # mpirun forwards the ranks' output as it comes: their lines may run together
+    assert sorted(re.findall(r'OK (\d) 2', out)) == ['0', '1'], out
