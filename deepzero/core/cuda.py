@@ -25,6 +25,7 @@ DEVICES = ('cpu', 'gpu')
 # Array types that live in GPU memory: what ``device_of`` calls 'gpu'.
 GPU_ARRAY_TYPES = () if cupy is None else (cupy.ndarray,)
 
+
 @functools.cache
 def unavailable_reason():
     """Why deepzero cannot use a GPU here ('CuPy is not installed ...', 'no

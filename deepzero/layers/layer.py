@@ -480,7 +480,9 @@ class Layer:
         array = x if get_array_module(x) is not np else np.asarray(x)
         if array.dtype.kind in 'fiub' and array.dtype != self.dtype:
             array = array.astype(self.dtype)
-        if get_array_module(array) is np and self.weights_device() == 'gpu':
+        # no GPU, no weights on it: the CPU's calls skip the weights' lookup
+        if cuda.is_available() and get_array_module(array) is np \
+                and self.weights_device() == 'gpu':
             array = cuda.as_cupy(array)
         return Variable(array, requires_grad=False)
 
