@@ -10,8 +10,9 @@ from .model_checkpoint import ModelCheckpoint
 from .monitor_callback import MonitorCallback
 from .progbar_logger import ProgbarLogger
 from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = ['Callback', 'CallbackList', 'History', 'ModelCheckpoint', 'EarlyStopping',
            'ReduceLROnPlateau', 'CSVLogger', 'LearningRateScheduler', 'TerminateOnNaN',
-           'LambdaCallback', 'MonitorCallback', 'ProgbarLogger']
+           'LambdaCallback', 'MonitorCallback', 'ProgbarLogger', 'TensorBoard']

@@ -4,6 +4,8 @@
 graph of layers); subclassing ``Model`` and writing ``call`` gives a
 define-by-run model whose sub-layers are the Layer attributes.
 """
+import json
+
 import numpy as np
 
 from .. import saving
@@ -125,6 +127,11 @@ class Model(Trainer, Layer):
         return saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
     # --- config ---------------------------------------------------------------------
+    def to_json(self, **kwargs):
+        """The model's Keras 3 config (what a .keras file's config.json holds)
+        as a JSON string; ``kwargs`` go to ``json.dumps``."""
+        return json.dumps(saving.keras_zip.model_file_config(self), **kwargs)
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A functional config (with 'layers' and 'input_layers') rebuilds the
