@@ -319,7 +319,7 @@ def test_no_graph_for_a_subclassed_model_or_without_write_graph(event_accumulato
         assert graph_dashboard(tmp_path / folder)[0] == {}
 
 
-def test_to_json_is_a_config_keras_loads(tmp_path):
+def test_to_json_is_a_config_keras_loads():
     import keras as real_keras
     model = branching(keras)
     loaded = real_keras.models.model_from_json(model.to_json())

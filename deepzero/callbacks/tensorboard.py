@@ -74,7 +74,7 @@ class TensorBoard(Callback):
                  write_steps_per_second=False, update_freq='epoch', profile_batch=0,
                  embeddings_freq=0, embeddings_metadata=None):
         super().__init__()
-        self._summary_writer = _summary_writer_class()
+        self._writer_class = _summary_writer_class()
         if update_freq not in ('epoch', 'batch') and not (
                 isinstance(update_freq, int) and not isinstance(update_freq, bool)
                 and update_freq > 0):
@@ -107,7 +107,7 @@ class TensorBoard(Callback):
     # --- writers: made at first use, so that a run without validation has no validation/ ---
     def _writer(self, run):
         if run not in self._writers:
-            self._writers[run] = self._summary_writer(os.path.join(self.log_dir, run))
+            self._writers[run] = self._writer_class(os.path.join(self.log_dir, run))
         return self._writers[run]
 
     def _close_writers(self):
