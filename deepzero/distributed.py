@@ -422,7 +422,7 @@ def shared_seed(generator):
     Generator), the same on every rank: the seed of a shuffle that every rank
     must draw alike. Every rank draws (so that their generators stay in step)
     and calls this at the same point: it is a broadcast."""
-    return int(broadcast(np.array(generator.integers(2 ** 63), np.int64), 0))
+    return broadcast(np.array(generator.integers(2 ** 63), np.int64), 0).item()
 
 
 # --- Horovod's Keras callbacks --------------------------------------------------------------

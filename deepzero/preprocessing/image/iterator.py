@@ -136,7 +136,7 @@ class Iterator:
         self.shards, self.shard_index = distributed.shard_count_and_index(
             shard, type(self).__name__)
         if shard:   # one order for all ranks: rank 0's seed
-            self.seed_entropy = int(distributed.broadcast(np.int64(self.seed_entropy), 0))
+            self.seed_entropy = distributed.broadcast(np.int64(self.seed_entropy), 0).item()
         self.workers = workers
         self.max_queue_size = max_queue_size
         self.epoch = 0
