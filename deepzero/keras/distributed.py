@@ -5,5 +5,5 @@ from ..distributed import (Average, Max, Min, Product, Sum, DistributedOptimizer
                            local_size, rank, size)
 
 __all__ = ['init', 'is_initialized', 'size', 'rank', 'local_rank', 'local_size', 'allreduce',
-           'broadcast', 'allgather', 'DistributedOptimizer', 'callbacks', 'Average', 'Sum', 'Min', 'Max',
-           'Product']
+           'broadcast', 'allgather', 'DistributedOptimizer', 'callbacks', 'Average', 'Sum', 'Min',
+           'Max', 'Product']
