@@ -10,7 +10,8 @@ machine's memory). Collectives on arrays: ``allreduce``, ``broadcast``,
 did: ``average_gradients(params)`` and ``broadcast_parameters(params)``; for
 ``fit``: ``DistributedOptimizer(optimizer)`` and the callbacks of
 ``callbacks`` (``hvd.callbacks.BroadcastGlobalVariablesCallback(0)``,
-``MetricAverageCallback()``, ``LearningRateWarmupCallback(initial_lr)``).
+``MetricAverageCallback()``, ``LearningRateWarmupCallback(initial_lr)``);
+``load_model(path)`` to resume from a checkpoint with the optimizer's state.
 
 Data: ``fit(..., shard=True)`` (arrays, Sequences) and the image iterators'
 ``flow(..., shard=True)``, ``flow_from_directory(..., shard=True)`` give each
@@ -45,6 +46,7 @@ import numpy as np
 
 from .callbacks import Callback
 from .core import Variable, as_array, cuda
+from .saving.weights_io import set_optimizer_state
 
 # Reduction operations, as Horovod names them (``hvd.Average``, ``hvd.Sum``, ...).
 Average = 'average'
@@ -358,6 +360,29 @@ def DistributedOptimizer(optimizer, op=Average):
     distributed.__class__ = _distributed_class(type(optimizer))
     distributed.distributed_op = op
     return distributed
+
+
+def load_model(filepath, custom_optimizers=None, custom_objects=None):
+    """Horovod's ``hvd.load_model``: ``deepzero.models.load_model`` with the
+    saved optimizer, state included (slots, iteration count), wrapped in a
+    DistributedOptimizer, so that ``fit(..., initial_epoch=...)`` resumes a
+    data-parallel run where its checkpoint left it. ``custom_optimizers``: a
+    list of optimizer classes that are not deepzero's (merged into
+    ``custom_objects``). Every rank may load the same file, or rank 0 alone
+    with BroadcastGlobalVariablesCallback sharing its weights."""
+    # deepzero.models (this level) registers the model classes that loading
+    # looks up; imported here because it imports this module for fit
+    from .models import load_model as load_saved_model
+    custom_objects = dict(custom_objects or {})
+    custom_objects.update({cls.__name__: cls for cls in custom_optimizers or []})
+    model = load_saved_model(filepath, custom_objects=custom_objects)
+    saved = getattr(model, 'optimizer', None)
+    if saved is None:
+        return model
+    optimizer = DistributedOptimizer(type(saved).from_config(saved.get_config()))
+    set_optimizer_state(optimizer, model.trainable_weights, saved.get_weights())
+    model.optimizer = optimizer
+    return model
 
 
 def is_distributed(optimizer):

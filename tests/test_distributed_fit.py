@@ -231,6 +231,24 @@ def test_fit_averages_logs_unless_a_metric_average_callback_does(monkeypatch, pr
     assert calls == []
 
 
+def test_load_model_resumes_with_the_optimizer_state_in_a_distributed_optimizer(world_of_one,
+                                                                                 tmp_path):
+    x, y = _data()
+    model = Sequential([Input((4,)), Dense(2)])
+    model.compile(optimizer=hvd.DistributedOptimizer(SGD(0.1, momentum=0.9)), loss='mse')
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / 'checkpoint.keras')
+    loaded = hvd.load_model(tmp_path / 'checkpoint.keras')
+    assert distributed.is_distributed(loaded.optimizer)
+    assert type(loaded.optimizer).__name__ == 'SGD' and loaded.optimizer.iterations == 3
+    for got, want in zip(loaded.optimizer.get_weights(), model.optimizer.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    for m in (model, loaded):   # both go on alike: the momentum was restored
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for got, want in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 # --- real MPI ---------------------------------------------------------------------------------
 MPIRUN_FLAGS = ['-np', '2', '--oversubscribe', '--allow-run-as-root', '-x', 'PYTHONPATH',
                 '-x', 'DEEPZERO_THREADS']

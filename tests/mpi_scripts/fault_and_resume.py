@@ -10,8 +10,10 @@ test to compare, the weights it saved as ``FOLDER/weights-<epoch>.npy``).
   checkpoint of epoch 1), printing ``FAULT <unix time>`` first.
 - MODE ``kill``: rank 1 kills itself with SIGKILL at the same point.
 - MODE ``resume``: trains the same 4 epochs without a fault as the reference,
-  then loads the checkpoint on every rank and continues with
-  ``initial_epoch=2``; the weights must match the reference's. Prints
+  then loads the checkpoint on every rank (``hvd.load_model``: the optimizer
+  with its momentum and iteration count, wrapped in a DistributedOptimizer)
+  and continues with ``initial_epoch=2``; the weights and the optimizer's
+  state must match the reference's. Prints
   'OK <rank> <size>'.
 """
 import os
@@ -25,7 +27,7 @@ import deepzero.keras.distributed as hvd
 from deepzero.callbacks import Callback, ModelCheckpoint
 from deepzero.core import runtime
 from deepzero.layers import Dense, Input
-from deepzero.models import Sequential, load_model
+from deepzero.models import Sequential
 from deepzero.optimizers import SGD
 
 EPOCHS = 4
@@ -71,7 +73,7 @@ def data():
 def new_model():
     runtime.set_random_seed(0)
     model = Sequential([Input((5,)), Dense(8, activation='tanh'), Dense(2)])
-    model.compile(optimizer=hvd.DistributedOptimizer(SGD(0.05)), loss='mse')
+    model.compile(optimizer=hvd.DistributedOptimizer(SGD(0.05, momentum=0.9)), loss='mse')
     return model
 
 
@@ -91,12 +93,13 @@ def main():
         raise AssertionError('the fault did not happen')
     reference = new_model()
     train(reference, [hvd.callbacks.BroadcastGlobalVariablesCallback(0)])
-    model = load_model(checkpoint)
-    model.compile(optimizer=hvd.DistributedOptimizer(SGD(0.05)), loss='mse')
+    model = hvd.load_model(checkpoint)
+    assert model.optimizer.iterations == FAULT_EPOCH * 4, model.optimizer.iterations
     history = train(model, [hvd.callbacks.BroadcastGlobalVariablesCallback(0)],
                     initial_epoch=FAULT_EPOCH)
     assert len(history.history['loss']) == EPOCHS - FAULT_EPOCH, history.history
-    for got, want in zip(model.get_weights(), reference.get_weights()):
+    for got, want in zip(model.get_weights() + model.optimizer.get_weights(),
+                         reference.get_weights() + reference.optimizer.get_weights()):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     print(f'OK {hvd.rank()} {hvd.size()}', flush=True)
 
