@@ -25,7 +25,8 @@ Faults: in a world of several processes, ``init()`` installs an excepthook
 that prints the uncaught exception with this rank's number and then aborts
 the whole job (``MPI_Abort``), so the other ranks do not wait forever in a
 collective the failed one never reaches; a rank killed by a signal makes
-Open MPI's mpirun end the job and name it.
+Open MPI's mpirun end the job and name it. (``sys.exit()`` on one rank is not
+an exception there: that rank waits in MPI_Finalize for the others.)
 
 Without mpirun, or without mpi4py, the world has one process and everything
 works as in it (the collectives return copies of their input). mpi4py is
