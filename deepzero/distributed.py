@@ -16,10 +16,14 @@ did: ``average_gradients(params)`` and ``broadcast_parameters(params)``; for
 Data: ``fit(..., shard=True)`` (arrays, Sequences) and the image iterators'
 ``flow(..., shard=True)``, ``flow_from_directory(..., shard=True)`` give each
 rank its part of every global batch (``shard_batch``); see "Data sharding"
-below. ``fit`` with a DistributedOptimizer averages each epoch's logs across
-the ranks by itself and, in a world of several processes, only rank 0 draws
-the progress bar and runs the callbacks that write (ModelCheckpoint,
-CSVLogger: ``Callback.rank_zero_only``).
+below. An argument, not automatic under mpirun: Horovod scripts shard (or
+divide ``steps_per_epoch`` by ``size()``) themselves, and sharding them again
+would lose data. ``fit`` with a DistributedOptimizer averages each epoch's
+logs across the ranks by itself (unless a MetricAverageCallback does it, as
+in Horovod), so that History, checkpoints and EarlyStopping decide alike on
+every rank; in a world of several processes, only rank 0 draws the progress
+bar and runs the callbacks that write (ModelCheckpoint, CSVLogger:
+``Callback.rank_zero_only``).
 
 Faults: in a world of several processes, ``init()`` installs an excepthook
 that prints the uncaught exception with this rank's number and then aborts
