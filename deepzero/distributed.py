@@ -10,7 +10,27 @@ machine's memory). Collectives on arrays: ``allreduce``, ``broadcast``,
 did: ``average_gradients(params)`` and ``broadcast_parameters(params)``; for
 ``fit``: ``DistributedOptimizer(optimizer)`` and the callbacks of
 ``callbacks`` (``hvd.callbacks.BroadcastGlobalVariablesCallback(0)``,
-``MetricAverageCallback()``, ``LearningRateWarmupCallback(initial_lr)``).
+``MetricAverageCallback()``, ``LearningRateWarmupCallback(initial_lr)``);
+``load_model(path)`` to resume from a checkpoint with the optimizer's state.
+
+Data: ``fit(..., shard=True)`` (arrays, Sequences) and the image iterators'
+``flow(..., shard=True)``, ``flow_from_directory(..., shard=True)`` give each
+rank its part of every global batch (``shard_batch``); see "Data sharding"
+below. An argument, not automatic under mpirun: Horovod scripts shard (or
+divide ``steps_per_epoch`` by ``size()``) themselves, and sharding them again
+would lose data. ``fit`` with a DistributedOptimizer averages each epoch's
+logs across the ranks by itself (unless a MetricAverageCallback does it, as
+in Horovod), so that History, checkpoints and EarlyStopping decide alike on
+every rank; in a world of several processes, only rank 0 draws the progress
+bar and runs the callbacks that write (ModelCheckpoint, CSVLogger:
+``Callback.rank_zero_only``).
+
+Faults: in a world of several processes, ``init()`` installs an excepthook
+that prints the uncaught exception with this rank's number and then aborts
+the whole job (``MPI_Abort``), so the other ranks do not wait forever in a
+collective the failed one never reaches; a rank killed by a signal makes
+Open MPI's mpirun end the job and name it. (``sys.exit()`` on one rank is not
+an exception there: that rank waits in MPI_Finalize for the others.)
 
 Without mpirun, or without mpi4py, the world has one process and everything
 works as in it (the collectives return copies of their input). mpi4py is
@@ -24,12 +44,14 @@ as float32). Results keep the input's dtype: float32 stays float32.
 """
 import copy
 import functools
+import sys
 import types
 
 import numpy as np
 
 from .callbacks import Callback
 from .core import Variable, as_array, cuda
+from .saving.weights_io import set_optimizer_state
 
 # Reduction operations, as Horovod names them (``hvd.Average``, ``hvd.Sum``, ...).
 Average = 'average'
@@ -86,6 +108,36 @@ def init(comm=None):
                 f"or uninstall mpi4py. mpi4py said: {error}") from error
         comm = MPI.COMM_WORLD
     _world = _World(comm)
+    if _world.size > 1:
+        _abort_on_uncaught_exception()
+
+
+def is_initialized():
+    """Whether this process has joined the world (``init()`` or any call
+    that initialises it); Horovod's ``hvd.is_initialized()``."""
+    return _world is not None
+
+
+def _abort_on_uncaught_exception():
+    """Make an uncaught exception end the whole job: Python's traceback as
+    usual, then a line naming this rank, then MPI_Abort on the world's
+    communicator (Open MPI then stops every rank and mpirun exits non-zero).
+    Without it the failed rank would wait in MPI_Finalize and the others in
+    their next collective, for ever. Installed once, over any earlier hook."""
+    previous = sys.excepthook
+    if getattr(previous, 'aborts_mpi_job', False):
+        return
+
+    def abort_job(kind, value, traceback):
+        previous(kind, value, traceback)
+        world = _world
+        sys.stderr.write(f"deepzero.distributed: rank {world.rank} of {world.size} failed "
+                         f"({kind.__name__}: {value}); aborting the job with MPI_Abort\n")
+        sys.stderr.flush()
+        world.comm.Abort(1)
+
+    abort_job.aborts_mpi_job = True
+    sys.excepthook = abort_job
 
 
 def _joined():
@@ -315,6 +367,94 @@ def DistributedOptimizer(optimizer, op=Average):
     return distributed
 
 
+def load_model(filepath, custom_optimizers=None, custom_objects=None):
+    """Horovod's ``hvd.load_model``: ``deepzero.models.load_model`` with the
+    saved optimizer, state included (slots, iteration count), wrapped in a
+    DistributedOptimizer, so that ``fit(..., initial_epoch=...)`` resumes a
+    data-parallel run where its checkpoint left it. ``custom_optimizers``: a
+    list of optimizer classes that are not deepzero's (merged into
+    ``custom_objects``). Every rank may load the same file, or rank 0 alone
+    with BroadcastGlobalVariablesCallback sharing its weights."""
+    # deepzero.models (this level) registers the model classes that loading
+    # looks up; imported here because it imports this module for fit
+    from .models import load_model as load_saved_model
+    custom_objects = dict(custom_objects or {})
+    custom_objects.update({cls.__name__: cls for cls in custom_optimizers or []})
+    model = load_saved_model(filepath, custom_objects=custom_objects)
+    saved = getattr(model, 'optimizer', None)
+    if saved is None:
+        return model
+    optimizer = DistributedOptimizer(type(saved).from_config(saved.get_config()))
+    set_optimizer_state(optimizer, model.trainable_weights, saved.get_weights())
+    model.optimizer = optimizer
+    return model
+
+
+def is_distributed(optimizer):
+    """Whether ``optimizer`` came from ``DistributedOptimizer`` (its updates
+    reduce the gradients across the world)."""
+    return isinstance(optimizer, _DistributedApply)
+
+
+def average_logs(logs, name='average_logs'):
+    """Replace the values of ``logs`` (an epoch's loss and metrics: floats or
+    NumPy scalars) by their means across the world, in place; each value
+    keeps its type. A collective: every rank calls it with the same names
+    (ValueError naming each rank's names otherwise; ``name`` says who asked)."""
+    world = _joined()
+    if not logs or world.comm is None or world.size == 1:
+        return
+    names = sorted(logs)
+    every_ranks_names = world.comm.allgather(names)
+    if any(other != names for other in every_ranks_names):
+        raise ValueError(f"{name}: the ranks log different names: "
+                         + "; ".join(f"rank {r}: {n}" for r, n in enumerate(every_ranks_names)))
+    # one allreduce for all of them, in float64 so that the mean of
+    # float64 logs loses nothing; each value then gets its own type back
+    means = allreduce(np.array([float(logs[n]) for n in names], np.float64), op=Average)
+    for log_name, mean in zip(names, means):
+        value = logs[log_name]
+        logs[log_name] = float(mean) if isinstance(value, float) else \
+            np.asarray(value).dtype.type(mean)
+
+
+# --- data sharding ---------------------------------------------------------------------------
+# A sharded input is cut into global batches of ``batch_size * shards`` samples
+# in an order that is the same on every rank (unshuffled, or shuffled from a
+# seed that rank 0 drew and broadcast); each rank takes its part of every
+# global batch. So the ranks' parts of an epoch are disjoint and together hold
+# every sample once, every rank runs the same number of steps (no rank waits
+# in an allreduce the others never start), and N ranks x batch B see the
+# batches that 1 rank x batch N*B sees.
+def shard_count_and_index(shard, name):
+    """``(shards, index)`` for a ``shard`` argument: ``(size(), rank())``
+    for True, ``(1, 0)`` for False. TypeError for anything else."""
+    if shard is True:
+        return size(), rank()
+    if shard is False:
+        return 1, 0
+    raise TypeError(f"{name}: shard must be True or False, got {shard!r}")
+
+
+def shard_batch(indices, shards, index):
+    """Shard ``index``'s part of one global batch ``indices`` (1-D): the
+    ``index``-th of ``shards`` contiguous parts whose lengths differ by at
+    most one (a global batch of ``B * shards`` samples gives each shard
+    ``B``). Where a short last global batch has fewer samples than shards, a
+    shard whose part would be empty gets one sample of it again (as PyTorch's
+    DistributedSampler pads), so that every rank trains on something."""
+    part = np.array_split(indices, shards)[index]
+    return part if len(part) else indices[index % len(indices):][:1]
+
+
+def shared_seed(generator):
+    """An int in [0, 2**63) that rank 0 draws from ``generator`` (a NumPy
+    Generator), the same on every rank: the seed of a shuffle that every rank
+    must draw alike. Every rank draws (so that their generators stay in step)
+    and calls this at the same point: it is a broadcast."""
+    return broadcast(np.array(generator.integers(2 ** 63), np.int64), 0).item()
+
+
 # --- Horovod's Keras callbacks --------------------------------------------------------------
 class BroadcastGlobalVariablesCallback(Callback):
     """Make every rank's model start from rank ``root_rank``'s: broadcasts
@@ -350,24 +490,13 @@ class MetricAverageCallback(Callback):
     callbacks after it (History, which ``fit`` puts last; checkpoints) see
     the averaged values on every rank. Every rank must log the same names;
     ValueError naming each rank's names otherwise. Put it before the
-    callbacks that read the logs."""
+    callbacks that read the logs. (``fit`` with a DistributedOptimizer
+    averages the logs before any callback sees them when ``callbacks`` holds
+    no MetricAverageCallback; with one, the averaging happens where it
+    stands, as in Horovod.)"""
 
     def on_epoch_end(self, epoch, logs=None):
-        world = _joined()
-        if not logs or world.comm is None or world.size == 1:
-            return
-        names = sorted(logs)
-        every_ranks_names = world.comm.allgather(names)
-        if any(other != names for other in every_ranks_names):
-            raise ValueError("MetricAverageCallback: the ranks log different names: "
-                             + "; ".join(f"rank {r}: {n}" for r, n in enumerate(every_ranks_names)))
-        # one allreduce for all of them, in float64 so that the mean of
-        # float64 logs loses nothing; each value then gets its own type back
-        means = allreduce(np.array([float(logs[n]) for n in names], np.float64), op=Average)
-        for name, mean in zip(names, means):
-            value = logs[name]
-            logs[name] = float(mean) if isinstance(value, float) else \
-                np.asarray(value).dtype.type(mean)
+        average_logs(logs, 'MetricAverageCallback')
 
 
 class LearningRateWarmupCallback(Callback):

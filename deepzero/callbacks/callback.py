@@ -5,7 +5,13 @@ values (running means within an epoch; epoch results at epoch end)."""
 
 class Callback:
     """Base class: override any hook. ``self.model`` is the model being
-    trained, ``self.params`` a dict with 'verbose', 'epochs' and 'steps'."""
+    trained, ``self.params`` a dict with 'verbose', 'epochs' and 'steps'.
+    ``rank_zero_only``: in data-parallel training on several processes
+    (``deepzero.distributed``), ``fit`` runs the callback on rank 0 alone
+    (True for those that write files or draw: ModelCheckpoint, CSVLogger,
+    ProgbarLogger)."""
+
+    rank_zero_only = False
 
     def __init__(self):
         self.params = None

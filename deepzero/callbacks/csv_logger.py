@@ -10,6 +10,8 @@ class CSVLogger(Callback):
     continues an existing file (no second header). Rows are flushed at each
     epoch so the file is readable while training runs."""
 
+    rank_zero_only = True   # one writer per job
+
     def __init__(self, filename, separator=',', append=False):
         super().__init__()
         self.filename = os.fspath(filename)

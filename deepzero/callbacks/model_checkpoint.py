@@ -17,6 +17,8 @@ class ModelCheckpoint(MonitorCallback):
     are created.
     """
 
+    rank_zero_only = True   # one writer per job
+
     def __init__(self, filepath, monitor='val_loss', verbose=0, save_best_only=False,
                  save_weights_only=False, mode='auto', save_freq='epoch',
                  initial_value_threshold=None):

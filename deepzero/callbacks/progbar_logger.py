@@ -11,6 +11,8 @@ class ProgbarLogger(Callback):
     from the logs: running means of loss and metrics, validation results at
     epoch end) and a bar during evaluate / predict when called on their own."""
 
+    rank_zero_only = True   # one writer per job
+
     def __init__(self, stream=None):
         super().__init__()
         self.stream = stream

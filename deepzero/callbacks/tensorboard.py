@@ -69,6 +69,7 @@ class TensorBoard(Callback):
     ``model.optimizer.iterations``. Files are flushed at each epoch end and
     closed when fit (or a lone evaluate) ends.
     """
+    rank_zero_only = True   # one writer per job
 
     def __init__(self, log_dir='logs', histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq='epoch', profile_batch=0,

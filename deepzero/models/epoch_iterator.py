@@ -19,6 +19,17 @@ Three kinds of input:
   called (if defined) and, when ``steps_per_epoch`` asks for more, reading
   goes on from index 0.
 
+Sharding (``shard=True``, for data-parallel training on MPI): arrays and
+sequences give this rank its part of each global batch, as
+``deepzero.distributed`` describes. Arrays: an epoch is
+ceil(N / (batch_size * size())) steps; each global batch of
+``batch_size * size()`` samples (in an order shuffled from a seed shared by
+all ranks, when ``shuffle``) is split among the ranks. Sequences: step ``s``
+of rank ``r`` reads item ``s * size() + r`` (wrapping to the start where the
+last round runs past the end), so the sequence must give the same item for
+the same index on every rank. Streams cannot be sharded here: shard the
+iterator where it is made (``flow_from_directory(..., shard=True)``).
+
 A stream or sequence item is ``x``, ``(x,)``, ``(x, y)`` or
 ``(x, y, sample_weight)`` (a list counts as a tuple). float64 arrays become
 float32, deepzero's float. ``class_weight`` turns into per-sample weights
@@ -30,6 +41,7 @@ import warnings
 
 import numpy as np
 
+from .. import distributed
 from ..core import runtime
 
 RAN_OUT_OF_DATA = ("Your input ran out of data; interrupting training. Make sure that your "
@@ -50,6 +62,9 @@ class EpochIterator:
         shuffle: reshuffle arrays each epoch.
         class_weight: dict class index -> weight.
         name: what error messages call the input ('x', 'validation_data').
+        shard: give this rank its part of each epoch (arrays and sequences;
+            see the module docstring). A collective when shuffling arrays:
+            every rank builds its iterator at the same point.
 
     ``steps`` is the number of steps per epoch, None when unknown (a
     generator without a length and no ``steps_per_epoch``).
@@ -57,22 +72,34 @@ class EpochIterator:
     """
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, steps_per_epoch=None,
-                 shuffle=False, class_weight=None, name='x'):
+                 shuffle=False, class_weight=None, name='x', shard=False):
         if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int)
                                             or steps_per_epoch <= 0):
             raise ValueError(f"steps_per_epoch must be a positive integer, got "
                              f"{steps_per_epoch!r}")
         self.class_weight = class_weight
         self.exhausted = False
+        shards, shard_index = distributed.shard_count_and_index(shard, name)
+        if shard and is_stream(x):
+            raise ValueError(f"{name}: shard=True takes arrays or a dataset (a Sequence); a "
+                             "data iterator or generator is sharded where it is made "
+                             "(flow(..., shard=True), flow_from_directory(..., shard=True))")
         if is_stream(x) or is_sequence(x):
             if y is not None or sample_weight is not None:
                 raise ValueError("When x is a generator or a data iterator, y and "
                                  "sample_weight must come from it (got separate y/"
                                  "sample_weight arguments)")
-            self._source = _StreamSource(x) if is_stream(x) else _SequenceSource(x)
+            if is_stream(x):
+                self._source = _StreamSource(x)
+            else:
+                self._source = (_ShardedSequenceSource(x, shards, shard_index) if shard
+                                else _SequenceSource(x))
             empty = _no_batches(name, x)
         else:
-            self._source = _ArraySource(x, y, sample_weight, batch_size or 32, shuffle)
+            self._source = (
+                _ShardedArraySource(x, y, sample_weight, batch_size or 32, shuffle, shards,
+                                    shard_index) if shard
+                else _ArraySource(x, y, sample_weight, batch_size or 32, shuffle))
             empty = f"{name} has 0 samples (shape {_shapes(x)})"
         if self._source.length == 0:
             raise ValueError(empty)
@@ -229,15 +256,42 @@ class _ArraySource:
                 raise StopIteration
             self._start_pass()
         stop = min(self._position + self.batch_size, self.n)
-        index = (slice(self._position, stop) if self._order is None
-                 else self._order[self._position:stop])
+        index = self._rows(self._position, stop)
         self._position = stop
         return (as_float32(take(self.x, index)), as_float32(take(self.y, index)),
                 take(self.sample_weight, index))
 
+    def _rows(self, start, stop):
+        """The rows of this step, whose batch spans ``start:stop`` of the pass's order."""
+        return slice(start, stop) if self._order is None else self._order[start:stop]
+
     def end_of_epoch(self):
         if self._position >= self.n or not self.shuffle:
             self._start_pass()
+
+
+class _ShardedArraySource(_ArraySource):
+    """This shard's part of each global batch of ``batch_size * shards``
+    samples (``batch_size`` here is the global batch); the shuffled order of
+    pass ``p`` comes from ``SeedSequence(seed, spawn_key=(p,))`` with a seed
+    shared by all ranks."""
+
+    def __init__(self, x, y, sample_weight, batch_size, shuffle, shards, index):
+        self.shards, self.shard_index = shards, index
+        self._pass = -1
+        # drawn from the 'shuffle' stream as the unsharded source draws, then rank 0's
+        self._seed = distributed.shared_seed(runtime.generator('shuffle')) if shuffle else None
+        super().__init__(x, y, sample_weight, batch_size * shards, shuffle)
+
+    def _start_pass(self):
+        self._pass += 1
+        self._order = (np.random.default_rng(np.random.SeedSequence(
+            self._seed, spawn_key=(self._pass,))).permutation(self.n) if self.shuffle
+            else np.arange(self.n))
+        self._position = 0
+
+    def _rows(self, start, stop):
+        return distributed.shard_batch(self._order[start:stop], self.shards, self.shard_index)
 
 
 class _StreamSource:
@@ -271,9 +325,13 @@ class _SequenceSource:
             self._pass_done()
             if not endless:
                 raise StopIteration
-        x, y, sample_weight = unpack_batch(self.sequence[self._index])
+        x, y, sample_weight = unpack_batch(self.sequence[self._item(self._index)])
         self._index += 1
         return as_float32(x), as_float32(y), sample_weight
+
+    def _item(self, step):
+        """The index of the item that step ``step`` of a pass reads."""
+        return step
 
     def _pass_done(self):
         if hasattr(self.sequence, 'on_epoch_end'):
@@ -283,3 +341,18 @@ class _SequenceSource:
     def end_of_epoch(self):
         if self._index >= self.length:
             self._pass_done()
+
+
+class _ShardedSequenceSource(_SequenceSource):
+    """Items ``shard, shard + shards, ...`` of ``sequence``: ceil(len / shards)
+    steps a pass, the last round wrapping to the start for the shards that
+    run past the end."""
+
+    def __init__(self, sequence, shards, index):
+        super().__init__(sequence)
+        self.items = self.length
+        self.shards, self.shard_index = shards, index
+        self.length = math.ceil(self.items / shards)
+
+    def _item(self, step):
+        return (step * self.shards + self.shard_index) % self.items

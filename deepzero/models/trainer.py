@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 
+from .. import distributed
 from .. import optimizers as optimizers_module
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..core import Variable, cuda, get_array_module, no_grad, runtime, test_mode
@@ -117,7 +118,7 @@ class Trainer:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose='auto', callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1, **kwargs):
+            validation_batch_size=None, validation_freq=1, shard=False, **kwargs):
         """Train for ``epochs`` epochs; returns a History.
 
         ``x`` may be arrays (with ``y``), a Keras-style data iterator or a
@@ -127,6 +128,16 @@ class Trainer:
         ``(x_val, y_val, sample_weight)``, an iterator or a generator
         (``validation_steps`` batches, default its length).
         ``validation_split``: hold out the last fraction of array data.
+
+        Data-parallel training on MPI (``deepzero.distributed``): ``shard=True``
+        (not a Keras argument) gives each rank its part of every global batch
+        of ``batch_size * size()`` samples of ``x`` (arrays or a Sequence;
+        validation data is not sharded). With a DistributedOptimizer, the
+        epoch's logs are averaged across the ranks before the callbacks see
+        them (unless ``callbacks`` holds a MetricAverageCallback, which then
+        does it where it stands). In a world of several processes, only rank 0
+        draws the progress bar and runs the callbacks that write files
+        (``rank_zero_only``: ModelCheckpoint, CSVLogger).
         """
         self._check_kwargs('fit', kwargs)
         self._assert_compiled('fit')
@@ -140,13 +151,19 @@ class Trainer:
                                  "validation_data for generators and data iterators")
             (x, y, sample_weight), validation_data = split_validation(
                 x, y, sample_weight, validation_split)
+        if distributed.is_distributed(self.optimizer):
+            distributed.init()   # so that the callbacks below know this rank
         train = EpochIterator(x, y, sample_weight, batch_size, steps_per_epoch, shuffle,
-                              class_weight)
+                              class_weight, shard=shard)
         validation = self._validation_iterator(validation_data,
                                                validation_batch_size or batch_size,
                                                validation_steps)
         feeder = DeviceFeeder(self._batch_device())
         history = History()
+        # every rank's callbacks see the ranks' mean, so that they decide alike
+        # (EarlyStopping stops all ranks or none); Horovod leaves that to the callback
+        average_logs = distributed.is_distributed(self.optimizer) and not any(
+            isinstance(cb, distributed.MetricAverageCallback) for cb in callbacks or [])
         callbacks = self._callback_list(callbacks, verbose, epochs, train.steps, history)
         self._warn_if_trainable_changed()
         self.stop_training = False
@@ -169,6 +186,8 @@ class Trainer:
             if validation is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._test_loop(validation, callbacks, feeder)
                 epoch_logs.update({'val_' + k: v for k, v in val_logs.items()})
+            if average_logs:
+                distributed.average_logs(epoch_logs, 'fit')
             callbacks.on_epoch_end(epoch, epoch_logs)
             logs = epoch_logs
             if self.stop_training or train.exhausted:
@@ -391,6 +410,10 @@ class Trainer:
 
     def _callback_list(self, callbacks, verbose, epochs, steps, history=None):
         callbacks = list(callbacks or [])
+        if distributed.is_initialized() and distributed.rank() != 0:
+            # one progress bar, one checkpoint writer, one log per job: rank 0's
+            verbose = 0
+            callbacks = [cb for cb in callbacks if not getattr(cb, 'rank_zero_only', False)]
         if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
             callbacks.insert(0, ProgbarLogger())
         if history is not None:

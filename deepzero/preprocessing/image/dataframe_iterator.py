@@ -37,7 +37,7 @@ class DataFrameIterator(FilesIterator):
                  data_format=None, save_to_dir=None, save_prefix='', save_format='png',
                  subset=None, interpolation='nearest', keep_aspect_ratio=False, dtype=None,
                  validate_filenames=True, skip_unreadable=False, workers=None,
-                 max_queue_size=10):
+                 max_queue_size=10, shard=False):
         self._set_processing_attrs(image_data_generator, target_size, color_mode, class_mode,
                                    data_format, save_to_dir, save_prefix, save_format,
                                    interpolation, keep_aspect_ratio, dtype, skip_unreadable)
@@ -85,7 +85,8 @@ class DataFrameIterator(FilesIterator):
                   f'{len(self.class_indices)} classes.')
         else:
             print(f'Found {len(paths)} {validated} image filenames.')
-        super().__init__(len(paths), batch_size, shuffle, seed, workers, max_queue_size)
+        super().__init__(len(paths), batch_size, shuffle, seed, workers, max_queue_size,
+                         shard)
 
     def _path(self, name):
         return name if self.directory is None else os.path.join(self.directory, str(name))

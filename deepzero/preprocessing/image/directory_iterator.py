@@ -82,7 +82,7 @@ class DirectoryIterator(FilesIterator):
                  data_format=None, save_to_dir=None, save_prefix='', save_format='png',
                  follow_links=False, subset=None, interpolation='nearest',
                  keep_aspect_ratio=False, dtype=None, skip_unreadable=False, workers=None,
-                 max_queue_size=10):
+                 max_queue_size=10, shard=False):
         self._set_processing_attrs(image_data_generator, target_size, color_mode, class_mode,
                                    data_format, save_to_dir, save_prefix, save_format,
                                    interpolation, keep_aspect_ratio, dtype, skip_unreadable)
@@ -142,7 +142,8 @@ class DirectoryIterator(FilesIterator):
         if not filenames:
             raise ValueError(f'flow_from_directory: no images found under {directory!r} '
                              f'(accepted extensions: {", ".join(self.white_list_formats)})')
-        super().__init__(len(filenames), batch_size, shuffle, seed, workers, max_queue_size)
+        super().__init__(len(filenames), batch_size, shuffle, seed, workers, max_queue_size,
+                         shard)
 
     @property
     def labels(self):

@@ -208,23 +208,23 @@ class ImageDataGenerator:
     # ----------------------------------------------------------------- flows
     def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None,
              save_to_dir=None, save_prefix='', save_format='png', ignore_class_split=False,
-             subset=None, workers=None, max_queue_size=10):
+             subset=None, workers=None, max_queue_size=10, shard=False):
         """Batches from arrays: a :class:`NumpyArrayIterator` (see ``Iterator`` for
-        ``workers`` and ``max_queue_size``)."""
+        ``workers``, ``max_queue_size`` and ``shard``)."""
         from .numpy_array_iterator import NumpyArrayIterator
         return NumpyArrayIterator(
             x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
             seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
             save_prefix=save_prefix, save_format=save_format,
             ignore_class_split=ignore_class_split, subset=subset, dtype=self.dtype,
-            workers=workers, max_queue_size=max_queue_size)
+            workers=workers, max_queue_size=max_queue_size, shard=shard)
 
     def flow_from_directory(self, directory, target_size=(256, 256), color_mode='rgb',
                             classes=None, class_mode='categorical', batch_size=32, shuffle=True,
                             seed=None, save_to_dir=None, save_prefix='', save_format='png',
                             follow_links=False, subset=None, interpolation='nearest',
                             keep_aspect_ratio=False, skip_unreadable=False, workers=None,
-                            max_queue_size=10):
+                            max_queue_size=10, shard=False):
         """Batches from ``directory/<class>/...images``: a :class:`DirectoryIterator`."""
         from .directory_iterator import DirectoryIterator
         return DirectoryIterator(
@@ -233,7 +233,8 @@ class ImageDataGenerator:
             shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
             save_format=save_format, follow_links=follow_links, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
-            skip_unreadable=skip_unreadable, workers=workers, max_queue_size=max_queue_size)
+            skip_unreadable=skip_unreadable, workers=workers, max_queue_size=max_queue_size,
+            shard=shard)
 
     def flow_from_dataframe(self, dataframe, directory=None, x_col='filename', y_col='class',
                             weight_col=None, target_size=(256, 256), color_mode='rgb',
@@ -241,7 +242,7 @@ class ImageDataGenerator:
                             seed=None, save_to_dir=None, save_prefix='', save_format='png',
                             subset=None, interpolation='nearest', validate_filenames=True,
                             keep_aspect_ratio=False, skip_unreadable=False, workers=None,
-                            max_queue_size=10):
+                            max_queue_size=10, shard=False):
         """Batches from a pandas DataFrame of file names: a :class:`DataFrameIterator`."""
         from .dataframe_iterator import DataFrameIterator
         return DataFrameIterator(
@@ -252,7 +253,7 @@ class ImageDataGenerator:
             save_format=save_format, subset=subset, interpolation=interpolation,
             validate_filenames=validate_filenames, keep_aspect_ratio=keep_aspect_ratio,
             dtype=self.dtype, skip_unreadable=skip_unreadable, workers=workers,
-            max_queue_size=max_queue_size)
+            max_queue_size=max_queue_size, shard=shard)
 
     # ------------------------------------------------------ the transforms
     def get_random_transform(self, img_shape, seed=None):

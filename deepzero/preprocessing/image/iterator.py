@@ -18,6 +18,16 @@ and NumPy's global random state is never used. Without a seed, a seed is drawn
 once from the runtime's 'images' stream (readable as ``it.seed_entropy``), so
 ``deepzero.utils.set_random_seed`` makes unseeded iterators repeatable too.
 
+Sharding (``shard=True``, data-parallel training on MPI, see
+``deepzero.distributed``): the iterator gives this rank its part of each
+global batch of ``batch_size * size()`` samples, so the ranks' parts of a
+pass are disjoint and together hold every sample once. ``len(it)`` is then
+ceil(n / (batch_size * size())), the steps of one pass on each rank (what a
+Horovod user passes as ``steps_per_epoch // size()``); ``n``, ``samples``
+and the file lists still describe the whole data set. The seed of the order
+is rank 0's (broadcast when the iterator is made, so every rank makes it at
+the same point); augmentation draws also depend on the rank.
+
 Prefetch: with ``workers >= 1``, ``next()`` keeps up to ``max_queue_size``
 upcoming batches in flight in a thread pool (image decoding and OpenCV release
 the GIL). ``it.stats`` counts batches served and the seconds ``next()`` spent
@@ -37,6 +47,7 @@ import weakref
 
 import numpy as np
 
+from ... import distributed
 from ...core import runtime
 from .utils import save_img
 
@@ -98,11 +109,14 @@ class Iterator:
             calling thread. Default: ``default_workers()``, min(4, the
             ``threads`` setting).
         max_queue_size: batches kept in flight ahead of ``next()``.
+        shard: give this rank its part of each pass (see the module
+            docstring); False (default): every sample on every rank.
     """
 
     white_list_formats = ('png', 'jpg', 'jpeg', 'bmp', 'ppm', 'tif', 'tiff')
 
-    def __init__(self, n, batch_size, shuffle, seed, workers=None, max_queue_size=10):
+    def __init__(self, n, batch_size, shuffle, seed, workers=None, max_queue_size=10,
+                 shard=False):
         if n <= 0:
             raise ValueError(f'{type(self).__name__}: there are no samples to iterate over')
         if batch_size < 1:
@@ -119,6 +133,10 @@ class Iterator:
         self.seed = seed
         self.seed_entropy = (int(seed) if seed is not None
                              else int(runtime.generator('images').integers(2 ** 63)))
+        self.shards, self.shard_index = distributed.shard_count_and_index(
+            shard, type(self).__name__)
+        if shard:   # one order for all ranks: rank 0's seed
+            self.seed_entropy = distributed.broadcast(np.int64(self.seed_entropy), 0).item()
         self.workers = workers
         self.max_queue_size = max_queue_size
         self.epoch = 0
@@ -139,7 +157,8 @@ class Iterator:
         return self.n
 
     def __len__(self):
-        return (self.n + self.batch_size - 1) // self.batch_size
+        rows = self.batch_size * self.shards
+        return (self.n + rows - 1) // rows
 
     @property
     def index_array(self):
@@ -219,9 +238,13 @@ class Iterator:
             return order
 
     def _batch(self, epoch, index):
-        index_array = self._order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
-        sequence = np.random.SeedSequence(self.seed_entropy,
-                                          spawn_key=(_AUGMENT_STREAM, epoch, index))
+        rows = self.batch_size * self.shards
+        index_array = self._order(epoch)[index * rows:(index + 1) * rows]
+        key = (_AUGMENT_STREAM, epoch, index)
+        if self.shards > 1:   # the ranks' samples draw apart
+            index_array = distributed.shard_batch(index_array, self.shards, self.shard_index)
+            key += (self.shard_index,)
+        sequence = np.random.SeedSequence(self.seed_entropy, spawn_key=key)
         return self._get_batches_of_transformed_samples(index_array,
                                                         np.random.default_rng(sequence))
 

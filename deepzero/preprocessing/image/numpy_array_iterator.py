@@ -23,7 +23,8 @@ class NumpyArrayIterator(Iterator):
     def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=False,
                  sample_weight=None, seed=None, data_format=None, save_to_dir=None,
                  save_prefix='', save_format='png', subset=None, ignore_class_split=False,
-                 dtype=None, workers=None, max_queue_size=10):
+                 dtype=None, workers=None, max_queue_size=10,
+                 shard=False):
         self.dtype = np.dtype('float32' if dtype is None else dtype).name
         self.data_format = _check_data_format(data_format)
         x_misc = []
@@ -61,7 +62,8 @@ class NumpyArrayIterator(Iterator):
         self.save_to_dir = save_to_dir
         self.save_prefix = save_prefix
         self.save_format = save_format
-        super().__init__(len(self.x), batch_size, shuffle, seed, workers, max_queue_size)
+        super().__init__(len(self.x), batch_size, shuffle, seed, workers, max_queue_size,
+                         shard)
 
     @staticmethod
     def _split(subset, x, y, sample_weight, x_misc, generator, ignore_class_split):
