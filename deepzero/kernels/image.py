@@ -21,6 +21,7 @@ tap is placed by ``fill_mode`` on its own: 'reflect' (``dcba|abcd|dcba``),
 image reads ``fill_value``, so edges blend into it). 'nearest' interpolation
 rounds half to even.
 """
+import functools
 import math
 
 import numpy as np
@@ -67,8 +68,10 @@ def _cubic(x, a):
     return 0.0
 
 
+@functools.lru_cache(maxsize=64)  # a dataset resizes many images of a few sizes
 def resize_weights(in_size, out_size, interpolation, antialias=False):
-    """float32 (out_size, in_size) matrix: output pixel o = sum_i W[o, i] * input i."""
+    """float32 (out_size, in_size) matrix: output pixel o = sum_i W[o, i] *
+    input i. Cached: the array is read-only."""
     scale = in_size / out_size
     # PyTorch computes the non-antialiased source positions in float32
     scale32, half = np.float32(in_size) / np.float32(out_size), np.float32(0.5)
@@ -108,7 +111,9 @@ def resize_weights(in_size, out_size, interpolation, antialias=False):
     else:
         raise ValueError(f'resize: interpolation must be one of {RESIZE_INTERPOLATIONS}, '
                          f'got {interpolation!r}')
-    return weights.astype(np.float32)
+    weights = weights.astype(np.float32)
+    weights.flags.writeable = False
+    return weights
 
 
 def resize(images, size, interpolation='bilinear', antialias=False, crop_to_aspect_ratio=False,

@@ -18,6 +18,12 @@ Three kinds of input:
   reads ``it[0] .. it[len-1]``; after each full pass ``on_epoch_end()`` is
   called (if defined) and, when ``steps_per_epoch`` asks for more, reading
   goes on from index 0.
+- **Datasets**: objects with ``__iter__`` and ``__len__`` but neither
+  ``__next__`` nor ``__getitem__`` (``tf.data.Dataset`` style, e.g. what
+  ``image_dataset_from_directory`` returns): each ``iter(x)`` is one pass of
+  ``len(x)`` batches, and an epoch is one pass. With ``steps_per_epoch`` the
+  passes run on as one stream (a new ``iter(x)`` when one ends), across
+  epochs too.
 
 A stream or sequence item is ``x``, ``(x,)``, ``(x, y)`` or
 ``(x, y, sample_weight)`` (a list counts as a tuple). float64 arrays become
@@ -64,12 +70,13 @@ class EpochIterator:
                              f"{steps_per_epoch!r}")
         self.class_weight = class_weight
         self.exhausted = False
-        if is_stream(x) or is_sequence(x):
+        if is_batch_source(x):
             if y is not None or sample_weight is not None:
                 raise ValueError("When x is a generator or a data iterator, y and "
                                  "sample_weight must come from it (got separate y/"
                                  "sample_weight arguments)")
-            self._source = _StreamSource(x) if is_stream(x) else _SequenceSource(x)
+            self._source = (_StreamSource(x) if is_stream(x) else _SequenceSource(x)
+                            if is_sequence(x) else _DatasetSource(x, steps_per_epoch is not None))
             empty = _no_batches(name, x)
         else:
             self._source = _ArraySource(x, y, sample_weight, batch_size or 32, shuffle)
@@ -119,6 +126,17 @@ def is_stream(x):
 def is_sequence(x):
     return (hasattr(x, '__getitem__') and hasattr(x, '__len__')
             and not isinstance(x, (np.ndarray, list, tuple, dict)))
+
+
+def is_dataset(x):
+    return (hasattr(x, '__iter__') and hasattr(x, '__len__') and not is_stream(x)
+            and not is_sequence(x) and not isinstance(x, (np.ndarray, list, tuple, dict, str)))
+
+
+def is_batch_source(x):
+    """Whether ``x`` brings its own batches (a stream, sequence or dataset)
+    rather than being arrays to slice."""
+    return is_stream(x) or is_sequence(x) or is_dataset(x)
 
 
 def unpack_batch(data):
@@ -283,3 +301,29 @@ class _SequenceSource:
     def end_of_epoch(self):
         if self._index >= self.length:
             self._pass_done()
+
+
+class _DatasetSource:
+    def __init__(self, dataset, continuous):
+        self.dataset = dataset
+        self.length = len(dataset)
+        self._continuous = continuous  # steps_per_epoch given: passes run on as one stream
+        self._iterator = None
+
+    def next_batch(self, endless):
+        if self._iterator is None:
+            self._iterator = iter(self.dataset)
+        try:
+            item = next(self._iterator)
+        except StopIteration:
+            self._iterator = None
+            if not endless:
+                raise
+            self._iterator = iter(self.dataset)
+            item = next(self._iterator)
+        x, y, sample_weight = unpack_batch(item)
+        return as_float32(x), as_float32(y), sample_weight
+
+    def end_of_epoch(self):
+        if not self._continuous:
+            self._iterator = None  # the next epoch is a new pass

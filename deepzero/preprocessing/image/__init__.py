@@ -15,13 +15,14 @@ from .dataframe_iterator import DataFrameIterator
 from .directory_iterator import DirectoryIterator
 from .files_iterator import FilesIterator
 from .image_data_generator import ImageDataGenerator
+from .image_dataset import ImageDataset, image_dataset_from_directory
 from .iterator import Iterator, PrefetchStats
 from .numpy_array_iterator import NumpyArrayIterator
 from .utils import (UnreadableImageError, array_to_img, img_to_array, load_img, save_img,
                     smart_resize)
 
 __all__ = [
-    'ImageDataGenerator', 'Iterator', 'NumpyArrayIterator', 'DirectoryIterator',
+    'ImageDataGenerator', 'ImageDataset', 'image_dataset_from_directory', 'Iterator', 'NumpyArrayIterator', 'DirectoryIterator',
     'DataFrameIterator', 'FilesIterator', 'PrefetchStats', 'UnreadableImageError',
     'load_img', 'img_to_array', 'array_to_img', 'save_img', 'smart_resize',
     'transform_matrix', 'warp_affine', 'set_warp_backend', 'get_warp_backend',
