@@ -214,3 +214,22 @@ def test_files_cross_both_ways(keras, tmp_path, fmt):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x, training=False)),
                                mine.predict(x, verbose=0), atol=1e-5)
     assert loaded.layers[2].get_config()['interpolation'] == 'bicubic'
+
+
+@pytest.mark.parametrize('name, kwargs', [
+    ('Resizing', dict(height=5, width=7, interpolation='bicubic')),
+    ('Resizing', dict(height=4, width=5, interpolation='nearest')),
+    ('CenterCrop', dict(height=12, width=20)),
+    ('RandomFlip', dict(seed=0)),
+    ('RandomRotation', dict(factor=0.2, seed=0, fill_mode='constant')),
+    ('RandomZoom', dict(height_factor=0.3, seed=0, fill_mode='wrap', interpolation='nearest')),
+    ('RandomContrast', dict(factor=0.5, seed=0)),
+    ('RandomBrightness', dict(factor=0.5, seed=0)),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_layers_run_on_the_array_module_of_their_input(xp, images, name, kwargs):
+    """The same seeded layer on NumPy and on CuPy data gives the same images,
+    on the input's device."""
+    expected = np.asarray(getattr(L, name)(**kwargs)(images).data)
+    out = getattr(L, name)(**kwargs)(xp.asarray(images)).data
+    assert type(out) is type(xp.asarray(images)) and out.dtype == np.float32
+    np.testing.assert_allclose(xp.asnumpy(out) if xp is not np else out, expected, atol=1e-3)
