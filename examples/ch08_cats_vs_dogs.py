@@ -15,7 +15,8 @@
 import os
 import pathlib
 
-new_base_dir = pathlib.Path(os.environ.get('DEEPZERO_DATA', '../shared/data')) / 'cats_and_dogs_small'
+data_dir = pathlib.Path(os.environ.get('DEEPZERO_DATA', '../shared/data'))
+new_base_dir = data_dir / 'cats_and_dogs_small'
 
 # --- 8.2.3 building the model
 from deepzero import keras

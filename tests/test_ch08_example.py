@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PIL import Image
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / 'examples'

@@ -7,8 +7,9 @@
                                     class_mode='binary', seed=0)
     x, y = next(train)      # (32, 150, 150, 3) float32, (32,) float32
 
-See docs/image-pipeline.md for the geometry convention and the differences
-from Keras.
+Keras 3's ``image_dataset_from_directory`` (an ``ImageDataset`` of batches) is
+here too. See docs/image-pipeline.md for the geometry convention and the
+differences from Keras.
 """
 from .affine import get_warp_backend, set_warp_backend, transform_matrix, warp_affine
 from .dataframe_iterator import DataFrameIterator
@@ -22,7 +23,8 @@ from .utils import (UnreadableImageError, array_to_img, img_to_array, load_img, 
                     smart_resize)
 
 __all__ = [
-    'ImageDataGenerator', 'ImageDataset', 'image_dataset_from_directory', 'Iterator', 'NumpyArrayIterator', 'DirectoryIterator',
+    'ImageDataGenerator', 'Iterator', 'NumpyArrayIterator', 'DirectoryIterator',
+    'ImageDataset', 'image_dataset_from_directory',
     'DataFrameIterator', 'FilesIterator', 'PrefetchStats', 'UnreadableImageError',
     'load_img', 'img_to_array', 'array_to_img', 'save_img', 'smart_resize',
     'transform_matrix', 'warp_affine', 'set_warp_backend', 'get_warp_backend',
