@@ -12,7 +12,9 @@ Resize rules (PyTorch's ``F.interpolate``, which Keras's torch backend calls):
 - 'bicubic': cubic convolution with a = -0.75, taps clamped to the image.
 - ``antialias``: PyTorch's antialiased filters (triangle, or cubic with a = -0.5)
   stretched by the scale when shrinking, weights renormalised at the edges.
-Each axis is one (out, in) weight matrix, applied as two matrix products.
+Each axis is a few taps per output pixel (2 for bilinear, 4 for bicubic, more
+when antialiasing shrinks), applied as weighted gathers, one axis after the
+other.
 
 Affine rules (Keras's ``map_coordinates``): output pixel ``(x, y)`` = (column,
 row) reads input ``(a0 x + a1 y + a2, b0 x + b1 y + b2)``; each interpolation
@@ -68,10 +70,8 @@ def _cubic(x, a):
     return 0.0
 
 
-@functools.lru_cache(maxsize=64)  # a dataset resizes many images of a few sizes
 def resize_weights(in_size, out_size, interpolation, antialias=False):
-    """float32 (out_size, in_size) matrix: output pixel o = sum_i W[o, i] *
-    input i. Cached: the array is read-only."""
+    """float32 (out_size, in_size) matrix: output pixel o = sum_i W[o, i] * input i."""
     scale = in_size / out_size
     # PyTorch computes the non-antialiased source positions in float32
     scale32, half = np.float32(in_size) / np.float32(out_size), np.float32(0.5)
@@ -111,9 +111,7 @@ def resize_weights(in_size, out_size, interpolation, antialias=False):
     else:
         raise ValueError(f'resize: interpolation must be one of {RESIZE_INTERPOLATIONS}, '
                          f'got {interpolation!r}')
-    weights = weights.astype(np.float32)
-    weights.flags.writeable = False
-    return weights
+    return weights.astype(np.float32)
 
 
 def resize(images, size, interpolation='bilinear', antialias=False, crop_to_aspect_ratio=False,
@@ -142,25 +140,44 @@ def resize(images, size, interpolation='bilinear', antialias=False, crop_to_aspe
             images = xp.pad(images, ((0, 0), (rows, rows), (cols, cols), (0, 0)),
                             constant_values=fill_value)
             height, width = height + 2 * rows, width + 2 * cols
-    dtype = images.dtype
-    if (height, width) == (target_height, target_width) and interpolation != 'bicubic' \
-            and not antialias:
-        return xp.array(images, copy=True)  # every weight matrix is the identity
-    if interpolation == 'nearest':  # a gather: exact, and no matrix products
-        rows = resize_weights(height, target_height, 'nearest').argmax(axis=1)
-        cols = resize_weights(width, target_width, 'nearest').argmax(axis=1)
-        return images[:, xp.asarray(rows)][:, :, xp.asarray(cols)]
-    row_weights = xp.asarray(resize_weights(height, target_height, interpolation, antialias),
-                             dtype=dtype)
-    col_weights = xp.asarray(resize_weights(width, target_width, interpolation, antialias),
-                             dtype=dtype)
-    # (out_h, H) @ (N, H, W*C) -> (N, out_h, W*C); then columns the same way.
-    n, _, _, channels = images.shape
-    out = xp.matmul(row_weights, images.reshape(n, height, width * channels))
-    out = out.reshape(n, target_height, width, channels).transpose(0, 2, 1, 3)
-    out = xp.matmul(col_weights, out.reshape(n, width, target_height * channels))
-    out = out.reshape(n, target_width, target_height, channels).transpose(0, 2, 1, 3)
-    return xp.ascontiguousarray(out)
+    images = _resample_axis(images, 1, resize_taps(height, target_height, interpolation,
+                                                    antialias))
+    return _resample_axis(images, 2, resize_taps(width, target_width, interpolation, antialias))
+
+
+@functools.lru_cache(maxsize=64)  # a dataset resizes many images of a few sizes
+def resize_taps(in_size, out_size, interpolation, antialias=False):
+    """The nonzero entries of ``resize_weights``, row by row: (index, weight),
+    both (out_size, taps), rows with fewer taps padded with weight 0. Cached:
+    the arrays are read-only."""
+    weights = resize_weights(in_size, out_size, interpolation, antialias)
+    taps = max(int((weights != 0).sum(axis=1).max()), 1)
+    index = np.zeros((out_size, taps), dtype=np.intp)
+    tap_weights = np.zeros((out_size, taps), dtype=np.float32)
+    for o, row in enumerate(weights):
+        nonzero = np.flatnonzero(row)
+        index[o, :len(nonzero)] = nonzero
+        tap_weights[o, :len(nonzero)] = row[nonzero]
+    index.flags.writeable = tap_weights.flags.writeable = False
+    return index, tap_weights
+
+
+def _resample_axis(images, axis, taps):
+    """Output pixel o along ``axis`` (1: rows, 2: columns) = sum over taps t of
+    weight[o, t] * input[index[o, t]]."""
+    xp = get_array_module(images)
+    index, weights = taps
+    shape = [1, 1, 1, 1]
+    shape[axis] = len(index)
+    out = None
+    for t in range(index.shape[1]):
+        gathered = xp.take(images, xp.asarray(index[:, t]), axis=axis)
+        if np.all(weights[:, t] == 1):  # 'nearest': a plain gather, exact
+            term = gathered
+        else:
+            term = gathered * xp.asarray(weights[:, t], dtype=images.dtype).reshape(shape)
+        out = term if out is None else out + term
+    return out
 
 
 def _fix_index(index, size, fill_mode):
