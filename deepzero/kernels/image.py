@@ -223,21 +223,26 @@ def affine_resample(images, matrices, interpolation='bilinear', fill_mode='const
         x_low, y_low = x_low.astype(np.int64), y_low.astype(np.int64)
         x_taps = [(x_low, 1 - x_high_weight), (x_low + 1, x_high_weight)]
         y_taps = [(y_low, 1 - y_high_weight), (y_low + 1, y_high_weight)]
-    flat = images.reshape(n, height * width, channels)
-    batch = xp.arange(n)[:, None, None]
+    constant = fill_mode == 'constant'
+    # Each axis's taps once: (placed index, inside the image, weight or None = 1).
+    x_taps = [(_fix_index(i, width, fill_mode), constant and (i >= 0) & (i < width), w)
+              for i, w in x_taps]
+    first_pixel = (xp.arange(n) * (height * width))[:, None, None]  # of each image
+    y_taps = [(first_pixel + _fix_index(i, height, fill_mode) * width,
+               constant and (i >= 0) & (i < height), w) for i, w in y_taps]
+    pixels = images.reshape(n * height * width, channels)
     total = xp.zeros(images.shape, dtype=images.dtype)
-    for y_index, y_weight in y_taps:
-        for x_index, x_weight in x_taps:
-            position = (_fix_index(y_index, height, fill_mode) * width
-                        + _fix_index(x_index, width, fill_mode))
-            values = flat[batch, position]                     # (N, H, W, C)
-            if fill_mode == 'constant':
-                inside = ((y_index >= 0) & (y_index < height) & (x_index >= 0)
-                          & (x_index < width))
-                values = xp.where(inside[..., None], values,
-                                  xp.asarray(fill_value, dtype=images.dtype))
-            if y_weight is None:
-                total += values
-            else:
-                total += values * (y_weight * x_weight).astype(images.dtype)[..., None]
+    fill_weight = xp.zeros((n, height, width), dtype=images.dtype) if constant else None
+    for row, row_inside, y_weight in y_taps:
+        for col, col_inside, x_weight in x_taps:
+            weight = None if y_weight is None else (y_weight * x_weight).astype(images.dtype)
+            if constant:  # a tap outside reads fill_value: its weight goes to the fill
+                inside = row_inside & col_inside
+                full = xp.ones_like(fill_weight) if weight is None else weight
+                weight = xp.where(inside, full, 0)
+                fill_weight += full - weight
+            values = xp.take(pixels, row + col, axis=0)  # (N, H, W, C)
+            total += values if weight is None else values * weight[..., None]
+    if constant and fill_value:
+        total += fill_weight[..., None] * xp.asarray(fill_value, dtype=images.dtype)
     return total
