@@ -172,3 +172,33 @@ def test_the_books_folders(shared_data):
     images, labels = next(iter(dataset.take(1)))
     assert images.shape == (32, 180, 180, 3) and images.dtype == np.float32
     assert 0 <= images.min() and images.max() <= 255 and set(labels) <= {0, 1}
+
+
+class _Passes:
+    """A minimal tf.data-style dataset: ``len`` batches per ``iter``, each
+    pass numbered in its batches' labels."""
+
+    def __init__(self):
+        self.passes = 0
+
+    def __len__(self):
+        return 3
+
+    def __iter__(self):
+        self.passes += 1
+        for _ in range(3):
+            yield np.ones((2, 4), np.float32), np.full((2, 1), self.passes, np.float32)
+
+
+def test_models_take_any_dataset_one_pass_per_epoch():
+    from deepzero.models.epoch_iterator import EpochIterator
+    data = _Passes()
+    epochs = EpochIterator(data)
+    assert epochs.steps == 3
+    for epoch in (1, 2):
+        assert [int(y[0, 0]) for _, (_, y, _) in epochs] == [epoch] * 3
+    stream = EpochIterator(_Passes(), steps_per_epoch=2)  # passes run on across epochs
+    labels = [int(y[0, 0]) for _ in range(3) for _, (_, y, _) in stream]
+    assert labels == [1, 1, 1, 2, 2, 2]
+    with pytest.raises(ValueError, match='y and sample_weight must come from it'):
+        EpochIterator(_Passes(), y=np.zeros(3))
