@@ -169,6 +169,20 @@ def test_a_layer_that_would_cut_gradients_says_so(images):
                                   L.RandomFlip()])
     with pytest.raises(ValueError, match='passes no gradient'):
         dense_then_flip(np.ones((1, 4), np.float32), training=True)
+    assert dense_then_flip(np.ones((1, 4), np.float32), training=False).shape == (1, 3, 3, 3)
+
+
+def test_gradients_reach_the_input_through_random_layers_in_inference(images):
+    """Saliency and Grad-CAM differentiate a model with its augmentation
+    layers with respect to its input: in inference those pass it through."""
+    from deepzero.core import Variable
+    model = Sequential([L.Input(IMAGES[1:]), L.RandomFlip(), L.RandomRotation(0.2),
+                        L.Rescaling(1 / 255.0), L.Flatten(), L.Dense(1)])
+    x = Variable(images)
+    model(x, training=False).sum().backward()
+    expected = np.broadcast_to(model.layers[-1].get_weights()[0][:, 0].reshape(IMAGES[1:]) / 255,
+                               IMAGES)
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-5)
 
 
 def _augmenting_model(lib, brightness=True):

@@ -13,8 +13,10 @@
   Keras, so ``layer(images)`` augments, while ``predict``/``evaluate`` (and
   ``training=False``) pass the images through unchanged.
 - Gradients: these layers transform data (they sit at a model's input, as in
-  the book); no gradient flows back through them, and calling one on a tensor
-  that needs a gradient raises an error instead of silently cutting it.
+  the book); no gradient flows back through a transform, and transforming a
+  tensor that needs a gradient raises an error instead of silently cutting
+  it. A random layer in inference returns its input itself, so gradients
+  with respect to a model's input (saliency, Grad-CAM) pass through it.
 """
 import numbers
 
@@ -73,6 +75,10 @@ class ImagePreprocessingLayer(Layer):
     def transform(self, images, training):
         raise NotImplementedError(f"{type(self).__name__}.transform")
 
+    def is_identity(self, training):
+        """Whether a call in this mode leaves float images as they are."""
+        return False
+
     def output_hw(self, height, width):
         return height, width
 
@@ -80,6 +86,8 @@ class ImagePreprocessingLayer(Layer):
         if inputs.ndim not in (3, 4):
             raise ValueError(f"{type(self).__name__} '{self.name}': expected an image (rank 3) "
                              f"or a batch of images (rank 4), got shape {tuple(inputs.shape)}")
+        if self.is_identity(training) and inputs.dtype.kind == 'f':
+            return inputs
         if inputs.requires_grad:
             raise ValueError(f"{type(self).__name__} '{self.name}' passes no gradient to its "
                              "input: put it before the layers with weights (at the input, "
@@ -113,8 +121,11 @@ class RandomImageLayer(ImagePreprocessingLayer):
     def call(self, inputs, training=True):
         return super().call(inputs, training)
 
+    def is_identity(self, training):
+        return not training
+
     def transform(self, images, training):
-        if not training:
+        if not training:  # integer images: cast, not augmented
             return images
         return self.augment(images, self.rng)
 
