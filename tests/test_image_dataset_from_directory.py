@@ -107,6 +107,10 @@ def test_label_modes_and_unbatched(image_tree):
     batch = next(iter(unlabelled))
     assert isinstance(batch, np.ndarray) and batch.shape == (12, 8, 8, 3)
     assert unlabelled.class_names is None
+    given = [7, 3] * 6  # one label per file, in sorted path order
+    listed = image_dataset_from_directory(image_tree, labels=given, **kwargs)
+    assert listed.class_names == ['3', '7']
+    np.testing.assert_array_equal(_all(listed)[1], given)
     single = image_dataset_from_directory(image_tree, batch_size=None, **kwargs)
     image, label = next(iter(single))
     assert image.shape == (8, 8, 3) and label.shape == () and len(single) == 12
