@@ -130,9 +130,20 @@ def test_sharded_sequence_reads_every_size_th_item(pretend_world):
     assert [s.passes for s in sequences] == [1, 1, 1]
 
 
-def test_shard_refuses_a_stream_and_says_where_to_shard(world_of_one):
+class _Batches:
+    """A dataset in tf.data's style: __iter__ and __len__ only."""
+    def __iter__(self):
+        return iter([(np.zeros((2, 1)), np.zeros(2))])
+
+    def __len__(self):
+        return 1
+
+
+@pytest.mark.parametrize('source', [lambda: iter([(np.zeros((2, 1)), np.zeros(2))]), _Batches],
+                         ids=['stream', 'dataset'])
+def test_shard_refuses_a_stream_or_dataset_and_says_where_to_shard(world_of_one, source):
     with pytest.raises(ValueError, match=r"flow_from_directory\(..., shard=True\)"):
-        EpochIterator(iter([(np.zeros((2, 1)), np.zeros(2))]), shard=True)
+        EpochIterator(source(), shard=True)
 
 
 def _model():

@@ -22,9 +22,9 @@ LEVELS = [
     ['losses', 'metrics', 'optimizers', 'callbacks'],
     ['saving'],
     ['models', 'distributed'],
-    ['preprocessing', 'applications', 'utils'],
+    ['preprocessing', 'applications', 'utils', 'datasets'],
     ['keras', 'dezero'],
-    ['datasets', 'demo', 'demo_transfer', 'cli'],
+    ['demo', 'demo_transfer', 'cli'],
 ]
 LEVEL = {unit: i for i, units in enumerate(LEVELS) for unit in units}
 

@@ -6,5 +6,6 @@ package named in each module.
 """
 from . import (activations, applications, callbacks, distributed, initializers, layers, losses,
                metrics, models, optimizers, preprocessing, regularizers, utils)
+from . import datasets  # noqa: F401
 from ..layers import Input
 from ..models import Model, Sequential

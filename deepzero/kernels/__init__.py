@@ -11,6 +11,9 @@ and handed by the op to its gradient op.
                   the layers' shape inference), window offsets, ConvSpec/PoolSpec
     reference.py  conv2d in a dozen lines (im2col + matmul on Variables): the
                   door into the fast path, and a second oracle for the tests
+    image.py      Keras 3's image resampling: resize (PyTorch's interpolate rules)
+                  and the affine resample of the random geometric layers
+                  (array-API code, NumPy or CuPy)
     windows.py    window views, the gather and scatter over window offsets,
                   the pools' padding value, winner dtype and counts: array-API
                   code shared by both sets

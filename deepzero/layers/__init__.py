@@ -30,6 +30,16 @@ from .add import Add
 from .concatenate import Concatenate
 from .multiply import Multiply
 from .rescaling import Rescaling
+from .base_image_preprocessing import ImagePreprocessingLayer, RandomImageLayer
+from .base_random_affine import RandomAffineLayer
+from .resizing import Resizing
+from .center_crop import CenterCrop
+from .random_flip import RandomFlip
+from .random_rotation import RandomRotation
+from .random_zoom import RandomZoom
+from .random_translation import RandomTranslation
+from .random_contrast import RandomContrast
+from .random_brightness import RandomBrightness
 
 # Keras 2 aliases that old code and old files use.
 Convolution2D = Conv2D
@@ -43,7 +53,8 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     InputLayer, Dense, Conv2D, SeparableConv2D, DepthwiseConv2D, Conv2DTranspose,
     MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D,
     Flatten, Reshape, Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Add,
-    Concatenate, Multiply, Rescaling)}
+    Concatenate, Multiply, Rescaling, Resizing, CenterCrop, RandomFlip, RandomRotation, RandomZoom,
+    RandomTranslation, RandomContrast, RandomBrightness)}
 LAYER_CLASSES.update({'Convolution2D': Conv2D, 'SeparableConvolution2D': SeparableConv2D,
                       'MaxPool2D': MaxPooling2D, 'AvgPool2D': AveragePooling2D,
                       'GlobalAvgPool2D': GlobalAveragePooling2D,

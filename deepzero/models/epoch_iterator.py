@@ -18,6 +18,12 @@ Three kinds of input:
   reads ``it[0] .. it[len-1]``; after each full pass ``on_epoch_end()`` is
   called (if defined) and, when ``steps_per_epoch`` asks for more, reading
   goes on from index 0.
+- **Datasets**: objects with ``__iter__`` and ``__len__`` but neither
+  ``__next__`` nor ``__getitem__`` (``tf.data.Dataset`` style, e.g. what
+  ``image_dataset_from_directory`` returns): each ``iter(x)`` is one pass of
+  ``len(x)`` batches, and an epoch is one pass. With ``steps_per_epoch`` the
+  passes run on as one stream (a new ``iter(x)`` when one ends), across
+  epochs too.
 
 Sharding (``shard=True``, for data-parallel training on MPI): arrays and
 sequences give this rank its part of each global batch, as
@@ -80,20 +86,22 @@ class EpochIterator:
         self.class_weight = class_weight
         self.exhausted = False
         shards, shard_index = distributed.shard_count_and_index(shard, name)
-        if shard and is_stream(x):
-            raise ValueError(f"{name}: shard=True takes arrays or a dataset (a Sequence); a "
-                             "data iterator or generator is sharded where it is made "
+        if shard and (is_stream(x) or is_dataset(x)):
+            raise ValueError(f"{name}: shard=True takes arrays or a Sequence; a data iterator, "
+                             "generator or dataset is sharded where it is made "
                              "(flow(..., shard=True), flow_from_directory(..., shard=True))")
-        if is_stream(x) or is_sequence(x):
+        if is_batch_source(x):
             if y is not None or sample_weight is not None:
                 raise ValueError("When x is a generator or a data iterator, y and "
                                  "sample_weight must come from it (got separate y/"
                                  "sample_weight arguments)")
             if is_stream(x):
                 self._source = _StreamSource(x)
-            else:
+            elif is_sequence(x):
                 self._source = (_ShardedSequenceSource(x, shards, shard_index) if shard
                                 else _SequenceSource(x))
+            else:
+                self._source = _DatasetSource(x, steps_per_epoch is not None)
             empty = _no_batches(name, x)
         else:
             self._source = (
@@ -146,6 +154,17 @@ def is_stream(x):
 def is_sequence(x):
     return (hasattr(x, '__getitem__') and hasattr(x, '__len__')
             and not isinstance(x, (np.ndarray, list, tuple, dict)))
+
+
+def is_dataset(x):
+    return (hasattr(x, '__iter__') and hasattr(x, '__len__') and not is_stream(x)
+            and not is_sequence(x) and not isinstance(x, (np.ndarray, list, tuple, dict, str)))
+
+
+def is_batch_source(x):
+    """Whether ``x`` brings its own batches (a stream, sequence or dataset)
+    rather than being arrays to slice."""
+    return is_stream(x) or is_sequence(x) or is_dataset(x)
 
 
 def unpack_batch(data):
@@ -356,3 +375,29 @@ class _ShardedSequenceSource(_SequenceSource):
 
     def _item(self, step):
         return (step * self.shards + self.shard_index) % self.items
+
+
+class _DatasetSource:
+    def __init__(self, dataset, continuous):
+        self.dataset = dataset
+        self.length = len(dataset)
+        self._continuous = continuous  # steps_per_epoch given: passes run on as one stream
+        self._iterator = None
+
+    def next_batch(self, endless):
+        if self._iterator is None:
+            self._iterator = iter(self.dataset)
+        try:
+            item = next(self._iterator)
+        except StopIteration:
+            self._iterator = None
+            if not endless:
+                raise
+            self._iterator = iter(self.dataset)
+            item = next(self._iterator)
+        x, y, sample_weight = unpack_batch(item)
+        return as_float32(x), as_float32(y), sample_weight
+
+    def end_of_epoch(self):
+        if not self._continuous:
+            self._iterator = None  # the next epoch is a new pass

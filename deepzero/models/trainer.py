@@ -46,7 +46,7 @@ from ..core.interrupts import defer_interrupts
 from ..metrics import Mean
 from .compile_utils import CompiledLoss, CompiledMetrics
 from .device_feeder import DeviceFeeder
-from .epoch_iterator import (EpochIterator, as_float32, is_sequence, is_stream,
+from .epoch_iterator import (EpochIterator, as_float32, is_batch_source,
                              split_validation)
 
 # Keras 2 fit/fit_generator arguments about worker threads: accepted, not used
@@ -146,7 +146,7 @@ class Trainer:
                              "`loss=` to compile()")
         verbose = _resolve_verbose(verbose)
         if validation_split and validation_data is None:
-            if is_stream(x) or is_sequence(x):
+            if is_batch_source(x):
                 raise ValueError("validation_split is only supported for array inputs; pass "
                                  "validation_data for generators and data iterators")
             (x, y, sample_weight), validation_data = split_validation(
@@ -198,7 +198,7 @@ class Trainer:
     def _validation_iterator(self, data, batch_size, steps):
         if data is None:
             return None
-        if is_stream(data) or is_sequence(data):
+        if is_batch_source(data):
             return EpochIterator(data, steps_per_epoch=steps, name='validation_data')
         if isinstance(data, (tuple, list)) and len(data) in (2, 3):
             return EpochIterator(*data, batch_size=batch_size, steps_per_epoch=steps,

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from ...core import runtime
+from ...kernels.image import reflect_index
 
 try:
     import cv2
@@ -125,9 +126,8 @@ def _wrap_coordinates(coordinate, size):
 
 def _map_indices(index, size, fill_mode):
     """Integer tap positions -> valid indices, by SciPy's boundary rules."""
-    if fill_mode == 'reflect':  # half-sample symmetric, period 2n
-        index = np.mod(index, 2 * size)
-        return np.where(index >= size, 2 * size - 1 - index, index)
+    if fill_mode == 'reflect':
+        return reflect_index(index, size)
     if fill_mode == 'wrap' and size > 1:  # SciPy's wrap: period n - 1 outside the image
         inside = (index >= 0) & (index <= size - 1)
         return np.where(inside, index, np.mod(index, size - 1))

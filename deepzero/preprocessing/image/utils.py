@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ...core.files import atomic_write
-from .affine import warp_affine
+from ...kernels import image as image_kernels
 
 # PIL resampling filters by the names Keras accepts.
 PIL_INTERPOLATION = {
@@ -212,38 +212,25 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
         img.save(f, format=file_format, **kwargs)
 
 
-_RESIZE_ORDER = {'nearest': 0, 'bilinear': 1, 'bicubic': 3}
-
-
 def smart_resize(x, size, interpolation='bilinear', data_format='channels_last'):
     """Resize an image ``(h, w, c)`` or a batch ``(n, h, w, c)`` to ``size`` =
     ``(height, width)`` without distorting it: the largest centred window of the
-    target aspect ratio is cropped, then resized (pixel centres aligned, no
-    antialiasing, as Keras's backend resize). ``interpolation``: 'nearest',
-    'bilinear' or 'bicubic'. Integer input comes back as float32."""
+    target aspect ratio is cropped, then resized with Keras 3's resize
+    (``kernels.image.resize``: pixel centres aligned, no antialiasing).
+    ``interpolation``: 'nearest', 'bilinear' or 'bicubic'. Integer input comes
+    back as float32."""
     data_format = _check_data_format(data_format)
-    if interpolation not in _RESIZE_ORDER:
-        raise ValueError(f"smart_resize: interpolation must be one of {tuple(_RESIZE_ORDER)}, "
-                         f"got {interpolation!r}")
+    if interpolation not in image_kernels.RESIZE_INTERPOLATIONS:
+        raise ValueError(f"smart_resize: interpolation must be one of "
+                         f"{image_kernels.RESIZE_INTERPOLATIONS}, got {interpolation!r}")
     x = np.asarray(x)
     if x.ndim not in (3, 4):
         raise ValueError(f'smart_resize: expected an image (rank 3) or a batch (rank 4), '
                          f'got shape {x.shape}')
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float32)
     images = x if x.ndim == 4 else x[np.newaxis]
-    channel_axis = -1 if data_format == 'channels_last' else 0
-    height, width = images.shape[1:3] if channel_axis == -1 else images.shape[2:4]
-    target_height, target_width = size
-    crop_height = max(min(height, int(width * target_height / target_width)), 1)
-    crop_width = max(min(width, int(height * target_width / target_height)), 1)
-    top = int((height - crop_height) / 2)
-    left = int((width - crop_width) / 2)
-    # Output pixel centre c maps to (c + 0.5) * scale - 0.5 + crop offset, per axis.
-    scale_x, scale_y = crop_width / target_width, crop_height / target_height
-    matrix = np.array([[scale_x, 0.0, 0.5 * scale_x - 0.5 + left],
-                       [0.0, scale_y, 0.5 * scale_y - 0.5 + top]])
-    resized = np.stack([warp_affine(image, matrix, output_size=(target_height, target_width),
-                                    channel_axis=channel_axis, order=_RESIZE_ORDER[interpolation],
-                                    fill_mode='nearest') for image in images])
+    if data_format == 'channels_first':
+        images = images.transpose(0, 2, 3, 1)
+    resized = image_kernels.resize(images, size, interpolation, crop_to_aspect_ratio=True)
+    if data_format == 'channels_first':
+        resized = resized.transpose(0, 3, 1, 2)
     return resized if x.ndim == 4 else resized[0]
