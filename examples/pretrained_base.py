@@ -32,6 +32,8 @@ the network is reachable. Otherwise the listings run with SqueezeNet v1.1 from
   filter grids use 'block1_conv1' ... 'block4_conv1' (64 to 512 filters);
   their counterparts are 'conv1' (64 filters) and the 1x1 expand convs of
   fire3, fire5 and fire7 (64, 128, 192): a layer early, then one per stage.
+  Grad-CAM's 'block5_conv3' (VGG16's last conv, 512 channels) becomes
+  'fire9_concat', the 512 channels of SqueezeNet's last fire module.
 
 The model has 50 weight tensors instead of VGG16's 26, so the book's first
 count ("before freezing the conv base") prints 54 instead of 30; the others
@@ -51,7 +53,9 @@ BASES = ('vgg16', 'squeezenet')
 LAYER_NAMES = {'block5_conv1': 'fire9_squeeze1x1',
                # section 5.4.2's filter grids: a conv early, then one per stage
                'block1_conv1': 'conv1', 'block2_conv1': 'fire3_expand1x1',
-               'block3_conv1': 'fire5_expand1x1', 'block4_conv1': 'fire7_expand1x1'}
+               'block3_conv1': 'fire5_expand1x1', 'block4_conv1': 'fire7_expand1x1',
+               # section 5.4.3's last conv output (512 channels, as VGG16's)
+               'block5_conv3': 'fire9_concat'}
 
 
 def shared_squeezenet_file(data_dir):
