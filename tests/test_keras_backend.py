@@ -346,3 +346,56 @@ def test_grad_input_checks():
         deepzero.grad(Variable(np.ones(2)), np.ones(2))
     with pytest.raises(TypeError, match='symbolic'):
         K.gradients(Variable(np.ones(2)), Input((2,)))
+
+
+# --- the second edition's way (tf.GradientTape), as docs/visualizing.md writes it ---------------
+def test_second_edition_grad_cam_with_deepzero_grad(twin_models):
+    """Two models, the last conv output watched as a leaf Variable,
+    ``deepzero.grad`` for ``tape.gradient``: the same pooled gradients as
+    the book's K.gradients graph."""
+    import deepzero.keras as keras
+    ours, _, image = twin_models
+    last_conv_layer = ours.get_layer('conv_b')
+    last_conv_layer_model = keras.Model(ours.inputs, last_conv_layer.output)
+    classifier_input = keras.Input(shape=last_conv_layer.output.shape[1:])
+    x = classifier_input
+    for layer_name in ['flat', 'scores']:
+        x = ours.get_layer(layer_name)(x)
+    classifier_model = keras.Model(classifier_input, x)
+
+    img_array = image[:1]
+    last_conv_layer_output = Variable(last_conv_layer_model(img_array).data)  # tape.watch
+    preds = classifier_model(last_conv_layer_output)
+    top_pred_index = int(ops.argmax(preds[0]).data)
+    top_class_channel = preds[:, top_pred_index]
+    grads = deepzero.grad(top_class_channel, last_conv_layer_output)[0]
+    pooled_grads = ops.convert_to_numpy(ops.mean(grads, axis=(0, 1, 2)))
+
+    symbolic = K.gradients(ours.output[:, top_pred_index], last_conv_layer.output)[0]
+    want = K.function([ours.input], [K.mean(symbolic, axis=(0, 1, 2))])([img_array])[0]
+    np.testing.assert_allclose(pooled_grads, want, rtol=1e-5, atol=1e-8)
+
+
+def test_second_edition_filter_ascent_step_with_deepzero_grad(twin_models):
+    import deepzero.keras as keras
+    ours, _, image = twin_models
+    feature_extractor = keras.Model(ours.input, ours.get_layer('conv_b').output)
+
+    def compute_loss(image, filter_index):
+        activation = feature_extractor(image)
+        return ops.mean(activation[:, 1:-1, 1:-1, filter_index])
+
+    def gradient_ascent_step(image, filter_index, learning_rate):
+        image = Variable(image)                               # tape.watch(image)
+        loss = compute_loss(image, filter_index)
+        grads = deepzero.grad(loss, image)[0]                 # tape.gradient(loss, image)
+        grads = ops.normalize(grads, axis=None)               # tf.math.l2_normalize(grads)
+        return image.data + learning_rate * grads.data
+
+    start = image[:1].copy()
+    stepped = gradient_ascent_step(start, 3, 10.0)
+    loss = K.mean(ours.get_layer('conv_b').output[:, 1:-1, 1:-1, 3])
+    raw = K.function([ours.input], K.gradients(loss, ours.input))([start])[0]
+    np.testing.assert_allclose(stepped, start + 10.0 * raw / np.linalg.norm(raw), rtol=1e-5,
+                               atol=1e-6)
+    assert all(w.grad is None for w in ours.weights)
