@@ -8,8 +8,11 @@
 # What changes with the model:
 # - the image is a test dog of DEEPZERO_DATA, scaled by 1/255 as the 5.3
 #   generators do (the book: an elephant, VGG16's preprocess_input);
-# - the score explained is the sigmoid output ("dog") instead of ImageNet
-#   class 386 ("African elephant");
+# - the score explained is the logit of "dog" (the input of the last Dense
+#   layer's sigmoid, as the Grad-CAM paper takes the score before the softmax)
+#   instead of ImageNet class 386 ("African elephant"): the fine-tuned model is
+#   so sure of most images that its sigmoid gives exactly 1.0 in float32, whose
+#   gradient is 0, and the heatmap would be empty;
 # - the classifier sits on top of conv_base as one nested layer, so its layers
 #   are called again on conv_base.output: the score and the last conv output
 #   are then in one graph, which K.gradients needs (Keras needs it too).
@@ -24,7 +27,7 @@ from deepzero.keras import backend as K
 from deepzero.keras.preprocessing import image
 
 img_path = os.path.join(os.environ.get('DEEPZERO_DATA', '../shared/data'),
-                        'cats_and_dogs_small', 'test', 'dogs', 'dog.1500.jpg')
+                        'cats_and_dogs_small', 'test', 'dogs', 'dog.1502.jpg')
 
 img = image.load_img(img_path, target_size=(150, 150))
 x = image.img_to_array(img)
@@ -34,11 +37,13 @@ x /= 255.
 preds = model.predict(x)
 print('Predicted dog probability:', preds[0, 0])
 
-# The score of the class "dog" (the book: model.output[:, 386])
-score = conv_base.output
-for layer in model.layers[1:]:
-    score = layer(score)
-dog_output = score[:, 0]
+# The score of the class "dog" (the book: model.output[:, 386]): the
+# classifier's layers on conv_base's output, the last one without its sigmoid
+features = conv_base.output
+for layer in model.layers[1:-1]:
+    features = layer(features)
+last_dense = model.layers[-1]
+dog_output = (K.dot(features, last_dense.kernel) + last_dense.bias)[:, 0]
 
 # The output feature map of the last convolutional layer of the base
 last_conv_layer = conv_base.get_layer('block5_conv3')

@@ -21,7 +21,7 @@ EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / 'examples'
 def tiny_dataset(root, with_weights_from=None):
     """cats_and_dogs_small with 4 random images per class and split (the 5.2.5
     listing shows the fourth training cat), named as the listings' test
-    images (cat.1700.jpg, dog.1500.jpg)."""
+    images (cat.1700.jpg, dog.1502.jpg)."""
     rng = np.random.default_rng(0)
     for split in ('train', 'validation', 'test'):
         for animal, first in (('cats', 1700), ('dogs', 1500)):

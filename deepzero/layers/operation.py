@@ -114,8 +114,12 @@ class Operation(Layer):
     def _probe(self, input_shapes, unknown):
         stand_ins = [np.ones(tuple(unknown if d is None else d for d in shape), dtype)
                      for shape, dtype in zip(input_shapes, self._input_dtypes)]
-        with no_grad(), np.errstate(all='ignore'):
-            return self.call(stand_ins)
+        try:
+            with no_grad(), np.errstate(all='ignore'):
+                return self.call(stand_ins)
+        except (ValueError, TypeError, IndexError) as e:
+            raise type(e)(f"{self.fn.__name__} on symbolic tensors of shapes {input_shapes} "
+                          f"(None: any size; tried as {unknown}): {e}") from None
 
     def _call_symbolic(self, inputs, training, kwargs):
         self._input_dtypes = [t.dtype for t in inputs]
