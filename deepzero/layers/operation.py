@@ -23,7 +23,7 @@ to the Variables computed for them.
 """
 import numpy as np
 
-from ..core import Variable, grad, no_grad
+from ..core import Variable, get_array_module, grad, no_grad
 from ..core.naming import unique_name
 from .layer import Layer
 from .node import KerasTensor, flatten
@@ -159,7 +159,8 @@ class Gradients(Layer):
         loss, tensors = inputs[0], list(inputs[1:])
         wrt = tensors + self.differentiated_weights
         grads = grad([loss], wrt)
-        return [g if g is not None else Variable(np.zeros(v.shape, v.dtype), requires_grad=False)
+        return [g if g is not None else
+                Variable(get_array_module(v.data).zeros(v.shape, v.dtype), requires_grad=False)
                 for g, v in zip(grads, wrt)]
 
     def compute_output_shape(self, input_shapes):
