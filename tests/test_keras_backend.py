@@ -201,14 +201,17 @@ def test_ops_on_symbolic_tensors_run_in_models():
         model.get_config()
 
 
-def test_preprocess_input_on_symbolic_input():
-    from deepzero.keras.applications import mobilenet, vgg16
+@pytest.mark.parametrize('name', ['vgg16', 'mobilenet', 'resnet50'])
+def test_preprocess_input_on_symbolic_input_as_keras(keras, name):
+    import importlib
+    ours = importlib.import_module(f'deepzero.keras.applications.{name}')
+    theirs = getattr(keras.applications, name)
     data = np.random.default_rng(0).uniform(0, 255, (2, 5, 5, 3)).astype('float32')
-    for module in (vgg16, mobilenet):
-        x = Input((5, 5, 3))
-        model = Model(x, module.preprocess_input(x))
-        np.testing.assert_allclose(model(data, training=False).data,
-                                   module.preprocess_input(data.copy()), rtol=1e-6)
+    x, kx = Input((5, 5, 3)), keras.Input((5, 5, 3))
+    got = Model(x, ours.preprocess_input(x))(data, training=False).data
+    want = keras.Model(kx, theirs.preprocess_input(kx))(data)
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(want), rtol=1e-6)
+    np.testing.assert_allclose(got, ours.preprocess_input(data.copy()), rtol=1e-6)
 
 
 # --- K.function and K.gradients against Keras + torch autograd ---------------------------------
@@ -399,3 +402,26 @@ def test_second_edition_filter_ascent_step_with_deepzero_grad(twin_models):
     np.testing.assert_allclose(stepped, start + 10.0 * raw / np.linalg.norm(raw), rtol=1e-5,
                                atol=1e-6)
     assert all(w.grad is None for w in ours.weights)
+
+
+def test_grad_asks_no_weight_gradient(monkeypatch):
+    """While core.grad runs, each op is told which inputs need a gradient:
+    only those on a path to what is asked for; afterwards the op's own flags
+    are back, so a later backward() still reaches the weights."""
+    from deepzero.functions.linear import Linear
+    seen = []
+    original = Linear.backward
+
+    def recording(self, gy):
+        seen.append(self.needs_input_grad)
+        return original(self, gy)
+
+    monkeypatch.setattr(Linear, 'backward', recording)
+    w, b = Variable(np.ones((3, 2))), Variable(np.zeros(2))
+    x = Variable(np.arange(6.0).reshape(2, 3))
+    y = ops.sum(deepzero.functions.linear(x, w, b))
+    (gx,) = deepzero.grad(y, [x])
+    assert seen == [(True, False, False)]
+    np.testing.assert_allclose(gx.data, np.full((2, 3), 2.0))
+    y.backward()
+    assert seen[-1] == (True, True, True) and w.grad is not None
