@@ -425,3 +425,20 @@ def test_grad_asks_no_weight_gradient(monkeypatch):
     np.testing.assert_allclose(gx.data, np.full((2, 3), 2.0))
     y.backward()
     assert seen[-1] == (True, True, True) and w.grad is not None
+
+
+def test_learning_phase_input_picks_the_mode():
+    from deepzero.layers import Dropout
+    x = Input((200,))
+    y = Dropout(0.5, seed=1)(x)
+    run = K.function([x, K.learning_phase()], [y])
+    data = np.ones((2, 200), 'float32')
+    np.testing.assert_array_equal(run([data, 0])[0], data)
+    trained = run([data, 1])[0]
+    assert set(np.unique(trained)) == {0.0, 2.0}
+    np.testing.assert_array_equal(K.function([x], [y])([data])[0], data)
+
+
+def test_symbolic_tensors_are_not_iterable():
+    with pytest.raises(TypeError, match='cannot be iterated'):
+        list(Input((3,)))

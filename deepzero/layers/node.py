@@ -72,6 +72,10 @@ class KerasTensor:
     def __abs__(self):
         return _op('abs', self)
 
+    def __iter__(self):
+        raise TypeError(f"{self} is symbolic and cannot be iterated; index it (t[:, 0]) "
+                        "instead")
+
     # identity, as Variables: tensors are keys of the graph's dicts
     __hash__ = object.__hash__
 

@@ -35,7 +35,7 @@ __all__ = ['function', 'gradients', 'mean', 'sum', 'max', 'min', 'std', 'var', '
            'variable', 'constant', 'zeros', 'ones', 'placeholder', 'is_keras_tensor', 'eval',
            'get_value', 'set_value', 'batch_get_value', 'batch_set_value', 'count_params',
            'epsilon', 'set_epsilon', 'floatx', 'image_data_format', 'set_image_data_format',
-           'clear_session']
+           'clear_session', 'learning_phase']
 
 # Keras 2's names for what keras.ops has under the same name and defaults.
 mean, sum, max, min, std, var = ops.mean, ops.sum, ops.max, ops.min, ops.std, ops.var
@@ -189,13 +189,26 @@ def count_params(x):
 
 
 # --- running a graph --------------------------------------------------------------------
+# Keras 2's learning-phase input: given among K.function's inputs, the value fed
+# for it (0 or 1) picks inference or training mode for that call.
+_LEARNING_PHASE = Input(batch_shape=(), dtype='int32', name='keras_learning_phase')
+
+
+def learning_phase():
+    """The learning-phase input of ``function``: feed 0 (inference, the
+    default without it) or 1 (training: Dropout on, BatchNormalization on
+    the batch's statistics)."""
+    return _LEARNING_PHASE
+
+
 class GraphFunction:
     """What ``function(inputs, outputs)`` returns: called with a list of
     arrays (one per input), it gives a list of NumPy arrays (one per output).
 
     ``outputs`` may hold model tensors, tensors of ops on them and
     ``gradients``; the graph runs in inference mode (Dropout off,
-    BatchNormalization on its moving statistics)."""
+    BatchNormalization on its moving statistics) unless ``learning_phase()``
+    is among the inputs and 1 is fed for it."""
 
     def __init__(self, inputs, outputs, name=None):
         self.inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -205,7 +218,8 @@ class GraphFunction:
         if missing:
             raise ValueError(f"function: outputs {missing} are None (a gradient of a loss "
                              "that does not depend on the tensor asked for)")
-        self.model = Functional(list(self.inputs), list(self.outputs),
+        graph_inputs = [t for t in self.inputs if t is not _LEARNING_PHASE]
+        self.model = Functional(graph_inputs, list(self.outputs),
                                 name=name or 'graph_function')
 
     def __call__(self, inputs):
@@ -213,8 +227,14 @@ class GraphFunction:
         if len(values) != len(self.inputs):
             raise ValueError(f"function: expected {len(self.inputs)} input array(s), got "
                              f"{len(values)}")
-        feeds = [self._feed(tensor, value) for tensor, value in zip(self.inputs, values)]
-        results = self.model(feeds, training=False)
+        training = False
+        feeds = []
+        for tensor, value in zip(self.inputs, values):
+            if tensor is _LEARNING_PHASE:
+                training = bool(np.asarray(cuda.as_numpy(value)))
+            else:
+                feeds.append(self._feed(tensor, value))
+        results = self.model(feeds, training=training)
         results = [ops.convert_to_numpy(r) for r in flatten(results)]
         return results if isinstance(self._outputs_struct, (list, tuple)) else results[0]
 
@@ -233,7 +253,8 @@ class GraphFunction:
 
 def function(inputs, outputs, updates=None, name=None, **kwargs):
     """Keras 2's ``K.function``: a callable running symbolic ``outputs`` on
-    values for the symbolic ``inputs`` (see ``GraphFunction``).
+    values for the symbolic ``inputs`` (see ``GraphFunction``; ``inputs``
+    may include ``learning_phase()``).
 
     ``updates`` (graph-mode variable updates) have no meaning define-by-run
     and must be None or empty."""
