@@ -60,13 +60,6 @@ def _filled(item, values):
     return item
 
 
-def is_symbolic(*args, **kwargs):
-    """Whether a KerasTensor is among the (nested) arguments."""
-    tensors = []
-    _with_slots((args, kwargs), tensors)
-    return bool(tensors)
-
-
 def symbolic_call(fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, or, where an argument is a KerasTensor, the
     KerasTensor(s) of a new graph step that will compute it."""
