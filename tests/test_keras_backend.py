@@ -442,3 +442,20 @@ def test_learning_phase_input_picks_the_mode():
 def test_symbolic_tensors_are_not_iterable():
     with pytest.raises(TypeError, match='cannot be iterated'):
         list(Input((3,)))
+
+
+def test_symbolic_ops_with_weights_reach_them():
+    """The Grad-CAM listing's score: K.dot of a symbolic tensor and a layer's
+    kernel is the layer's pre-activation; its gradient reaches the kernel."""
+    from deepzero.layers import Dense
+    x = Input((3,))
+    dense = Dense(2, activation='sigmoid')
+    probability = dense(x)
+    logit = K.dot(x, dense.kernel) + dense.bias
+    data = np.random.default_rng(0).standard_normal((4, 3)).astype('float32')
+    got_logit, got_probability, kernel_grad = K.function(
+        [x], [logit, probability, K.gradients(K.sum(logit[:, 1]), dense.kernel)[0]])([data])
+    np.testing.assert_allclose(1 / (1 + np.exp(-got_logit)), got_probability, rtol=1e-6)
+    want = np.zeros((3, 2), 'float32')
+    want[:, 1] = data.sum(axis=0)
+    np.testing.assert_allclose(kernel_grad, want, rtol=1e-6)

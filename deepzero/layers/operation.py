@@ -23,7 +23,7 @@ to the Variables computed for them.
 """
 import numpy as np
 
-from ..core import Variable, get_array_module, grad, no_grad
+from ..core import Variable, as_array, get_array_module, grad, no_grad
 from ..core.naming import unique_name
 from .layer import Layer
 from .node import KerasTensor, flatten
@@ -124,7 +124,7 @@ class Operation(Layer):
     def _as_input_variable(self, x):
         # values inside a graph arrive as Variables; a value fed from outside
         # keeps its dtype (an op's input need not be float)
-        return x if isinstance(x, Variable) else Variable(np.asarray(x), requires_grad=False)
+        return x if isinstance(x, Variable) else Variable(as_array(x), requires_grad=False)
 
     def get_config(self):
         raise NotImplementedError(
@@ -161,7 +161,7 @@ class Gradients(Layer):
             tuple(w.shape) for w in self.differentiated_weights]
 
     def _as_input_variable(self, x):
-        return x if isinstance(x, Variable) else Variable(np.asarray(x))
+        return x if isinstance(x, Variable) else Variable(as_array(x))
 
     def get_config(self):
         raise NotImplementedError(f"'{self.name}' (symbolic gradients) cannot be saved in a "
