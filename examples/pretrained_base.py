@@ -20,11 +20,20 @@ the network is reachable. Otherwise the listings run with SqueezeNet v1.1 from
      (4, 4, 512): VGG16's output shape at 150x150, which the listing hard-codes
      (``np.zeros(shape=(sample_count, 4, 4, 512))``, ``input_dim=4 * 4 * 512``).
 
+- Section 5.4's call, ``VGG16(weights='imagenet', include_top=False)``
+  without ``input_shape``, gets SqueezeNet itself (no CaffeInput, no pool9):
+  images of any size, taking Caffe inputs as VGG16 does (the filter
+  listing feeds raw 0..255 values, as the book does to VGG16).
 - Layer names in the listing's text are mapped (``LAYER_NAMES``): the
   fine-tuning loop unfreezes from 'block5_conv1', VGG16's last block; the
   counterpart is SqueezeNet's last fire module, from 'fire9_squeeze1x1' on.
   fire9 has three convolutions as block5 has, so the book's count of
-  trainable weight tensors after the loop (10) is the same.
+  trainable weight tensors after the loop (10) is the same. Section 5.4.2's
+  filter grids use 'block1_conv1' ... 'block4_conv1' (64 to 512 filters);
+  their counterparts are 'conv1' (64 filters) and the 1x1 expand convs of
+  fire3, fire5 and fire7 (64, 128, 192): a layer early, then one per stage.
+  Grad-CAM's 'block5_conv3' (VGG16's last conv, 512 channels) becomes
+  'fire9_concat', the 512 channels of SqueezeNet's last fire module.
 
 The model has 50 weight tensors instead of VGG16's 26, so the book's first
 count ("before freezing the conv base") prints 54 instead of 30; the others
@@ -41,7 +50,12 @@ from deepzero.layers import Input, Layer, MaxPooling2D
 from deepzero.models import Functional
 
 BASES = ('vgg16', 'squeezenet')
-LAYER_NAMES = {'block5_conv1': 'fire9_squeeze1x1'}
+LAYER_NAMES = {'block5_conv1': 'fire9_squeeze1x1',
+               # section 5.4.2's filter grids: a conv early, then one per stage
+               'block1_conv1': 'conv1', 'block2_conv1': 'fire3_expand1x1',
+               'block3_conv1': 'fire5_expand1x1', 'block4_conv1': 'fire7_expand1x1',
+               # section 5.4.3's last conv output (512 channels, as VGG16's)
+               'block5_conv3': 'fire9_concat'}
 
 
 def shared_squeezenet_file(data_dir):
@@ -80,8 +94,8 @@ def squeezenet_as_vgg16(weights_path):
     def VGG16(include_top=True, weights='imagenet', input_tensor=None, input_shape=None,
               pooling=None, **kwargs):
         if include_top or input_tensor is not None or pooling is not None or kwargs:
-            raise ValueError("The SqueezeNet stand-in for VGG16 covers the book's call only: "
-                             "VGG16(weights=..., include_top=False, input_shape=...)")
+            raise ValueError("The SqueezeNet stand-in for VGG16 covers the book's calls only: "
+                             "VGG16(weights=..., include_top=False[, input_shape=...])")
         if weights is None:
             weights_path_or_none = None
         elif weights == 'imagenet':
@@ -89,7 +103,9 @@ def squeezenet_as_vgg16(weights_path):
         else:
             raise ValueError(f"The SqueezeNet stand-in loads {weights_path}; "
                              f"got weights={weights!r}")
-        image = Input(input_shape or (150, 150, 3))
+        if input_shape is None:  # section 5.4's call: any image size, Caffe inputs as VGG16's
+            return SqueezeNet(include_top=False, weights=weights_path_or_none)
+        image = Input(input_shape)
         caffe_image = CaffeInput(name='caffe_input')(image)
         base = SqueezeNet(include_top=False, weights=weights_path_or_none,
                           input_tensor=caffe_image)

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from .. import activations
-from ..core import Variable
+from ..core import Variable, runtime
 from ..layers import Dense, GlobalAveragePooling2D, GlobalMaxPooling2D, Input
 from ..layers.node import KerasTensor
 from ..models import Functional
@@ -45,9 +45,11 @@ def preprocess_input(x, data_format=None, mode='caffe'):
     """Bring RGB images with values in [0, 255] to a model's training convention.
 
     Args:
-        x: images, 3-D (one image) or 4-D (a batch): a NumPy array or a
-            deepzero Variable. Integer arrays are converted to float32.
-        data_format: 'channels_last' (default) or 'channels_first'.
+        x: images, 3-D (one image) or 4-D (a batch): a NumPy array, a
+            deepzero Variable or a symbolic tensor (``Input``, a layer's
+            output). Integer arrays are converted to float32.
+        data_format: 'channels_last' or 'channels_first'; None: the
+            runtime setting ``image_data_format`` (default 'channels_last').
         mode: 'caffe' (VGG, ResNet): RGB -> BGR, then subtract the ImageNet
             mean of each channel, no scaling; 'tf' (Inception, Xception,
             MobileNet): scale to [-1, 1]; 'torch': scale to [0, 1], then
@@ -57,7 +59,8 @@ def preprocess_input(x, data_format=None, mode='caffe'):
         The preprocessed images. As in Keras, a float NumPy array is
         modified in place (copy it first to keep it); in 'caffe' mode the
         result is a channel-reversed view of it. A Variable gives a new
-        Variable (differentiable).
+        Variable (differentiable), a symbolic tensor a symbolic tensor (the
+        steps join the model's graph).
     """
     if mode not in ('caffe', 'tf', 'torch'):
         raise ValueError("Expected mode to be one of `caffe`, `tf` or `torch`. "
@@ -94,16 +97,17 @@ def tf_preprocess_input(x, data_format=None):
 
 
 def _as_images(x):
-    """An array (ints cast to float32, as Keras does) or a Variable as is."""
-    if isinstance(x, Variable):
+    """An array (ints cast to float32, as Keras does); a Variable or a
+    KerasTensor as is."""
+    if isinstance(x, (Variable, KerasTensor)):
         return x
     x = np.asarray(x)
     return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
 
 
 def _check_data_format(data_format):
-    """'channels_last' for None; otherwise one of DATA_FORMATS."""
-    data_format = data_format or 'channels_last'
+    """The runtime's image_data_format for None; otherwise one of DATA_FORMATS."""
+    data_format = data_format or runtime.get('image_data_format')
     if data_format not in DATA_FORMATS:
         raise ValueError("Expected data_format to be one of `channels_first` or "
                          f"`channels_last`. Received: data_format={data_format}")
@@ -131,7 +135,7 @@ def _bgr_minus_mean(x, channel_axis, bgr_mean):
 
 def _scale(x, divisor, offset):
     """x / divisor + offset; in place for arrays."""
-    if isinstance(x, Variable):
+    if isinstance(x, (Variable, KerasTensor)):
         return x / divisor + offset
     x /= divisor
     x += offset
@@ -144,7 +148,7 @@ def _normalize_channels(x, channel_axis, mean, std):
     shape[channel_axis] = 3
     mean = np.asarray(mean, dtype=x.dtype).reshape(shape)
     std = None if std is None else np.asarray(std, dtype=x.dtype).reshape(shape)
-    if isinstance(x, Variable):
+    if isinstance(x, (Variable, KerasTensor)):
         x = x - mean
         return x if std is None else x / std
     x -= mean

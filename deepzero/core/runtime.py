@@ -69,6 +69,12 @@ def _int_at_least(minimum):
     return check
 
 
+def _positive_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"runtime setting {name!r} must be a number > 0, got {value!r}")
+    return float(value)
+
+
 def _one_of(*choices):
     def check(name, value):
         if value not in choices:
@@ -117,6 +123,12 @@ SETTINGS = {
     # where models place their weights: 'auto' (the GPU when one is usable), 'cpu' or 'gpu'
     'device': Setting('DEEPZERO_DEVICE', lambda text: text.strip().lower(),
                       _one_of('auto', 'cpu', 'gpu'), 'auto'),
+    # the axis order of images where a layer or function is given data_format=None
+    # (Keras's image_data_format, keras.json's key)
+    'image_data_format': Setting('DEEPZERO_IMAGE_DATA_FORMAT', str,
+                                 _one_of('channels_last', 'channels_first'), 'channels_last'),
+    # Keras's fuzz factor epsilon(): added to denominators by code that asks for it
+    'epsilon': Setting('DEEPZERO_EPSILON', float, _positive_float, 1e-7),
 }
 
 _values = {}  # name -> current value, filled from the environment or default on first use

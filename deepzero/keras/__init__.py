@@ -9,3 +9,7 @@ from . import (activations, applications, callbacks, distributed, initializers, 
 from . import datasets  # noqa: F401
 from ..layers import Input
 from ..models import Model, Sequential
+from . import backend, config, ops  # noqa: E402
+# The Keras version whose API, configs and files deepzero follows (the one its
+# saved files name); docs/compatibility.md says why.
+from ..saving.serialization import KERAS_VERSION as __version__  # noqa: E402,F401

@@ -1,4 +1,5 @@
 """Argument checks and normalization shared by layers (Keras's rules)."""
+from ..core import runtime
 # the output-size rules of conv and pool windows, one for layers and ops
 from ..kernels.geometry import conv_output_length, deconv_output_length  # noqa: F401
 
@@ -31,7 +32,7 @@ def normalize_padding(padding, layer_name):
 
 
 def normalize_data_format(data_format, layer_name):
-    data_format = data_format or 'channels_last'
+    data_format = data_format or runtime.get('image_data_format')
     if data_format not in ('channels_last', 'channels_first'):
         raise ValueError(f"{layer_name}: data_format must be 'channels_last' or "
                          f"'channels_first', got {data_format!r}")

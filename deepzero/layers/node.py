@@ -5,6 +5,7 @@ layer, on which tensors, giving which tensors) and returns new KerasTensors
 carrying only a shape and a dtype. A functional ``Model`` later walks these
 nodes from its outputs back to its inputs.
 """
+from .. import functions as F
 
 
 class KerasTensor:
@@ -17,14 +18,77 @@ class KerasTensor:
         self.keras_history = keras_history
         self.name = name
 
+    # numpy_array * tensor: NumPy leaves the operation to KerasTensor.__rmul__
+    __array_ufunc__ = None
+
     @property
     def ndim(self):
         return len(self.shape)
+
+    # Ops on a KerasTensor record graph steps (layers/operation.py): slicing
+    # as ``model.output[:, 386]``, arithmetic as ``grads / (norm + 1e-5)``.
+    def __getitem__(self, index):
+        return _op('getitem', self, index)
+
+    def __add__(self, other):
+        return _op('add', self, other)
+
+    def __radd__(self, other):
+        return _op('add', other, self)
+
+    def __sub__(self, other):
+        return _op('sub', self, other)
+
+    def __rsub__(self, other):
+        return _op('sub', other, self)
+
+    def __mul__(self, other):
+        return _op('mul', self, other)
+
+    def __rmul__(self, other):
+        return _op('mul', other, self)
+
+    def __truediv__(self, other):
+        return _op('div', self, other)
+
+    def __rtruediv__(self, other):
+        return _op('div', other, self)
+
+    def __pow__(self, other):
+        return _op('pow', self, other)
+
+    def __rpow__(self, other):
+        return _op('pow', other, self)
+
+    def __matmul__(self, other):
+        return _op('matmul', self, other)
+
+    def __rmatmul__(self, other):
+        return _op('matmul', other, self)
+
+    def __neg__(self):
+        return _op('neg', self)
+
+    def __abs__(self):
+        return _op('abs', self)
+
+    def __iter__(self):
+        raise TypeError(f"{self} is symbolic and cannot be iterated; index it (t[:, 0]) "
+                        "instead")
+
+    # identity, as Variables: tensors are keys of the graph's dicts
+    __hash__ = object.__hash__
 
     def __repr__(self):
         producer = self.keras_history[0].name if self.keras_history else None
         return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, "
                 f"name={self.name or producer}>")
+
+
+def _op(name, *args):
+    """The graph step of the deepzero function ``name`` on ``args``."""
+    from .operation import symbolic_call  # operation.py builds on this module
+    return symbolic_call(getattr(F, name), *args)
 
 
 class Node:
