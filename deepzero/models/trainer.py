@@ -202,7 +202,8 @@ class Trainer:
         # warning already told the user, so they are left out quietly
         trainable = [w for w in weights if w.requires_grad]
         if trainable and loss.requires_grad:
-            self.optimizer.scale_loss(loss).backward()
+            self.optimizer.scale_loss(loss).backward(
+                grad_ready=self.optimizer.gradient_ready_callback(trainable))
             self.optimizer.build(weights)
             # Ctrl-C waits for the update to end: all weights step, or none
             with defer_interrupts():
