@@ -244,19 +244,19 @@ class _Buckets:
             _check_op(op, np.dtype(dtype), name)
         world = _joined()
         self._comm, self._world_size = world.comm, world.size
+        specs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in specs]
         sizes = [int(np.prod(shape, dtype=np.int64)) for shape, _ in specs]
-        nbytes = [n * np.dtype(dtype).itemsize for n, (_, dtype) in zip(sizes, specs)]
+        layout = _buckets([(n * dtype.itemsize, dtype) for n, (_, dtype) in zip(sizes, specs)],
+                          runtime.get('allreduce_bucket_bytes'))
         self._slots = [None] * len(specs)   # array i -> (bucket, offset, size, shape)
         self._members, self._buffers = [], []
-        for b, indices in enumerate(_buckets([(n, np.dtype(d)) for n, (_, d) in
-                                              zip(nbytes, specs)],
-                                             runtime.get('allreduce_bucket_bytes'))):
+        for b, indices in enumerate(layout):
             offset = 0
             for i in indices:
-                self._slots[i] = (b, offset, sizes[i], tuple(specs[i][0]))
+                self._slots[i] = (b, offset, sizes[i], specs[i][0])
                 offset += sizes[i]
             self._members.append(indices)
-            self._buffers.append(np.empty(offset, np.dtype(specs[indices[0]][1])))
+            self._buffers.append(np.empty(offset, specs[indices[0]][1]))
         self.wait_seconds = 0.0
         self._new_round()
 
