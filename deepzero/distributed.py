@@ -351,7 +351,7 @@ def allreduce_arrays(arrays, op=Average):
 
 class GradientReducer:
     """Reduces the gradients of ``params`` (a list of Parameters in the order
-    the model made them, e.g. ``model.params()`` or ``trainable_weights``)
+    the model made them, e.g. a model's ``trainable_weights``)
     across the world while backward runs, as PyTorch's DDP and Horovod do:
     pass it to ``loss.backward(grad_ready=reducer)``; each bucket of gradients
     (``allreduce_bucket_bytes``, last-made Parameters first, since backward
@@ -359,13 +359,15 @@ class GradientReducer:
     backward has completed all of its gradients, so that the communication
     overlaps the rest of backward. Then ``wait()``::
 
-        reducer = distributed.GradientReducer(model.params())   # once
+        params = model.trainable_weights
+        reducer = distributed.GradientReducer(params)   # once
         for x, t in batches:
-            model.cleargrads()
-            loss = F.softmax_cross_entropy(model(x), t)
+            loss = F.sparse_categorical_crossentropy(model(x), t)
             loss.backward(grad_ready=reducer)
             reducer.wait()          # each p.grad: the mean over the ranks
-            optimizer.update()
+            optimizer.apply([p.grad for p in params], params)
+            for p in params:
+                p.cleargrad()
 
     ``op``: Average (default) or Sum. One backward pass per ``wait()``; every
     rank must give gradients to the same Parameters (one that has none on

@@ -5,7 +5,8 @@ DistributedOptimizer in ``fit``) equal the mean of the ranks' own gradients
 computed one after the other, and the reduction started after backward
 (``average_gradients``, an optimizer without the backward hook) exactly;
 buckets start before backward ends; a weight used by two layers is reduced
-once, after both. Prints 'OK <rank> <size>' at the end; any failure aborts
+once, after both; ``allreduce_arrays`` reduces arrays of several dtypes in
+buckets. Prints 'OK <rank> <size>' at the end; any failure aborts
 the whole world, so that no rank hangs in a collective the failed one never
 reaches."""
 import functools
@@ -103,6 +104,21 @@ def check_define_by_run(rank, size):
         np.testing.assert_array_equal(p.grad.data, o)
 
 
+def check_allreduce_arrays(rank, size):
+    """Arrays of several dtypes and sizes, in buckets of one dtype each."""
+    rng = np.random.default_rng(300 + rank)
+    arrays = [rng.standard_normal((3, 700)).astype(np.float32),   # a bucket of its own
+              rng.standard_normal(5), np.arange(4) * (rank + 1),
+              rng.standard_normal(2).astype(np.float32)]
+    for op in (hvd.Sum, hvd.Max):
+        got = engine.allreduce_arrays(arrays, op)
+        for g, a in zip(got, arrays):
+            assert g.dtype == a.dtype and g.shape == a.shape, (g.dtype, g.shape)
+            gathered = hvd.allgather(a[None])
+            want = functools.reduce(np.add if op == hvd.Sum else np.maximum, gathered)
+            np.testing.assert_array_equal(g, want)
+
+
 def make_model():
     runtime.set_random_seed(0)
     return Sequential([Input((8,)), Dense(32, activation='tanh'), Dense(32, activation='tanh'),
@@ -139,6 +155,7 @@ def main():
     runtime.configure(allreduce_bucket_bytes=BUCKET_BYTES)
     check_define_by_run(rank, size)
     check_fit_overlapped_equals_reduced_after(rank, size)
+    check_allreduce_arrays(rank, size)
     print(f'OK {rank} {size}', flush=True)
 
 
