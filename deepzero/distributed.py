@@ -26,6 +26,7 @@ as float32). Results keep the input's dtype: float32 stays float32.
 """
 import copy
 import functools
+import threading
 import time
 import types
 
@@ -201,6 +202,12 @@ def _check_root(root_rank, world, name):
                          f"of size {world.size}")
 
 
+# How often the progress thread lets MPI move the buckets in flight: often
+# enough for the rounds of a ring over many nodes, seldom enough to cost little
+# CPU (each test is a few microseconds)
+PROGRESS_SECONDS = 0.0005
+
+
 def _mpi_op(op):
     from mpi4py import MPI
     return {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}[op]
@@ -233,8 +240,10 @@ class _Buckets:
     next round, in the same buffers.
 
     MPI moves a non-blocking collective's data only while the process is
-    inside MPI, so each ``put`` also tests the buckets in flight. After
-    ``finish``: ``wait_seconds``, how long it waited for them (the
+    inside MPI (an algorithm's rounds start one after another, each from an
+    MPI call), so while buckets are in flight before ``finish``, a thread
+    tests them every PROGRESS_SECONDS (the calls are serialised by a lock).
+    After ``finish``: ``wait_seconds``, how long it waited for them (the
     communication that nothing hid)."""
 
     def __init__(self, specs, op, name):
@@ -258,6 +267,9 @@ class _Buckets:
             self._members.append(indices)
             self._buffers.append(np.empty(offset, specs[indices[0]][1]))
         self.wait_seconds = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._progress = None
         self._new_round()
 
     @property
@@ -294,14 +306,26 @@ class _Buckets:
         self._given[i] = True
         self._missing[bucket] -= 1
         self._start_complete()
-        if self._requests:
-            self._mpi.Request.Testall(self._requests)   # lets MPI move the data
+        if self._requests and self._progress is None:
+            self._stop.clear()
+            self._progress = threading.Thread(target=self._drive, daemon=True,
+                                              name='deepzero-allreduce-progress')
+            self._progress.start()
 
     def _start_complete(self):
-        while len(self._requests) < self.count and self._missing[len(self._requests)] == 0:
-            buffer = self._buffers[len(self._requests)]
-            self._requests.append(self._comm.Iallreduce(self._mpi.IN_PLACE, buffer,
-                                                        op=_mpi_op(self._op)))
+        with self._lock:
+            while len(self._requests) < self.count and \
+                    self._missing[len(self._requests)] == 0:
+                buffer = self._buffers[len(self._requests)]
+                self._requests.append(self._comm.Iallreduce(self._mpi.IN_PLACE, buffer,
+                                                            op=_mpi_op(self._op)))
+
+    def _drive(self):
+        """The progress thread: tests the buckets in flight every
+        PROGRESS_SECONDS until ``finish`` stops it."""
+        while not self._stop.wait(PROGRESS_SECONDS):
+            with self._lock:
+                self._mpi.Request.Testall(self._requests)
 
     def finish(self):
         """Start the buckets not started (arrays never put count as zeros), wait
@@ -315,6 +339,10 @@ class _Buckets:
             self._missing[bucket] = 0
         self._start_complete()
         begin = time.perf_counter()
+        if self._progress is not None:
+            self._stop.set()
+            self._progress.join()
+            self._progress = None
         self._mpi.Request.Waitall(self._requests)
         self.wait_seconds = time.perf_counter() - begin
         results = []
