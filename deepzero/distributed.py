@@ -270,6 +270,9 @@ class _Buckets:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._progress = None
+        # a second thread may call MPI only where MPI allows it (mpi4py asks for
+        # MPI_THREAD_MULTIPLE unless told otherwise); else buckets move in finish
+        self._threaded = MPI.Query_thread() >= MPI.THREAD_SERIALIZED
         self._new_round()
 
     @property
@@ -306,7 +309,7 @@ class _Buckets:
         self._given[i] = True
         self._missing[bucket] -= 1
         self._start_complete()
-        if self._requests and self._progress is None:
+        if self._threaded and self._requests and self._progress is None:
             self._stop.clear()
             self._progress = threading.Thread(target=self._drive, daemon=True,
                                               name='deepzero-allreduce-progress')

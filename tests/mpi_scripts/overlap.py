@@ -11,6 +11,7 @@ the whole world, so that no rank hangs in a collective the failed one never
 reaches."""
 import functools
 import sys
+import threading
 import traceback
 
 import numpy as np
@@ -27,9 +28,14 @@ from deepzero.optimizers import SGD
 BUCKET_BYTES = 4096
 
 
+def progress_threads():
+    return sum(t.name == 'deepzero-allreduce-progress' for t in threading.enumerate())
+
+
 class Spy(Function):
     """The identity; its backward records how many of ``reducer``'s buckets
-    have started when backward reaches it."""
+    have started when backward reaches it, and how many progress threads
+    run."""
 
     def __init__(self, reducer, record):
         self.reducer, self.record = reducer, record
@@ -38,7 +44,7 @@ class Spy(Function):
         return x
 
     def backward(self, gy):
-        self.record.append(self.reducer.started)
+        self.record.append((self.reducer.started, progress_threads()))
         return gy
 
 
@@ -92,7 +98,8 @@ def check_define_by_run(rank, size):
         # first layer, the buckets of w3 and of the shared weight (complete
         # only after both of its layers) had started; w1's had not
         assert reducer.buckets == 3, reducer.buckets
-        assert spied == [2], spied
+        assert spied == [(2, 1)], spied          # and a thread kept them moving
+        assert progress_threads() == 0           # wait() stopped it
         assert started_in_backward == 3 and reducer.started_early == 3
     overlapped = [p.grad.data.copy() for p in params]
 
