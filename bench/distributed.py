@@ -46,7 +46,6 @@ import argparse
 import json
 import math
 import os
-import pathlib
 import shutil
 import statistics
 import subprocess
@@ -292,9 +291,12 @@ def overlap(run):
 
 
 def render_measured(r):
-    lines = [f"Load average (1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in r['load_before'])}; "
-             f"after: {', '.join(f'{v:.2f}' for v in r['load_after'])} on {r['cpus']} CPUs. "
-             f"Medians of {r['rounds']} steps.", '',
+    def loads(values):
+        return ', '.join(f'{v:.2f}' for v in values)
+
+    lines = [f"Load average (1, 5, 15 min) before: {loads(r['load_before'])}; after: "
+             f"{loads(r['load_after'])} on {r['cpus']} CPUs. Medians of {r['rounds']} steps.",
+             '',
              '| gradients | MB | buckets | allreduce ms (2 ranks) | algorithm GB/s | bus GB/s |',
              '|---|---|---|---|---|---|']
     for name, g in r['allreduce']['gradients'].items():

@@ -452,7 +452,7 @@ class GradientReducer:
         reduced = self.reduce([p.grad for p in self.params])
         for p, r in zip(self.params, reduced):
             if r is not None:
-                p.grad = Variable(_like_input(r.copy(), p.grad), requires_grad=False)
+                p.grad = Variable(r.copy(), requires_grad=False)
 
     @property
     def buckets(self):
@@ -462,7 +462,6 @@ class GradientReducer:
     def started(self):
         """Buckets started so far in this step (before ``wait``)."""
         return 0 if self._buckets is None else self._buckets.started
-
 
     @property
     def wait_seconds(self):
