@@ -7,9 +7,7 @@ The world: ``init()``, ``size()``, ``rank()``, ``local_rank()``,
 ``local_size()`` (the local ones count the processes that share this
 machine's memory). Collectives on arrays: ``allreduce``, ``broadcast``,
 ``allgather``. For define-by-run loops, as ChainerMN's multi-node optimizer
-did: ``GradientReducer(params)`` (passed to ``loss.backward(grad_ready=...)``,
-it averages gradients while backward runs), ``average_gradients(params)`` and
-``broadcast_parameters(params)``; for
+did: ``average_gradients(params)`` and ``broadcast_parameters(params)``; for
 ``fit``: ``DistributedOptimizer(optimizer)`` and the callbacks of
 ``callbacks`` (``hvd.callbacks.BroadcastGlobalVariablesCallback(0)``,
 ``MetricAverageCallback()``, ``LearningRateWarmupCallback(initial_lr)``).
@@ -23,6 +21,11 @@ first; here it is optional).
 Arrays: NumPy arrays (CuPy arrays go through the host), Variables (their
 data), scalars and lists (read as ``core.as_array`` reads them: Python floats
 as float32). Results keep the input's dtype: float32 stays float32.
+
+Gradients travel in buckets (the ``allreduce_bucket_bytes`` setting) whose
+non-blocking MPI allreduce starts while backward is still running:
+``GradientReducer(params)``, passed to ``loss.backward(grad_ready=...)``, in
+define-by-run loops; ``fit`` with a DistributedOptimizer does it by itself.
 """
 import copy
 import functools
