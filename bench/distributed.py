@@ -9,10 +9,12 @@ shared; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset in the ranks'
 environment, as in every benchmark here):
 
 - allreduce: W1's and W3's gradients (their trainable Parameters' shapes,
-  float32) averaged between 2 ranks as training does it (GradientReducer,
-  buckets of the default ``allreduce_bucket_bytes``), and a 4-byte allreduce
+  float32) in the buckets of the default ``allreduce_bucket_bytes``, reduced
+  between 2 ranks by MPI (one Iallreduce per bucket), and a 4-byte allreduce
   (the latency); time, algorithm bandwidth n/t and bus bandwidth
-  2(p-1)/p * n/t (the bytes each rank sends, per second).
+  2(p-1)/p * n/t (the bytes each rank sends, per second); and the time of
+  GradientReducer.reduce on them, which adds the copies into and out of the
+  buckets.
 - W1's training step (the book's convnet, global batch 32, RMSprop) at
   ``-np 1`` (batch 32, 2 threads) and ``-np 2`` (batch 16 per rank, 1 thread
   each; gradients averaged by GradientReducer while backward runs) with
@@ -20,9 +22,10 @@ environment, as in every benchmark here):
   step: forward, backward, the wait for the reduction after backward, the
   update. The rank that ends backward last waits only for the communication
   that backward did not hide (exposed); the other waits for it as well
-  (imbalance: the difference of the two waits). The same gradients'
-  reduction timed alone (``allreduce_alone_s``) gives the overlap,
-  1 - exposed / alone; the communication share is exposed / step.
+  (imbalance: the difference of the two waits). The same buckets' MPI
+  allreduce timed alone (``allreduce_alone_s``; the gradients' copies into
+  the buckets happen during backward) gives the overlap, 1 - exposed /
+  alone; the communication share is exposed / step.
 - W3's training step (VGG16 fine-tuning, batch 20) at ``-np 1`` (2 threads):
   its compute time and when backward completes each gradient.
 
@@ -153,6 +156,24 @@ def _median_seconds(run, rounds, comm):
     return statistics.median(times)
 
 
+def _buckets_allreduce(params, bucket_bytes):
+    """A function that reduces, with MPI alone, buckets laid out as
+    GradientReducer lays out ``params``' gradients (already packed: no copies
+    timed): one Iallreduce per bucket, all started, then waited for."""
+    import numpy as np
+    from mpi4py import MPI
+    from deepzero.distributed import _buckets
+    order = params[::-1]
+    layout = _buckets([(p.data.nbytes, p.data.dtype) for p in order], bucket_bytes)
+    buffers = [np.ones(sum(order[i].data.size for i in members), np.float32)
+               for members in layout]
+
+    def run():
+        MPI.Request.Waitall([MPI.COMM_WORLD.Iallreduce(MPI.IN_PLACE, b) for b in buffers])
+    run()                                                       # warm-up: MPI's buffers
+    return run
+
+
 def rank_allreduce(args):
     """Allreduce times of W1's and W3's gradient layouts and of 4 bytes."""
     import numpy as np
@@ -162,14 +183,17 @@ def rank_allreduce(args):
     result = {'ranks': hvd.size(), 'gradients': {}}
     for name in ('W1', 'W3'):
         params = _model(name).params
+        seconds = _median_seconds(_buckets_allreduce(params, args.bucket_bytes),
+                                  args.rounds * 4, comm)
         reducer = hvd.GradientReducer(params)
         grads = [np.ones_like(p.data) for p in params]
-        reducer.reduce(grads)                                   # warm-up: MPI's buffers
-        seconds = _median_seconds(lambda: reducer.reduce(grads), args.rounds * 4, comm)
+        reducer.reduce(grads)
+        with_copies = _median_seconds(lambda: reducer.reduce(grads), args.rounds * 4, comm)
         nbytes = sum(g.nbytes for g in grads)
         p = hvd.size()
         result['gradients'][name] = {
             'bytes': nbytes, 'buckets': reducer.buckets, 'median_s': seconds,
+            'with_copies_s': with_copies,
             'algorithm_gb_per_s': nbytes / seconds / 1e9,
             'bus_gb_per_s': 2 * (p - 1) / p * nbytes / seconds / 1e9}
     tiny = np.ones(1, np.float32)
@@ -232,9 +256,9 @@ def rank_step(args):
               if k != 'ready_fraction'}
     median['ready_fraction'] = [statistics.median(s['ready_fraction'][i] for s in samples)
                                 for i in range(len(model.params))]
-    # the same gradients' reduction alone: what the step would wait without overlap
-    grads = [np.ones_like(p.data) for p in model.params]
-    alone = _median_seconds(lambda: reducer.reduce(grads), 5, comm) if size > 1 else 0.0
+    # the same buckets' MPI allreduce alone: what the step would wait without overlap
+    alone = _median_seconds(_buckets_allreduce(model.params, args.bucket_bytes),
+                            5, comm) if size > 1 else 0.0
     # every rank waits for the slowest: report the slowest rank's medians
     everyone = comm.allgather(median)
     slowest = max(everyone, key=lambda m: m['step_s'])
@@ -297,13 +321,15 @@ def render_measured(r):
     lines = [f"Load average (1, 5, 15 min) before: {loads(r['load_before'])}; after: "
              f"{loads(r['load_after'])} on {r['cpus']} CPUs. Medians of {r['rounds']} steps.",
              '',
-             '| gradients | MB | buckets | allreduce ms (2 ranks) | algorithm GB/s | bus GB/s |',
-             '|---|---|---|---|---|---|']
+             '| gradients | MB | buckets | MPI allreduce ms (2 ranks) | algorithm GB/s | '
+             'bus GB/s | with the copies (GradientReducer.reduce) ms |',
+             '|---|---|---|---|---|---|---|']
     for name, g in r['allreduce']['gradients'].items():
         lines.append(f"| {name} | {g['bytes'] / 1e6:.1f} | {g['buckets']} | "
                      f"{g['median_s'] * 1e3:.2f} | {g['algorithm_gb_per_s']:.2f} | "
-                     f"{g['bus_gb_per_s']:.2f} |")
-    lines += ['', f"4-byte allreduce (latency): {r['allreduce']['latency_4_bytes_s'] * 1e6:.1f} us",
+                     f"{g['bus_gb_per_s']:.2f} | {g['with_copies_s'] * 1e3:.2f} |")
+    latency = r['allreduce']['latency_4_bytes_s'] * 1e6
+    lines += ['', f"4-byte allreduce (latency): {latency:.1f} us",
               '', '| W1 step (global batch 32) | ranks x threads | buckets | step s | img/s | '
               'forward s | backward s | exposed comm s | imbalance s | update s | '
               'reduction alone s | overlap | comm share |',
