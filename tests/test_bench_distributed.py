@@ -66,3 +66,13 @@ def test_batch_for_efficiency_is_the_smallest_that_reaches_it(bench):
     # an allreduce no batch can hide: the exposed time grows with nothing
     huge = dict(FACTS, bucket_bytes=[1e15], bucket_ready=[1.0])
     assert bench.batch_for_efficiency(huge, 64, 25, 30e-6, speedup=1e9) is None
+
+
+def test_workload_facts_lay_out_buckets_as_the_gradient_reducer_does(bench):
+    # Parameters made in the order 0, 1, 2: buckets of 100 bytes from the last
+    run = {'batch_per_rank': 16, 'forward_s': 1.0, 'backward_s': 2.0, 'update_s': 0.1,
+           'param_bytes': [4, 8, 100], 'ready_fraction': [1.0, 0.25, 0.5]}
+    facts = bench.workload_facts(run, 100)
+    assert facts['bucket_bytes'] == [100, 12]
+    assert facts['bucket_ready'] == [0.5, 1.0]     # a bucket is complete with its last one
+    assert (facts['batch_measured'], facts['backward_s']) == (16, 2.0)
