@@ -199,6 +199,13 @@ def allgather(value, name=None):
     return _like_input(result, value)
 
 
+def _alone():
+    """Whether there is nobody to reduce with: a world of one process, or one
+    without a communicator."""
+    world = _joined()
+    return world.comm is None or world.size == 1
+
+
 def _check_root(root_rank, world, name):
     if not 0 <= root_rank < world.size:
         raise ValueError(f"{name}: root_rank={root_rank} is not a rank of this world "
@@ -373,7 +380,7 @@ def allreduce_arrays(arrays, op=Average):
     reduce in float32). Every rank passes arrays of the same shapes and dtypes
     in the same order."""
     hosts = [_host_array(a, 'allreduce_arrays') for a in arrays]
-    if size() == 1:
+    if _alone():
         for a in hosts:
             _check_op(op, a.dtype, 'allreduce_arrays')
         return [_like_input(a.copy(), original) for a, original in zip(hosts, arrays)]
@@ -418,7 +425,7 @@ class GradientReducer:
         self._order = self.params[::-1]
         self._position = {id(p): i for i, p in enumerate(self._order)}
         self.started_early = 0
-        self._buckets = None if size() == 1 else _Buckets(
+        self._buckets = None if _alone() else _Buckets(
             [(p.data.shape, p.data.dtype) for p in self._order], op, 'GradientReducer')
 
     def __call__(self, leaf):
@@ -508,10 +515,10 @@ class _DistributedApply:
         return reducer
 
     def gradient_ready_callback(self, variables):
-        return None if size() == 1 else self._reducer_for(list(variables))
+        return None if _alone() else self._reducer_for(list(variables))
 
     def apply(self, grads, variables=None):
-        if size() == 1:
+        if _alone():
             return super().apply(grads, variables)
         if variables is None and self.built:
             variables = self._model_variables

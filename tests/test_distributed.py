@@ -216,6 +216,19 @@ def world_of_four(monkeypatch):
     monkeypatch.setattr(distributed, '_world', world)
 
 
+def test_reduction_without_a_communicator_leaves_the_gradients(world_of_four):
+    x, y = _data()
+    plain, wrapped = _model(), _model()
+    wrapped.set_weights(plain.get_weights())
+    plain.compile(optimizer=SGD(0.1), loss='mse')
+    wrapped.compile(optimizer=hvd.DistributedOptimizer(SGD(0.1)), loss='mse')
+    for model in (plain, wrapped):
+        model.fit(x, y, batch_size=8, shuffle=False, verbose=0)
+    for got, want in zip(wrapped.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert distributed.GradientReducer(wrapped.trainable_weights).buckets == 0
+
+
 def test_warmup_grows_the_rate_from_a_size_th_to_initial_lr_batch_by_batch(world_of_four):
     x, y = _data()
     model = _model()
