@@ -140,27 +140,43 @@ def w2_vgg_forward(batch=20, seed=0, device='cpu'):
     return step
 
 
+class FinetuneVGG16:
+    """W3's model, its weights drawn from ``rng``: the VGG16 base with block5
+    trainable, dense 256 ReLU, dense 1 sigmoid; ``params`` the trainable
+    Parameters in the order they were made, ``all_params`` every one."""
+
+    def __init__(self, rng):
+        self.blocks = _vgg16_base(rng, trainable_from_block=5)
+        self.dense1 = [_glorot(rng, (8192, 256), 8192, 256),
+                       Parameter(np.zeros(256, np.float32))]
+        self.dense2 = [_glorot(rng, (256, 1), 256, 1), Parameter(np.zeros(1, np.float32))]
+        self.params = [p for p in _block_params(self.blocks) if p.requires_grad]
+        self.params += self.dense1 + self.dense2
+        self.all_params = _block_params(self.blocks) + self.dense1 + self.dense2
+        self.optimizer = RMSprop(learning_rate=1e-5)
+
+    def __call__(self, x):
+        h = F.flatten(_vgg16_forward(self.blocks, x))
+        return F.sigmoid(F.linear(F.relu(F.linear(h, *self.dense1)), *self.dense2))
+
+    def update(self):
+        self.optimizer.apply([q.grad for q in self.params], self.params)
+        for q in self.params:
+            q.cleargrad()
+
+
 def w3_finetune(batch=20, seed=0, device='cpu'):
     rng = np.random.default_rng(seed)
-    blocks = _vgg16_base(rng, trainable_from_block=5)
-    dense1 = [_glorot(rng, (8192, 256), 8192, 256), Parameter(np.zeros(256, np.float32))]
-    dense2 = [_glorot(rng, (256, 1), 256, 1), Parameter(np.zeros(1, np.float32))]
-    params = [p for p in _block_params(blocks) if p.requires_grad]
-    params += dense1 + dense2
-    optimizer = RMSprop(learning_rate=1e-5)
+    model = FinetuneVGG16(rng)
     x = rng.random((batch, 150, 150, 3), dtype=np.float32)
     t = (rng.random((batch, 1)) > 0.5).astype(np.float32)
-    x, t = _placed(device, _block_params(blocks) + dense1 + dense2, x, t)
+    x, t = _placed(device, model.all_params, x, t)
     x = Variable(x, requires_grad=False)
 
     def step():
-        h = F.flatten(_vgg16_forward(blocks, x))
-        p = F.sigmoid(F.linear(F.relu(F.linear(h, *dense1)), *dense2))
-        loss = F.binary_crossentropy(p, t)
+        loss = F.binary_crossentropy(model(x), t)
         loss.backward()
-        optimizer.apply([q.grad for q in params], params)
-        for q in params:
-            q.cleargrad()
+        model.update()
         return float(loss.data)
     return step
 

@@ -41,16 +41,23 @@ first; here it is optional).
 Arrays: NumPy arrays (CuPy arrays go through the host), Variables (their
 data), scalars and lists (read as ``core.as_array`` reads them: Python floats
 as float32). Results keep the input's dtype: float32 stays float32.
+
+Gradients travel in buckets (the ``allreduce_bucket_bytes`` setting) whose
+non-blocking MPI allreduce starts while backward is still running:
+``GradientReducer(params)``, passed to ``loss.backward(grad_ready=...)``, in
+define-by-run loops; ``fit`` with a DistributedOptimizer does it by itself.
 """
 import copy
 import functools
 import sys
+import threading
+import time
 import types
 
 import numpy as np
 
 from .callbacks import Callback
-from .core import Variable, as_array, cuda
+from .core import Variable, as_array, cuda, runtime
 from .saving.weights_io import set_optimizer_state
 
 # Reduction operations, as Horovod names them (``hvd.Average``, ``hvd.Sum``, ...).
@@ -60,12 +67,6 @@ Min = 'min'
 Max = 'max'
 Product = 'product'
 REDUCTIONS = (Average, Sum, Min, Max, Product)
-
-# Bytes per allreduce bucket of gradients: tens of MB, so that a model with
-# many small gradients pays MPI's cost per call a few times, not once per
-# gradient, while a bucket's copy stays far below the gradients' size.
-BUCKET_BYTES = 32 << 20
-
 
 class _World:
     """The processes of this run: ``comm`` is MPI's COMM_WORLD (None in a
@@ -250,63 +251,292 @@ def allgather(value, name=None):
     return _like_input(result, value)
 
 
+def _alone():
+    """Whether there is nobody to reduce with: a world of one process, or one
+    without a communicator."""
+    world = _joined()
+    return world.comm is None or world.size == 1
+
+
 def _check_root(root_rank, world, name):
     if not 0 <= root_rank < world.size:
         raise ValueError(f"{name}: root_rank={root_rank} is not a rank of this world "
                          f"of size {world.size}")
 
 
-def _buckets(arrays):
-    """``arrays`` grouped, in order, into lists of one dtype and at most
-    BUCKET_BYTES each (an array larger than that is a bucket of its own)."""
-    bucket, nbytes = [], 0
-    for array in arrays:
-        if bucket and (array.dtype != bucket[0].dtype or nbytes + array.nbytes > BUCKET_BYTES):
+# How often the progress thread lets MPI move the buckets in flight: often
+# enough for the rounds of a ring over many nodes, seldom enough to cost little
+# CPU (each test is a few microseconds)
+PROGRESS_SECONDS = 0.0005
+
+
+def _mpi_op(op):
+    from mpi4py import MPI
+    return {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}[op]
+
+
+def _buckets(specs, bucket_bytes):
+    """Indices into ``specs`` (``(nbytes, dtype)`` pairs) grouped, in order,
+    into lists of one dtype and at most ``bucket_bytes`` each (an entry larger
+    than that is a bucket of its own)."""
+    bucket, total = [], 0
+    for i, (nbytes, dtype) in enumerate(specs):
+        if bucket and (dtype != specs[bucket[0]][1] or total + nbytes > bucket_bytes):
             yield bucket
-            bucket, nbytes = [], 0
-        bucket.append(array)
-        nbytes += array.nbytes
+            bucket, total = [], 0
+        bucket.append(i)
+        total += nbytes
     if bucket:
         yield bucket
+
+
+class _Buckets:
+    """Reduces arrays of fixed shapes and dtypes (``specs``: ``(shape,
+    dtype)`` per array, in bucket order) across the world with ``op``: packed
+    into buckets of up to the ``allreduce_bucket_bytes`` setting, one
+    non-blocking MPI Iallreduce per bucket, in the arrays' dtype (float32
+    stays float32). Arrays come in one by one (``put(i, array)``) in any
+    order; a bucket starts once all its arrays are in and every bucket before
+    it has started (MPI needs all ranks to start their collectives in one
+    order); ``finish()`` starts the rest and waits. Then it is ready for the
+    next round, in the same buffers.
+
+    MPI moves a non-blocking collective's data only while the process is
+    inside MPI (an algorithm's rounds start one after another, each from an
+    MPI call), so while buckets are in flight before ``finish``, a thread
+    tests them every PROGRESS_SECONDS (the calls are serialised by a lock).
+    After ``finish``: ``wait_seconds``, how long it waited for them (the
+    communication that nothing hid)."""
+
+    def __init__(self, specs, op, name):
+        from mpi4py import MPI
+        self._mpi, self._op, self._name = MPI, op, name
+        for _, dtype in specs:
+            _check_op(op, np.dtype(dtype), name)
+        world = _joined()
+        self._comm, self._world_size = world.comm, world.size
+        specs = [(tuple(shape), np.dtype(dtype)) for shape, dtype in specs]
+        sizes = [int(np.prod(shape, dtype=np.int64)) for shape, _ in specs]
+        layout = _buckets([(n * dtype.itemsize, dtype) for n, (_, dtype) in zip(sizes, specs)],
+                          runtime.get('allreduce_bucket_bytes'))
+        self._slots = [None] * len(specs)   # array i -> (bucket, offset, size, shape)
+        self._members, self._buffers = [], []
+        for b, indices in enumerate(layout):
+            offset = 0
+            for i in indices:
+                self._slots[i] = (b, offset, sizes[i], specs[i][0])
+                offset += sizes[i]
+            self._members.append(indices)
+            self._buffers.append(np.empty(offset, specs[indices[0]][1]))
+        self.wait_seconds = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._progress = None
+        # a second thread may call MPI only where MPI allows it (mpi4py asks for
+        # MPI_THREAD_MULTIPLE unless told otherwise); else buckets move in finish
+        self._threaded = MPI.Query_thread() >= MPI.THREAD_SERIALIZED
+        self._new_round()
+
+    @property
+    def count(self):
+        """The number of buckets."""
+        return len(self._buffers)
+
+    @property
+    def started(self):
+        """The buckets started so far in this round."""
+        return len(self._requests)
+
+    def _new_round(self):
+        self._given = [False] * len(self._slots)
+        self._missing = [len(m) for m in self._members]
+        self._requests = []
+
+    def given(self, i):
+        return self._given[i]
+
+    def put(self, i, array):
+        """Copy ``array`` (array ``i``'s values, any device) into its bucket;
+        start the buckets that are now complete."""
+        if self._given[i]:
+            raise RuntimeError(f"{self._name}: gradient {i} was handed over twice in one "
+                               "step; reduce (wait() or the optimizer's update) after each "
+                               "backward pass")
+        bucket, offset, size, shape = self._slots[i]
+        array = cuda.as_numpy(array)
+        if array.shape != shape:
+            raise ValueError(f"{self._name}: array {i} has shape {array.shape}, expected "
+                             f"{shape}")
+        self._buffers[bucket][offset:offset + size] = array.reshape(-1)
+        self._given[i] = True
+        self._missing[bucket] -= 1
+        self._start_complete()
+        if self._threaded and self._requests and self._progress is None:
+            self._stop.clear()
+            self._progress = threading.Thread(target=self._drive, daemon=True,
+                                              name='deepzero-allreduce-progress')
+            self._progress.start()
+
+    def _start_complete(self):
+        with self._lock:
+            while len(self._requests) < self.count and \
+                    self._missing[len(self._requests)] == 0:
+                buffer = self._buffers[len(self._requests)]
+                self._requests.append(self._comm.Iallreduce(self._mpi.IN_PLACE, buffer,
+                                                            op=_mpi_op(self._op)))
+
+    def _drive(self):
+        """The progress thread: tests the buckets in flight every
+        PROGRESS_SECONDS until ``finish`` stops it."""
+        while not self._stop.wait(PROGRESS_SECONDS):
+            with self._lock:
+                self._mpi.Request.Testall(self._requests)
+
+    def finish(self):
+        """Start the buckets not started (arrays never put count as zeros), wait
+        for all; returns the reduced arrays, in order, None for those never put.
+        They are views of the buckets: valid until the next round's ``put``."""
+        for bucket, members in enumerate(self._members):
+            for i in members:
+                if not self._given[i]:
+                    _, offset, size, _ = self._slots[i]
+                    self._buffers[bucket][offset:offset + size] = 0
+            self._missing[bucket] = 0
+        self._start_complete()
+        begin = time.perf_counter()
+        if self._progress is not None:
+            self._stop.set()
+            self._progress.join()
+            self._progress = None
+        self._mpi.Request.Waitall(self._requests)
+        self.wait_seconds = time.perf_counter() - begin
+        results = []
+        for i, given in enumerate(self._given):
+            if not given:
+                results.append(None)
+                continue
+            bucket, offset, size, shape = self._slots[i]
+            results.append(self._buffers[bucket][offset:offset + size].reshape(shape))
+        if self._op == Average:
+            for buffer in self._buffers:
+                buffer /= buffer.dtype.type(self._world_size)
+        self._new_round()
+        return results
 
 
 def allreduce_arrays(arrays, op=Average):
     """Reduce each array of the list ``arrays`` across the world; returns new
     arrays in the same order, shapes, dtypes and devices. The arrays travel
-    packed in buckets of up to BUCKET_BYTES, one MPI allreduce per bucket,
-    each in its arrays' own dtype (float32 gradients reduce in float32).
-    Every rank passes arrays of the same shapes and dtypes in the same order."""
+    packed in buckets of up to the ``allreduce_bucket_bytes`` setting, one MPI
+    allreduce per bucket, each in its arrays' own dtype (float32 gradients
+    reduce in float32). Every rank passes arrays of the same shapes and dtypes
+    in the same order."""
     hosts = [_host_array(a, 'allreduce_arrays') for a in arrays]
-    if size() == 1:
+    if _alone():
         for a in hosts:
             _check_op(op, a.dtype, 'allreduce_arrays')
         return [_like_input(a.copy(), original) for a, original in zip(hosts, arrays)]
-    reduced = []
-    for bucket in _buckets(hosts):
-        packed = np.concatenate([a.reshape(-1) for a in bucket])
-        _allreduce_in_place(packed, op, 'allreduce_arrays')
-        offset = 0
-        for a in bucket:
-            reduced.append(packed[offset:offset + a.size].reshape(a.shape))
-            offset += a.size
-    return [_like_input(r, a) for r, a in zip(reduced, arrays)]
+    buckets = _Buckets([(a.shape, a.dtype) for a in hosts], op, 'allreduce_arrays')
+    for i, a in enumerate(hosts):
+        buckets.put(i, a)
+    return [_like_input(r, a) for r, a in zip(buckets.finish(), arrays)]
+
+
+class GradientReducer:
+    """Reduces the gradients of ``params`` (a list of Parameters in the order
+    the model made them, e.g. a model's ``trainable_weights``)
+    across the world while backward runs, as PyTorch's DDP and Horovod do:
+    pass it to ``loss.backward(grad_ready=reducer)``; each bucket of gradients
+    (``allreduce_bucket_bytes``, last-made Parameters first, since backward
+    reaches them first) starts its non-blocking MPI allreduce as soon as
+    backward has completed all of its gradients, so that the communication
+    overlaps the rest of backward. Then ``wait()``::
+
+        params = model.trainable_weights
+        reducer = distributed.GradientReducer(params)   # once
+        for x, t in batches:
+            loss = F.sparse_categorical_crossentropy(model(x), t)
+            loss.backward(grad_ready=reducer)
+            reducer.wait()          # each p.grad: the mean over the ranks
+            optimizer.apply([p.grad for p in params], params)
+            for p in params:
+                p.cleargrad()
+
+    ``op``: Average (default) or Sum. One backward pass per ``wait()``; every
+    rank must give gradients to the same Parameters (one that has none on
+    this rank counts as zeros in the others' reduction). In a world of one
+    process it does nothing. ``buckets``: their number; ``started``: how many
+    have started in this step; after ``wait()``: ``started_early`` (how many
+    started while backward ran) and ``wait_seconds`` (how long ``wait``
+    waited: the communication backward did not hide)."""
+
+    def __init__(self, params, op=Average):
+        if op not in (Average, Sum):
+            raise ValueError(f"GradientReducer: op must be Average or Sum, got {op!r}")
+        self.params = list(params)
+        self._order = self.params[::-1]
+        self._position = {id(p): i for i, p in enumerate(self._order)}
+        self.started_early = 0
+        self._buckets = None if _alone() else _Buckets(
+            [(p.data.shape, p.data.dtype) for p in self._order], op, 'GradientReducer')
+
+    def __call__(self, leaf):
+        """``Variable.backward``'s ``grad_ready``: take ``leaf``'s finished
+        gradient (leaves that are not among the Parameters are ignored)."""
+        i = self._position.get(id(leaf))
+        if i is not None and self._buckets is not None:
+            self._buckets.put(i, leaf.grad.data)
+
+    def reduce(self, grads):
+        """The reduced gradients, one per Parameter (``grads``: one per
+        Parameter too, arrays, Variables or None for none; those backward has
+        not handed over go now). Returns arrays on the gradients' devices, None
+        where ``grads`` has None; host ones are valid until the next step's
+        gradients come in (use them, or copy them, before)."""
+        if len(grads) != len(self.params):
+            raise ValueError(f"GradientReducer.reduce: {len(grads)} gradients for "
+                             f"{len(self.params)} parameters")
+        grads = [g.data if isinstance(g, Variable) else g for g in grads]
+        if self._buckets is None:
+            return list(grads)
+        self.started_early = self._buckets.started
+        for i, g in enumerate(grads[::-1]):
+            if g is not None and not self._buckets.given(i):
+                self._buckets.put(i, g)
+        return [None if r is None else _like_input(r, g)
+                for r, g in zip(self._buckets.finish()[::-1], grads)]
+
+    def wait(self):
+        """Wait for every bucket and give each Parameter that has a gradient
+        its reduction, as a new ``grad`` Variable on the gradient's device."""
+        if self._buckets is None:
+            return
+        reduced = self.reduce([p.grad for p in self.params])
+        for p, r in zip(self.params, reduced):
+            if r is not None:
+                p.grad = Variable(r.copy(), requires_grad=False)
+
+    @property
+    def buckets(self):
+        return 0 if self._buckets is None else self._buckets.count
+
+    @property
+    def started(self):
+        """Buckets started so far in this step (before ``wait``)."""
+        return 0 if self._buckets is None else self._buckets.started
+
+    @property
+    def wait_seconds(self):
+        return 0.0 if self._buckets is None else self._buckets.wait_seconds
 
 
 def average_gradients(params):
-    """Replace each Parameter's ``.grad`` by its mean across the world, in
-    place (Parameters without a gradient are skipped; every rank must have
+    """Replace each Parameter's ``.grad`` by its mean across the world
+    (Parameters without a gradient are skipped; every rank must have
     gradients for the same Parameters). Call it between ``backward()`` and
-    the optimizer's update in a define-by-run loop.
-
-    The gradients go in buckets (``allreduce_arrays``) and this call blocks
-    until all are averaged. The next step is to start each bucket with a
-    non-blocking MPI Iallreduce as soon as backward has produced its
-    gradients, so that communication overlaps the rest of the backward pass."""
-    if size() == 1:
-        return
-    grads = [p.grad.data for p in params if p.grad is not None]
-    for grad, mean in zip(grads, allreduce_arrays(grads, Average)):
-        grad[...] = mean
+    the optimizer's update in a define-by-run loop; it starts the whole
+    reduction after backward. ``GradientReducer`` starts it during backward."""
+    GradientReducer(params).wait()
 
 
 def broadcast_parameters(params, root_rank=0):
@@ -324,17 +554,29 @@ def broadcast_parameters(params, root_rank=0):
 class _DistributedApply:
     """Mixed into an optimizer's class by DistributedOptimizer: ``apply``
     (which ``apply_gradients`` and ``fit`` go through) reduces the gradients
-    across the world first."""
+    across the world first, with ``gradient_reducer`` (a GradientReducer over
+    the variables it updates, made on the first step); ``fit`` passes that to
+    backward (``gradient_ready_callback``), so the reduction overlaps it."""
+
+    gradient_reducer = None
+
+    def _reducer_for(self, variables):
+        reducer = self.gradient_reducer
+        if reducer is None or [id(v) for v in reducer.params] != [id(v) for v in variables]:
+            reducer = self.gradient_reducer = GradientReducer(variables, self.distributed_op)
+        return reducer
+
+    def gradient_ready_callback(self, variables):
+        return None if _alone() else self._reducer_for(list(variables))
 
     def apply(self, grads, variables=None):
-        if size() == 1:
+        if _alone():
             return super().apply(grads, variables)
-        present = [i for i, g in enumerate(grads) if g is not None]
-        reduced = allreduce_arrays([grads[i] for i in present], self.distributed_op)
-        grads = list(grads)
-        for i, g in zip(present, reduced):
-            grads[i] = g
-        return super().apply(grads, variables)
+        if variables is None and self.built:
+            variables = self._model_variables
+        if variables is not None and len(variables) == len(grads):
+            grads = self._reducer_for(list(variables)).reduce(list(grads))
+        return super().apply(grads, variables)   # and its errors for bad arguments
 
 
 @functools.lru_cache(maxsize=None)

@@ -264,6 +264,82 @@ def test_diamond_graph_gets_the_right_gradient():
     np.testing.assert_allclose(x.grad.data, [64.0], rtol=1e-12)
 
 
+class _Recorder:
+    """grad_ready callback: records each leaf handed over with a copy of its
+    gradient then, and which of ``watched`` had no gradient yet at that moment."""
+
+    def __init__(self, watched=()):
+        self.watched, self.calls = watched, []
+
+    def __call__(self, leaf):
+        self.calls.append((leaf.name, leaf.grad.data.copy(),
+                           {w.name for w in self.watched if w.grad is None}))
+
+    def names(self):
+        return [name for name, _, _ in self.calls]
+
+
+def test_grad_ready_hands_over_each_leaf_while_backward_goes_on():
+    w1, w2, w3 = (Parameter(np.full((2, 2), v), name=n) for v, n in
+                  ((0.5, 'w1'), (0.25, 'w2'), (2.0, 'w3')))
+    x = Variable(np.ones((1, 2)), requires_grad=False)
+    record = _Recorder(watched=(w1, w2, w3))
+    F.tanh(F.tanh(F.tanh(x @ w1) @ w2) @ w3).sum().backward(grad_ready=record)
+    assert record.names() == ['w3', 'w2', 'w1']        # the last layer first
+    by_name = {'w1': w1, 'w2': w2, 'w3': w3}
+    for name, grad, _ in record.calls:   # each gradient was complete when handed over
+        np.testing.assert_array_equal(grad, by_name[name].grad.data)
+    # w3 came while w1 and w2 had no gradient yet: backward was still going on
+    assert record.calls[0][2] == {'w1', 'w2'} and record.calls[1][2] == {'w1'}
+
+
+def test_grad_ready_waits_for_every_use_of_a_shared_leaf():
+    shared, head = Parameter(np.array([0.5, -1.0]), name='shared'), \
+        Parameter(np.array([3.0, 1.0]), name='head')
+    x = Variable(np.array([1.0, 2.0]), requires_grad=False)
+    record = _Recorder(watched=(head,))
+    h = F.tanh(x * shared)            # first use
+    y = (F.tanh(h * shared) * head * shared).sum()   # two more uses, the last of them late
+    y.backward(grad_ready=record)
+    assert record.names() == ['head', 'shared']      # head's one use runs before shared's first
+    [(_, grad, _)] = [c for c in record.calls if c[0] == 'shared']
+    np.testing.assert_array_equal(grad, shared.grad.data)   # complete when handed over
+    # torch agrees on the total: every use contributed before the hand-over
+    t = torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)
+    xt, ht = torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([3.0, 1.0],
+                                                                         dtype=torch.float64)
+    (torch.tanh(torch.tanh(xt * t) * t) * ht * t).sum().backward()
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-12)
+    # a leaf used twice by one function (x * x) is handed over once
+    z = Parameter(np.array([3.0]), name='z')
+    record = _Recorder()
+    (z * z).sum().backward(grad_ready=record)
+    assert record.names() == ['z'] and record.calls[0][1] == [6.0]
+
+
+class _FirstOnly(deepzero.Function):
+    """a + b whose backward sends nothing to b: b's branch is never walked."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, None
+
+
+def test_grad_ready_hands_over_a_leaf_with_unreached_uses_at_the_end_once():
+    w = Parameter(np.array([1.0, 2.0]), name='w')
+    unreached = Parameter(np.array([5.0, 5.0]), name='unreached')
+    last = Parameter(np.array([2.0, 2.0]), name='last')
+    record = _Recorder(watched=(last,))
+    # w: one use reached (through _FirstOnly's a), one not (w * unreached -> b)
+    y = (_FirstOnly()(w, w * unreached) * last).sum()
+    y.backward(grad_ready=record)
+    assert record.names() == ['last', 'w']           # never 'unreached': no gradient
+    np.testing.assert_array_equal(record.calls[1][1], [2.0, 2.0])
+    assert unreached.grad is None
+
+
 def test_a_dropped_loss_frees_its_graph():
     gc.collect()
     gc.disable()  # reference counting alone must free it: no cycles in the graph

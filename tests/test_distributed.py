@@ -1,8 +1,9 @@
 """deepzero.distributed: a world of one process in this process (mpi4py made
-unimportable), and the real thing in subprocesses: the script
-tests/mpi_scripts/allreduce_and_sgd.py under plain python (MPI's world of
-one) and under ``mpirun -np 2`` (Open MPI; skipped where mpirun or mpi4py is
-missing)."""
+unimportable), and the real thing in subprocesses: the scripts of
+tests/mpi_scripts/ (allreduce_and_sgd.py: collectives, DistributedOptimizer,
+callbacks; overlap.py: gradients reduced while backward runs) under plain
+python (MPI's world of one) and under ``mpirun -np 2`` (Open MPI; skipped
+where mpirun or mpi4py is missing)."""
 import importlib.util
 import os
 import pathlib
@@ -23,7 +24,8 @@ from deepzero.models import Sequential
 from deepzero.optimizers import SGD, RMSprop
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / 'tests' / 'mpi_scripts' / 'allreduce_and_sgd.py'
+SCRIPTS = ROOT / 'tests' / 'mpi_scripts'
+SCRIPT_NAMES = ['allreduce_and_sgd.py', 'overlap.py']
 
 
 @pytest.fixture
@@ -76,13 +78,11 @@ def test_bad_arguments_name_what_is_wrong(world_of_one):
         hvd.allreduce(None)
 
 
-def test_buckets_keep_order_split_by_size_and_dtype(monkeypatch):
-    monkeypatch.setattr(distributed, 'BUCKET_BYTES', 64)
+def test_buckets_keep_order_split_by_size_and_dtype():
     arrays = [np.zeros(8, np.float32), np.zeros(8, np.float32), np.zeros(20, np.float32),
               np.zeros(2, np.float32), np.zeros(2, np.float64), np.zeros(1, np.float32)]
-    buckets = list(distributed._buckets(arrays))
-    assert [[a.size for a in b] for b in buckets] == [[8, 8], [20], [2], [2], [1]]
-    assert [a for b in buckets for a in b] == arrays
+    buckets = list(distributed._buckets([(a.nbytes, a.dtype) for a in arrays], 64))
+    assert buckets == [[0, 1], [2], [3], [4], [5]]
 
 
 def test_engine_helpers_in_a_world_of_one_leave_parameters_as_they_are(world_of_one):
@@ -92,6 +92,26 @@ def test_engine_helpers_in_a_world_of_one_leave_parameters_as_they_are(world_of_
     distributed.broadcast_parameters(params)
     np.testing.assert_array_equal(params[0].grad.data, np.full(4, 3, np.float32))
     np.testing.assert_array_equal(params[0].data, np.arange(4, dtype=np.float32))
+
+
+def test_gradient_reducer_in_a_world_of_one_leaves_the_gradients(world_of_one):
+    w = Parameter(np.array([[1.0, -2.0]], np.float32))
+    b = Parameter(np.array([0.5], np.float32))
+    reducer = distributed.GradientReducer([w, b])
+    x = Variable(np.array([[3.0], [4.0]], np.float32), requires_grad=False)
+    ((x @ w + b) ** 2).sum().backward(grad_ready=reducer)
+    want = [w.grad.data.copy(), b.grad.data.copy()]
+    reducer.wait()
+    for p, g in zip((w, b), want):
+        np.testing.assert_array_equal(p.grad.data, g)
+    assert (reducer.buckets, reducer.started, reducer.wait_seconds) == (0, 0, 0.0)
+    reduced = reducer.reduce([w.grad, None])
+    np.testing.assert_array_equal(reduced[0], want[0])
+    assert reduced[1] is None
+    with pytest.raises(ValueError, match="1 gradients for 2 parameters"):
+        reducer.reduce([w.grad])
+    with pytest.raises(ValueError, match="op must be Average or Sum"):
+        distributed.GradientReducer([w], op=hvd.Max)
 
 
 def _model():
@@ -194,6 +214,19 @@ def world_of_four(monkeypatch):
     world = distributed._World(None)
     world.size = 4
     monkeypatch.setattr(distributed, '_world', world)
+
+
+def test_reduction_without_a_communicator_leaves_the_gradients(world_of_four):
+    x, y = _data()
+    plain, wrapped = _model(), _model()
+    wrapped.set_weights(plain.get_weights())
+    plain.compile(optimizer=SGD(0.1), loss='mse')
+    wrapped.compile(optimizer=hvd.DistributedOptimizer(SGD(0.1)), loss='mse')
+    for model in (plain, wrapped):
+        model.fit(x, y, batch_size=8, shuffle=False, verbose=0)
+    for got, want in zip(wrapped.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert distributed.GradientReducer(wrapped.trainable_weights).buckets == 0
 
 
 def test_warmup_grows_the_rate_from_a_size_th_to_initial_lr_batch_by_batch(world_of_four):
@@ -303,12 +336,15 @@ def test_mpi4py_without_an_mpi_library_says_what_to_install():
     assert "cannot load an MPI library; install Open MPI" in done.stderr, done.stderr
 
 
-def test_script_without_mpirun_runs_in_mpis_world_of_one(mpi4py_works):
-    assert _run([sys.executable, str(SCRIPT)]).split() == ['OK', '0', '1']
+@pytest.mark.parametrize('script', SCRIPT_NAMES)
+def test_script_without_mpirun_runs_in_mpis_world_of_one(mpi4py_works, script):
+    assert _run([sys.executable, str(SCRIPTS / script)]).split() == ['OK', '0', '1']
 
 
-def test_two_ranks_of_batch_16_match_one_rank_of_batch_32(mpirun):
+@pytest.mark.parametrize('script', SCRIPT_NAMES)
+def test_script_under_mpirun_with_two_ranks(mpirun, script):
     out = _run([mpirun, '-np', '2', '--oversubscribe', '--allow-run-as-root',
-                '-x', 'PYTHONPATH', '-x', 'DEEPZERO_THREADS', sys.executable, str(SCRIPT)])
+                '-x', 'PYTHONPATH', '-x', 'DEEPZERO_THREADS', sys.executable,
+                str(SCRIPTS / script)])
     # mpirun forwards the ranks' output as it comes: their lines may run together
     assert sorted(re.findall(r'OK (\d) 2', out)) == ['0', '1'], out

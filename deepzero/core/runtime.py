@@ -120,6 +120,9 @@ SETTINGS = {
     # the image pipeline's resampler: 'opencv', 'numpy' or 'auto' (OpenCV when installed)
     'warp_backend': Setting('DEEPZERO_WARP_BACKEND', str, _one_of('auto', 'opencv', 'numpy'),
                             'auto'),
+    # bytes per bucket of gradients that deepzero.distributed reduces with one MPI call
+    'allreduce_bucket_bytes': Setting('DEEPZERO_ALLREDUCE_BUCKET_BYTES', _parse_bytes,
+                                      _int_at_least(1), 25 << 20),
     # where models place their weights: 'auto' (the GPU when one is usable), 'cpu' or 'gpu'
     'device': Setting('DEEPZERO_DEVICE', lambda text: text.strip().lower(),
                       _one_of('auto', 'cpu', 'gpu'), 'auto'),

@@ -120,7 +120,7 @@ class Variable:
                     funcs.append(x.creator)
                     x.unchain()
 
-    def backward(self, retain_grad=False, create_graph=False):
+    def backward(self, retain_grad=False, create_graph=False, grad_ready=None):
         """Accumulate d(self)/d(v) into ``v.grad`` for every Variable ``v``
         that requires a gradient and that ``self`` depends on.
 
@@ -131,6 +131,16 @@ class Variable:
         this call's gradient to theirs too, as PyTorch's ``retain_grad()``
         does. With ``create_graph=True`` the backward computation is itself
         recorded, so ``v.grad.backward()`` gives second derivatives.
+
+        ``grad_ready``: None, or a callable that gets every leaf which receives
+        a gradient in this call, once, as ``grad_ready(leaf)``, as soon as the
+        leaf's ``grad`` is complete: when every function of the graph that uses
+        the leaf has run its backward (a weight shared by several layers is
+        handed over after the last of them). Leaves are handed over while
+        backward goes on (the last layers' first), so the caller can start work
+        on finished gradients, e.g. send them to other processes; a leaf whose
+        uses were not all reached (a branch that got no gradient) is handed
+        over when the walk ends.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -152,18 +162,7 @@ class Variable:
                 seen.add(id(f))
                 heapq.heappush(heap, (-f.generation, id(f), f))
 
-        if self.creator is not None:
-            push(self.creator)
-        while heap:
-            f = heapq.heappop(heap)[2]
-            outputs = [ref() for ref in f.outputs]
-            gys = [call_grads.pop(y, None) for y in outputs]  # None: dead or unused
-            if not retain_grad:
-                for y in outputs:
-                    if y is not None:
-                        y.grad = None
-            if all(g is None for g in gys):
-                continue
+        def run(f, outputs, gys):
             with using_config('enable_backprop', create_graph):
                 if retain_grad:
                     for y, gy in zip(outputs, gys):
@@ -182,9 +181,36 @@ class Variable:
                         continue
                     if x.creator is None:
                         x.grad = _accumulate(x.grad, gx)
+                        if leaf_uses is not None:
+                            received[x] = True
                     else:
                         call_grads[x] = _accumulate(call_grads.get(x), gx)
                         push(x.creator)
+
+        # grad_ready's bookkeeping: the uses (input slots) of each leaf that
+        # functions still to run hold, and the leaves that got a gradient
+        leaf_uses = None if grad_ready is None else _leaf_uses(self)
+        received = {}   # a dict, not a set: hands leaves over in a fixed order
+        if self.creator is not None:
+            push(self.creator)
+        while heap:
+            f = heapq.heappop(heap)[2]
+            outputs = [ref() for ref in f.outputs]
+            gys = [call_grads.pop(y, None) for y in outputs]  # None: dead or unused
+            if not retain_grad:
+                for y in outputs:
+                    if y is not None:
+                        y.grad = None
+            if any(g is not None for g in gys):
+                run(f, outputs, gys)
+            if leaf_uses is not None:
+                for x in f.inputs:
+                    if x in leaf_uses:
+                        leaf_uses[x] -= 1
+                        if leaf_uses[x] == 0 and received.pop(x, False):
+                            grad_ready(x)
+        for x in received:   # leaves some of whose uses backward never reached
+            grad_ready(x)
 
     # --- operators (the ops live in core/operators.py) ---------------------
     def __add__(self, other):
@@ -314,6 +340,26 @@ def _accumulate(total, g):
     """``total + g``, a new Variable (an in-place add would change a gradient
     that another Variable may share); ``g`` itself when ``total`` is None."""
     return g if total is None else total + g
+
+
+def _leaf_uses(root):
+    """{leaf: number of input slots of the functions above ``root`` that hold
+    it}, for every leaf requiring a gradient that backward from ``root`` may
+    reach; a superset of the functions backward runs, so a count that falls to
+    0 means the leaf will get nothing more."""
+    uses, seen = {}, set()
+    funcs = [root.creator] if root.creator is not None else []
+    while funcs:
+        f = funcs.pop()
+        for x in f.inputs:
+            if not x.requires_grad:
+                continue
+            if x.creator is None:
+                uses[x] = uses.get(x, 0) + 1
+            elif id(x.creator) not in seen:
+                seen.add(id(x.creator))
+                funcs.append(x.creator)
+    return uses
 
 
 def _raw(x):

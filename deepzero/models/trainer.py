@@ -12,7 +12,9 @@ One training step (``train_on_batch`` and each step of ``fit``):
 2. ``y_pred = model(x, training=True)``;
 3. loss = compiled loss (per-sample losses, times sample weights, summed, /N)
    + sum(model.losses);
-4. ``loss.backward()``; the optimizer updates the weights recorded at
+4. ``loss.backward()``, handing each finished gradient to the optimizer's
+   ``gradient_ready_callback`` (a DistributedOptimizer starts reducing it
+   across processes); the optimizer updates the weights recorded at
    compile time in place (Ctrl-C waits until all of them are updated);
    gradients are cleared;
 5. the running means of the loss and metrics are updated (under
@@ -221,7 +223,8 @@ class Trainer:
         # warning already told the user, so they are left out quietly
         trainable = [w for w in weights if w.requires_grad]
         if trainable and loss.requires_grad:
-            self.optimizer.scale_loss(loss).backward()
+            self.optimizer.scale_loss(loss).backward(
+                grad_ready=self.optimizer.gradient_ready_callback(trainable))
             self.optimizer.build(weights)
             # Ctrl-C waits for the update to end: all weights step, or none
             with defer_interrupts():

@@ -357,6 +357,15 @@ class Optimizer:
         overrides this to launch it instead: one kernel per variable."""
         update(*scalars, gradient, variable, *slots)
 
+    def gradient_ready_callback(self, variables):
+        """What a training step passes to ``loss.backward(grad_ready=...)``
+        before it updates ``variables``: None here, since an update needs the
+        gradients only when ``apply`` runs. An optimizer that starts work on
+        each gradient as soon as backward completes it returns a callable
+        taking the Parameter (DistributedOptimizer: its reduction across
+        processes)."""
+        return None
+
     def scale_loss(self, loss):
         """Multiply the loss by ``loss_scale_factor`` when set."""
         return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor

@@ -1,0 +1,178 @@
+"""Run under ``mpirun -np N`` (or plain ``python``: a world of one) by
+tests/test_distributed.py. Gradients reduced while backward runs
+(GradientReducer passed to ``backward(grad_ready=...)``, and
+DistributedOptimizer in ``fit``) equal the mean of the ranks' own gradients
+computed one after the other, and the reduction started after backward
+(``average_gradients``, an optimizer without the backward hook) exactly;
+buckets start before backward ends; a weight used by two layers is reduced
+once, after both; ``allreduce_arrays`` reduces arrays of several dtypes in
+buckets. Prints 'OK <rank> <size>' at the end; any failure aborts
+the whole world, so that no rank hangs in a collective the failed one never
+reaches."""
+import functools
+import sys
+import threading
+import traceback
+
+import numpy as np
+
+import deepzero.distributed as engine
+import deepzero.functions as F
+import deepzero.keras.distributed as hvd
+from deepzero.core import Function, Parameter, Variable, runtime
+from deepzero.layers import Dense, Input
+from deepzero.models import Sequential
+from deepzero.optimizers import SGD
+
+# 4 KiB buckets: the parameters below make three of them
+BUCKET_BYTES = 4096
+
+
+def progress_threads():
+    return sum(t.name == 'deepzero-allreduce-progress' for t in threading.enumerate())
+
+
+class Spy(Function):
+    """The identity; its backward records how many of ``reducer``'s buckets
+    have started when backward reaches it, and how many progress threads
+    run."""
+
+    def __init__(self, reducer, record):
+        self.reducer, self.record = reducer, record
+
+    def forward(self, x):
+        return x
+
+    def backward(self, gy):
+        self.record.append((self.reducer.started, progress_threads()))
+        return gy
+
+
+def make_params():
+    rng = np.random.default_rng(0)    # the same weights on every rank
+    draw = lambda *shape: Parameter((rng.standard_normal(shape) * 0.3).astype(np.float32))
+    w1, b1, shared, w3 = draw(8, 16), draw(16), draw(32, 32), draw(16, 4)
+    return [w1, b1, shared, w3]
+
+
+def loss_of(params, x, spy=None):
+    w1, b1, shared, w3 = params
+    h = F.tanh(x @ w1 + b1)                       # (n, 16)
+    h = spy(h) if spy is not None else h
+    h = F.reshape(h, (-1, 32))                    # rows paired: (n/2, 32)
+    h = F.tanh(F.tanh(h @ shared) @ shared)       # shared: used by two layers
+    return F.reshape(h, (-1, 16)) @ w3            # (n, 4)
+
+
+def sequential_mean(arrays):
+    """The ranks' arrays summed in rank order, divided by the world's size."""
+    gathered = hvd.allgather(arrays[None])
+    return functools.reduce(np.add, gathered) / np.float32(len(gathered))
+
+
+def check_define_by_run(rank, size):
+    params = make_params()
+    rng = np.random.default_rng(100 + rank)       # different data per rank
+    x = Variable(rng.standard_normal((12, 8)).astype(np.float32), requires_grad=False)
+    (loss_of(params, x) ** 2).sum().backward()
+    own = [p.grad.data.copy() for p in params]
+    want = [sequential_mean(g) for g in own]
+    if size > 1:
+        assert not np.array_equal(own[0], want[0]), "the ranks' gradients are equal"
+
+    for p in params:
+        p.cleargrad()
+    reducer = engine.GradientReducer(params)
+    spied = []
+    (loss_of(params, x, Spy(reducer, spied)) ** 2).sum().backward(grad_ready=reducer)
+    started_in_backward = reducer.started
+    reducer.wait()
+    for p, w, g in zip(params, want, own):
+        assert p.grad.data.dtype == np.float32
+        if size <= 2:   # a + b: one sum in any order; more ranks may sum in another
+            np.testing.assert_array_equal(p.grad.data, w)
+        else:
+            np.testing.assert_allclose(p.grad.data, w, rtol=1e-6)
+    if size > 1:
+        # w3 | shared | b1, w1: the last-made first. When backward reached the
+        # first layer, the buckets of w3 and of the shared weight (complete
+        # only after both of its layers) had started; w1's had not
+        assert reducer.buckets == 3, reducer.buckets
+        assert spied == [(2, 1)], spied          # and a thread kept them moving
+        assert progress_threads() == 0           # wait() stopped it
+        assert started_in_backward == 3 and reducer.started_early == 3
+    overlapped = [p.grad.data.copy() for p in params]
+
+    # the same gradients, reduced after backward
+    for p, g in zip(params, own):
+        p.grad = Variable(g.copy(), requires_grad=False)
+    engine.average_gradients(params)
+    for p, o in zip(params, overlapped):
+        np.testing.assert_array_equal(p.grad.data, o)
+
+
+def check_allreduce_arrays(rank, size):
+    """Arrays of several dtypes and sizes, in buckets of one dtype each."""
+    rng = np.random.default_rng(300 + rank)
+    arrays = [rng.standard_normal((3, 700)).astype(np.float32),   # a bucket of its own
+              rng.standard_normal(5), np.arange(4) * (rank + 1),
+              rng.standard_normal(2).astype(np.float32)]
+    for op in (hvd.Sum, hvd.Max):
+        got = engine.allreduce_arrays(arrays, op)
+        for g, a in zip(got, arrays):
+            assert g.dtype == a.dtype and g.shape == a.shape, (g.dtype, g.shape)
+            gathered = hvd.allgather(a[None])
+            want = functools.reduce(np.add if op == hvd.Sum else np.maximum, gathered)
+            np.testing.assert_array_equal(g, want)
+
+
+def make_model():
+    runtime.set_random_seed(0)
+    return Sequential([Input((8,)), Dense(32, activation='tanh'), Dense(32, activation='tanh'),
+                       Dense(3)])
+
+
+def check_fit_overlapped_equals_reduced_after(rank, size):
+    rng = np.random.default_rng(200 + rank)
+    x = rng.standard_normal((64, 8)).astype(np.float32)
+    y = rng.standard_normal((64, 3)).astype(np.float32)
+    models = []
+    for hook in (True, False):
+        model = make_model()
+        optimizer = hvd.DistributedOptimizer(SGD(0.05, momentum=0.9))
+        if not hook:   # no grad_ready: apply starts the whole reduction after backward
+            optimizer.gradient_ready_callback = lambda variables: None
+        model.compile(optimizer=optimizer, loss='mse')
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        models.append(model)
+    overlapped, after = models
+    for a, b in zip(overlapped.get_weights(), after.get_weights()):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, hvd.broadcast(a, root_rank=0))
+    if size > 1:
+        reducer = overlapped.optimizer.gradient_reducer
+        assert reducer.buckets > 1 and reducer.started_early >= 1, \
+            (reducer.buckets, reducer.started_early)
+        assert after.optimizer.gradient_reducer.started_early == 0
+
+
+def main():
+    hvd.init()
+    rank, size = hvd.rank(), hvd.size()
+    runtime.configure(allreduce_bucket_bytes=BUCKET_BYTES)
+    check_define_by_run(rank, size)
+    check_fit_overlapped_equals_reduced_after(rank, size)
+    check_allreduce_arrays(rank, size)
+    print(f'OK {rank} {size}', flush=True)
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        if hvd.size() > 1:
+            from mpi4py import MPI
+            MPI.COMM_WORLD.Abort(1)
+        sys.exit(1)
