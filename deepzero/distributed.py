@@ -174,7 +174,9 @@ def _host_array(value, name):
         value = value.data
     if value is None:
         raise ValueError(f"{name}: got None, expected an array")
-    return np.ascontiguousarray(cuda.as_numpy(as_array(value)))
+    array = cuda.as_numpy(as_array(value))
+    # not np.ascontiguousarray: it makes a 0-d array 1-d
+    return array if array.flags.c_contiguous else array.copy(order='C')
 
 
 def _like_input(result, value):

@@ -30,6 +30,7 @@ def check_collectives(rank, size):
     np.testing.assert_allclose(mean, np.arange(6).reshape(2, 3) + (size - 1) / 2)
     total = hvd.allreduce(np.int64(rank + 1), op=hvd.Sum)
     assert total == size * (size + 1) // 2 and total.dtype == np.int64, total
+    assert total.shape == () and hvd.broadcast(np.float32(rank), 0).shape == (), total.shape
     assert hvd.allreduce(np.float32(rank), op=hvd.Max) == size - 1
     root = size - 1
     got = hvd.broadcast(np.full(4, rank, np.float32), root_rank=root)
