@@ -109,9 +109,9 @@ def array_equal(a, b):
 
 
 def array_allclose(a, b, rtol=1e-4, atol=1e-5):
-    """Equal shapes and values within ``atol + rtol * |b|``."""
-    a, b = _host(a), _host(b)
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=rtol))
+    """Values equal within ``atol + rtol * |b|``, broadcasting as ``np.allclose``
+    (DeZero's rule: a (1,) array is close to a scalar)."""
+    return bool(np.allclose(_host(a), _host(b), atol=atol, rtol=rtol))
 
 
 def _host(a):
