@@ -23,6 +23,10 @@ def test_the_face_is_the_engine():
     assert isinstance(p, deepzero.Parameter) and isinstance(p, Parameter)
     assert isinstance(deepzero.Parameter(np.zeros(1)), Parameter)
     assert not isinstance(x, Parameter)
+    W = Parameter(None, name='W')            # DeZero's layers fill their weights in later
+    W.data = np.ones((2, 2), np.float32)
+    F.sum(F.matmul(np.ones((1, 2), np.float32), W)).backward()
+    np.testing.assert_array_equal(W.grad.data, np.ones((2, 2)))
 
 
 def test_variable_surface():
