@@ -234,3 +234,20 @@ def test_same_as_dezero(reference, kernel, stride, pad, rng):
     if pad == 0:   # DeZero's max pooling pads with 0
         np.testing.assert_array_equal(F.pooling(x, kernel, stride).data,
                                       reference.pooling(x, kernel, stride).data)
+
+
+# --- on the inputs' device (CuPy where a GPU is usable) ------------------------------------------------------
+@pytest.mark.parametrize('fn, shapes, second_order', [
+    (lambda x, W, b: F.conv2d(x, W, b, 2, 1), [(2, 3, 7, 7), (4, 3, 3, 3), (4,)], True),
+    (lambda x, W, b: F.deconv2d(x, W, b, 2, 1), [(2, 3, 4, 4), (3, 2, 4, 4), (2,)], True),
+    (lambda x, W: F.conv2d_simple(x, W, None, 1, 1), [(1, 2, 5, 5), (3, 2, 3, 3)], False),
+    (lambda x: F.pooling(x, 3, 2, 1), [(2, 3, 7, 7)], False),
+    (lambda x: F.average_pooling(x, 3, 2, 1), [(2, 3, 7, 7)], False),
+    (lambda x: F.im2col(x, 3, 2, 1), [(2, 3, 7, 6)], False),
+    (lambda c: F.col2im(c, (2, 3, 7, 6), 3, 2, 1, to_matrix=False), [(2, 3, 3, 3, 4, 3)], False),
+])
+def test_on_the_inputs_device(xp, fn, shapes, second_order):
+    from test_device_ops import check_against_numpy   # the engine's device harness
+    rng = np.random.default_rng(1)
+    check_against_numpy(xp, fn, [rng.standard_normal(s) for s in shapes],
+                        second_order=second_order)

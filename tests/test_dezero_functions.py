@@ -265,3 +265,19 @@ def test_arithmetic_functions():
     got = [F.add(a, b), F.sub(a, b), F.rsub(a, b), F.mul(a, b), F.div(a, b), F.rdiv(a, b),
            F.neg(a), F.pow(a, 2)]
     np.testing.assert_allclose([float(v.data) for v in got], [8, 4, -4, 12, 3, 1 / 3, -6, 36])
+
+
+# --- on the inputs' device (CuPy where a GPU is usable) ------------------------------------------------------
+@pytest.mark.parametrize('fn, shapes, constants', [
+    (lambda x, g, b, m, v: F.batch_norm(x, g, b, m, v), [(4, 3, 2, 2), (3,), (3,)],
+     (np.zeros(3, np.float32), np.ones(3, np.float32))),
+    (lambda x, t: F.softmax_cross_entropy(x, t), [(5, 4)], (np.array([0, 3, 1, 1, 2]),)),
+    (lambda x, t: F.sigmoid_cross_entropy(x, t), [(5, 2)], (np.ones((5, 2), np.float32),)),
+    (lambda x, y: F.mean_squared_error(x, y), [(5, 2), (5, 2)], ()),
+    (lambda W, ids: F.embed_id(ids, W), [(6, 3)], (np.array([[0, 5], [5, 2]]),)),
+    (lambda x: F.softmax(x), [(3, 4, 2)], ()),
+])
+def test_on_the_inputs_device(xp, fn, shapes, constants):
+    from test_device_ops import check_against_numpy   # the engine's device harness
+    rng = np.random.default_rng(1)
+    check_against_numpy(xp, fn, [rng.standard_normal(s) for s in shapes], constants)

@@ -62,7 +62,7 @@ def gradient_check(f, x, *args, rtol=1e-4, atol=1e-5, **kwargs):
     """Whether backprop through ``f(x, *args, **kwargs)`` matches central
     differences in ``x`` (computed in float64, as DeZero). Prints where they
     differ and returns False; True when they agree."""
-    x = Variable(np.asarray(as_variable(x).data, dtype=np.float64))
+    x = Variable(as_variable(x).data.astype(np.float64))  # NumPy or CuPy
     num_grad = numerical_grad(f, x, *args, **kwargs)
     y = f(x, *args, **kwargs)
     y.backward()
