@@ -26,7 +26,6 @@ import numpy as np
 
 from .. import functions as engine_F
 from ..core import config, get_array_module
-from ..core.function import Function
 from ..core.operators import (GetItem, GetItemGrad, add, broadcast_to, div, exp, getitem,
                               log, matmul, mul, neg, pow, reshape, sub, sum, sum_to,
                               transpose)
