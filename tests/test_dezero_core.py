@@ -257,3 +257,18 @@ def test_dot_graph_text():
     text = utils.get_dot_graph(y)
     assert text.startswith('digraph g {') and 'Sin' in text and 'Mul' in text
     assert 'x: () float64' in text                     # verbose by default, as DeZero
+
+
+def test_get_file_reads_the_cache_folder_and_never_downloads(tmp_path, monkeypatch):
+    monkeypatch.setenv('DEZERO_CACHE_DIR', str(tmp_path))
+    url = 'https://example.org/files/zebra.jpg'
+    with pytest.raises(utils.MissingDownload, match=r'zebra.jpg is not in .*deepzero does not '
+                                                    r'download. Download it from '
+                                                    r'https://example.org/files/zebra.jpg'):
+        utils.get_file(url)
+    assert issubclass(utils.MissingDownload, FileNotFoundError)
+    (tmp_path / 'zebra.jpg').write_bytes(b'x')
+    (tmp_path / 'other.jpg').write_bytes(b'y')
+    assert utils.get_file(url) == str(tmp_path / 'zebra.jpg')
+    assert utils.get_file(url, 'other.jpg') == str(tmp_path / 'other.jpg')
+    assert utils.cache_dir() == str(tmp_path)
