@@ -195,6 +195,8 @@ def test_dropout_follows_numpys_global_seed_and_test_mode(rng):
     a, b = f(Variable(x)).data, f(Variable(x)).data
     np.testing.assert_array_equal(a, b)                      # np.random.seed repeats the mask
     kept = a != 0
+    np.random.seed(3)
+    np.testing.assert_array_equal(kept, np.random.rand(50, 40) > 0.6)   # DeZero's draw
     assert 0.3 < kept.mean() < 0.5
     np.testing.assert_allclose(a[kept], x[kept] / 0.4)
     check_gradients(f, x[:5, :4])
