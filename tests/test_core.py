@@ -87,16 +87,32 @@ def test_properties_repr_len_and_T():
     np.testing.assert_array_equal(x.grad.data, np.ones((2, 3)))
 
 
-def test_requires_grad_defaults_and_int_data_refuses_gradients():
+def test_requires_grad_defaults_and_int_data_opts_in():
     assert Variable(np.zeros(2)).requires_grad
     labels = Variable(np.array([1, 2]))
     assert not labels.requires_grad
-    with pytest.raises(TypeError, match='int64 data; gradients need floating-point data'):
-        Variable(np.array([1, 2]), requires_grad=True)
-    with pytest.raises(TypeError, match="Variable 'idx' holds int64 data"):
-        Variable(np.array([1, 2]), name='idx').requires_grad = True
+    with pytest.raises(RuntimeError, match='does not require a gradient'):
+        (labels * 2).backward()
     with pytest.raises(TypeError, match='already a Variable'):
         Variable(labels)
+
+
+def test_int_data_that_opts_in_gets_exact_int_gradients():
+    # DeZero's book: the gradient of a sum over int data is int ones
+    x = Variable(np.array([[1, 2, 3], [4, 5, 6]]), requires_grad=True)
+    y = (x * x).sum()
+    assert y.requires_grad and y.dtype == np.int64
+    y.backward()
+    assert x.grad.dtype == np.int64
+    np.testing.assert_array_equal(x.grad.data, 2 * x.data)
+
+
+def test_backward_seed_may_be_an_array():
+    x = Variable(np.array([1.0, 2.0]))
+    y = x * 3.0
+    y.grad = np.array([1.0, 10.0])
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 30.0])
 
 
 @pytest.mark.parametrize('data, dtype', [

@@ -46,8 +46,11 @@ class Function:
         if config.enable_backprop and any(x.requires_grad for x in inputs):
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
             self.generation = max(x.generation for x in inputs)
+            # integer data that opted into gradients passes that on to integer
+            # results; other integer results (argmax, masks) stay constants
+            exact = any(x.requires_grad and x.data.dtype.kind not in 'fc' for x in inputs)
             for y in outputs:
-                if y.data.dtype.kind in 'fc':
+                if exact or y.data.dtype.kind in 'fc':
                     y.requires_grad = True
                     y.set_creator(self)
             self.inputs = inputs

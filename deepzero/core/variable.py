@@ -29,7 +29,10 @@ class Variable:
         name: optional label, shown in ``repr`` and graph pictures.
         requires_grad: whether backprop computes a gradient for this Variable.
             Defaults to True for floating-point data, False otherwise
-            (labels, indices).
+            (labels, indices). Set True on integer or bool data, the
+            gradient is exact and in the data's dtype (the gradient of a sum
+            over int data is int ones), as in DeZero, whose book relies on it;
+            results of ops on such data take part in backprop too.
     """
     __array_priority__ = 200  # `ndarray + Variable` calls Variable.__radd__
 
@@ -58,10 +61,6 @@ class Variable:
 
     @requires_grad.setter
     def requires_grad(self, value):
-        if value and self.data is not None and not _is_float(self.data.dtype):
-            raise TypeError(
-                f"{self._label()} holds {self.data.dtype} data; gradients need "
-                "floating-point data (cast it with .astype('float32'))")
         self._requires_grad = bool(value)
 
     # --- array-like properties ---------------------------------------------
@@ -144,7 +143,7 @@ class Variable:
         # functions that use it; complete once its creator comes off the heap.
         # Kept apart from ``.grad``, which may hold what earlier calls retained:
         # only this call's gradient may flow further down.
-        call_grads = {self: self.grad}
+        call_grads = {self: as_variable(self.grad)}  # a seed may be given as an array
         heap, seen = [], set()
 
         def push(f):
