@@ -9,8 +9,9 @@ Files: ``MNIST``, ``CIFAR10``, ``CIFAR100``, ``Shakespear`` and
 ``ImageNet.labels()`` read the files DeZero downloads, from DeZero's cache
 folder (``~/.dezero``, or the folder named by the environment variable
 DEZERO_CACHE_DIR) under DeZero's file names. deepzero never downloads: a
-missing file raises ``DatasetFileMissing`` (a FileNotFoundError) naming the
-file, the folder to put it in and the address to fetch it from.
+missing file raises ``MissingDownload`` (a FileNotFoundError) naming the
+file, the folder to put it in and the address to fetch it from. The models'
+pretrained weights are found the same way (``local_file``).
 """
 import ast
 import gzip
@@ -24,7 +25,7 @@ from ..core.files import atomic_write
 from .transforms import Compose, Flatten, Normalize, ToFloat
 
 __all__ = ['Dataset', 'Spiral', 'get_spiral', 'SinCurve', 'MNIST', 'CIFAR10', 'CIFAR100',
-           'ImageNet', 'Shakespear', 'DatasetFileMissing', 'cache_dir', 'local_file']
+           'ImageNet', 'Shakespear', 'MissingDownload', 'cache_dir', 'local_file']
 
 
 def cache_dir():
@@ -32,19 +33,20 @@ def cache_dir():
     return os.environ.get('DEZERO_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.dezero')
 
 
-class DatasetFileMissing(FileNotFoundError):
-    """A dataset file is not in the cache folder (deepzero does not download)."""
+class MissingDownload(FileNotFoundError):
+    """A file DeZero would download (a dataset, pretrained weights) is not in
+    the cache folder: deepzero does not download."""
 
 
 def local_file(url, file_name=None):
     """The path of ``file_name`` (by default the last part of ``url``) in the
-    cache folder; DatasetFileMissing, saying where to put it and where it comes
+    cache folder; MissingDownload, saying where to put it and where it comes
     from, when it is not there."""
     file_name = file_name or url[url.rfind('/') + 1:]
     path = os.path.join(cache_dir(), file_name)
     if not os.path.exists(path):
-        raise DatasetFileMissing(
-            f"{file_name} is not in {cache_dir()}: deepzero does not download datasets. "
+        raise MissingDownload(
+            f"{file_name} is not in {cache_dir()}: deepzero does not download. "
             f"Download it from {url} and put it at {path} "
             "(or set DEZERO_CACHE_DIR to the folder that holds it)")
     return path
