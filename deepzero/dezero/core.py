@@ -49,7 +49,9 @@ class Variable(engine.Variable, metaclass=_EngineInstances):
     engine_class = engine.Variable
 
     def __init__(self, data, name=None):
-        super().__init__(data, name, requires_grad=data is not None)
+        # a placeholder (data None, filled in later, as DeZero's layers do with
+        # their lazily made weights) takes part too
+        super().__init__(data, name, requires_grad=True)
 
 
 class Parameter(Variable, engine.Parameter):

@@ -193,7 +193,7 @@ def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):
     y = engine_batch_norm(x, gamma, beta, batch_mean, batch_var, momentum=0.0, epsilon=eps,
                           axis=1, training=True)
     m = x.size // x.shape[1]
-    unbiased = m / max(m - 1.0, 1.0)
+    unbiased = m / (m - 1.0) if m > 2 else float(m)  # (this module's max is F.max)
     for running, batch in ((mean, batch_mean), (var, batch_var * unbiased)):
         running = running.data if isinstance(running, Variable) else running
         running *= decay

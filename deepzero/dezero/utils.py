@@ -62,7 +62,7 @@ def gradient_check(f, x, *args, rtol=1e-4, atol=1e-5, **kwargs):
     """Whether backprop through ``f(x, *args, **kwargs)`` matches central
     differences in ``x`` (computed in float64, as DeZero). Prints where they
     differ and returns False; True when they agree."""
-    x = Variable(np.asarray(as_variable(x).data, dtype=np.float64))
+    x = Variable(as_variable(x).data.astype(np.float64))  # NumPy or CuPy
     num_grad = numerical_grad(f, x, *args, **kwargs)
     y = f(x, *args, **kwargs)
     y.backward()
@@ -109,9 +109,9 @@ def array_equal(a, b):
 
 
 def array_allclose(a, b, rtol=1e-4, atol=1e-5):
-    """Equal shapes and values within ``atol + rtol * |b|``."""
-    a, b = _host(a), _host(b)
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=rtol))
+    """Values equal within ``atol + rtol * |b|``, broadcasting as ``np.allclose``
+    (DeZero's rule: a (1,) array is close to a scalar)."""
+    return bool(np.allclose(_host(a), _host(b), atol=atol, rtol=rtol))
 
 
 def _host(a):
