@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from deepzero.core import Parameter, Variable
+from deepzero.dezero import Parameter, Variable
 from deepzero.dezero import optimizers
 
 

@@ -126,14 +126,7 @@ class Layer:
                                          f"{value.shape}, the parameter {param.shape}")
                     if cuda.device_of(param.data) == 'gpu':
                         value = cuda.as_cupy(value)
-                _fill(param, value)
-
-
-def _fill(param, data):
-    """Give ``param`` its array; it takes part in backprop from now on (a
-    Parameter made without data starts outside it)."""
-    param.data = data
-    param.requires_grad = True
+                param.data = value
 
 
 # --- Linear / Conv2d / Deconv2d ----------------------------------------------
@@ -158,7 +151,7 @@ class Linear(Layer):
 
     def _init_W(self, xp=np):
         scale = np.dtype(self.dtype).type(np.sqrt(1 / self.in_size))
-        _fill(self.W, xp.random.randn(self.in_size, self.out_size).astype(self.dtype) * scale)
+        self.W.data = xp.random.randn(self.in_size, self.out_size).astype(self.dtype) * scale
 
     def forward(self, x):
         if self.W.data is None:
@@ -190,7 +183,7 @@ class _ConvBase(Layer):
         kh, kw = pair(self.kernel_size)
         scale = np.dtype(self.dtype).type(np.sqrt(1 / (c * kh * kw)))
         shape = self.kernel_shape(c, oc, kh, kw)
-        _fill(self.W, xp.random.randn(*shape).astype(self.dtype) * scale)
+        self.W.data = xp.random.randn(*shape).astype(self.dtype) * scale
 
     def forward(self, x):
         if self.W.data is None:
@@ -346,13 +339,10 @@ class BatchNorm(Layer):
     def _init_params(self, x):
         xp = cuda.get_array_module(x)
         channels = x.shape[1]
-        # the running statistics are plain arrays to F.batch_norm: no gradient
-        for param, make in ((self.avg_mean, xp.zeros), (self.avg_var, xp.ones)):
+        for param, make in ((self.avg_mean, xp.zeros), (self.avg_var, xp.ones),
+                            (self.gamma, xp.ones), (self.beta, xp.zeros)):
             if param.data is None:
                 param.data = make(channels, dtype=x.dtype)
-        for param, make in ((self.gamma, xp.ones), (self.beta, xp.zeros)):
-            if param.data is None:
-                _fill(param, make(channels, dtype=x.dtype))
 
     def forward(self, x):
         if self.avg_mean.data is None:
