@@ -221,6 +221,16 @@ def test_dataloader_gpu_says_why_not_where_there_is_none():
         DataLoader(Numbers(), batch_size=2, gpu=True)
 
 
+def test_dataloader_batches_on_the_device_asked_for(xp):
+    on_gpu = xp is not np
+    loader = DataLoader(Numbers(), batch_size=4, shuffle=False, gpu=on_gpu)
+    x, t = loader.next()
+    assert type(x) is xp.ndarray and type(t) is xp.ndarray
+    assert t.tolist() == [0, 10, 20, 30]
+    loader.to_cpu()
+    assert type(loader.next()[0]) is np.ndarray
+
+
 def test_seq_dataloader_reads_strided_streams():
     loader = SeqDataLoader(Numbers(), batch_size=2)   # streams start at 0 and 5
     steps = [t.tolist() for _, t in loader]

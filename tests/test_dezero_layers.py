@@ -348,3 +348,40 @@ def test_resnet_blocks():
     keep = BottleneckB(8, 4)
     y = keep(x)
     assert y.shape == x.shape and np.all(y.data >= 0)
+
+
+# --- on the inputs' device (the CuPy case skips where there is no GPU) ---------------------
+
+@pytest.mark.parametrize('make_optimizer', [optimizers.SGD, optimizers.MomentumSGD,
+                                            optimizers.AdaGrad, optimizers.AdaDelta,
+                                            optimizers.Adam])
+def test_a_convnet_trains_and_saves_where_its_input_is(xp, tmp_path, make_optimizer):
+    def make_model():
+        return Sequential(L.Conv2d(2, 3, pad=1), L.BatchNorm(), F.relu,
+                          lambda h: F.reshape(h, (h.shape[0], -1)), L.Linear(3))
+
+    np.random.seed(8)
+    x = xp.asarray(np.random.randn(4, 1, 4, 4).astype(np.float32))
+    t = xp.asarray(np.array([0, 1, 2, 1]))
+    model = make_model()
+    optimizer = make_optimizer().setup(model)
+    optimizer.add_hook(optimizers.WeightDecay(1e-4))
+    optimizer.add_hook(optimizers.ClipGrad(10.0))
+    before = None
+    for _ in range(3):
+        loss = F.softmax_cross_entropy(model(x), t)
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+        before = float(loss.data) if before is None else before
+    assert all(type(p.data) is type(x) and p.dtype == np.float32 for p in model.params())
+    assert float(F.softmax_cross_entropy(model(x), t).data) < before
+    model.save_weights(str(tmp_path / 'convnet.npz'))
+    assert all(type(p.data) is type(x) for p in model.params())   # still on its device
+    fresh = make_model()
+    fresh(x)
+    fresh.load_weights(str(tmp_path / 'convnet.npz'))
+    assert all(type(p.data) is type(x) for p in fresh.params())
+    with dezero.test_mode():
+        np.testing.assert_allclose(dezero.cuda.as_numpy(fresh(x).data),
+                                   dezero.cuda.as_numpy(model(x).data), rtol=1e-6)
