@@ -12,13 +12,18 @@ matplotlib's non-interactive backend:
    ``deepzero.dezero``), this repository on ``sys.path``;
 2. on DeZero: the step as it is, the checkout on ``sys.path``.
 
+Files that DeZero downloads (MNIST's, VGG16's weights) are read by both from
+one folder (``--cache``, by default deepzero's: $DEZERO_CACHE_DIR or
+~/.dezero); DeZero runs with downloads blocked.
+
 The outputs are compared as token streams (so NumPy's line wrapping, which
 depends on how many digits a float64 prints, does not count): words and
 punctuation must be equal, numbers equal within ``atol + rtol * |DeZero's|``
 (deepzero computes in float32 where DeZero drifts to float64).
 
-Each step is reported as ``same``, ``differs`` (with the first differing
-line of each), ``error`` (one side failed, or they failed differently: the last lines), ``timeout``
+Each step is reported as ``same`` (with the largest relative difference of
+the numbers), ``differs`` (with the first differing line of each), ``error``
+(one side failed, or both failed differently: their last lines), ``timeout``
 or ``skipped`` with the reason: a file DeZero would download is not in the
 cache folder (deepzero stops with a message naming it; DeZero is not run, so
 nothing is downloaded), a GPU, or Graphviz's ``dot``. Ctrl-C stops cleanly
@@ -47,6 +52,8 @@ MISSING_DOWNLOAD = 'MissingDownload'
 NO_GPU = 'no GPU to use'
 NUMBER = r'[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf'
 TOKEN = re.compile(rf'(?P<number>{NUMBER})|(?P<word>\w+)|(?P<mark>\S)')
+# Wall-clock times the steps print (step52's "time: 5.5112[sec]") are not compared.
+ELAPSED = re.compile(r'\d+(?:\.\d*)?(?=\[sec\])')
 
 
 def rename_imports(source):
@@ -66,10 +73,10 @@ def rename_imports(source):
     return '\n'.join(lines) + '\n'
 
 
-def run(script, python_path, timeout):
+def run(script, python_path, timeout, **env_vars):
     """(returncode or None on timeout, stdout, stderr, seconds) of ``script``
-    run in a scratch working folder."""
-    env = dict(os.environ, PYTHONPATH=python_path, MPLBACKEND='Agg')
+    run in a scratch working folder, with ``env_vars`` set."""
+    env = dict(os.environ, PYTHONPATH=python_path, MPLBACKEND='Agg', **env_vars)
     with tempfile.TemporaryDirectory(prefix='dezero-step-cwd-') as cwd:
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, '-c', BOOTSTRAP, script], cwd=cwd, env=env,
@@ -93,31 +100,34 @@ def tokens(text):
     """[(kind, text, line number)] of ``text``."""
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
-        for m in TOKEN.finditer(line):
+        for m in TOKEN.finditer(ELAPSED.sub('seconds', line)):
             found.append((m.lastgroup, m.group(), number))
     return found
 
 
 def first_difference(ours, theirs, rtol, atol):
-    """None when the outputs agree, else (our line, their line) where they
-    first differ."""
+    """(None, largest relative difference of the numbers) when the outputs
+    agree, else ((our line, their line) where they first differ, the largest
+    relative difference of the numbers before that)."""
     a, b = tokens(ours), tokens(theirs)
-    for i in range(max(len(a), len(b))):
-        if i >= len(a) or i >= len(b):
-            break
-        (kind_a, text_a, _), (kind_b, text_b, _) = a[i], b[i]
+    largest = 0.0
+    for (kind_a, text_a, line_a), (kind_b, text_b, line_b) in zip(a, b):
         if kind_a == kind_b == 'number':
             x, y = float(text_a), float(text_b)
-            if x == y or abs(x - y) <= atol + rtol * abs(y):
+            if x == y:
+                continue
+            if abs(x - y) <= atol + rtol * abs(y):
+                if abs(y) > atol:   # (near 0, atol is what counts)
+                    largest = max(largest, abs(x - y) / abs(y))
                 continue
         elif text_a == text_b:
             continue
-        return _line(ours, a[i][2]), _line(theirs, b[i][2])
-    if len(a) == len(b):
-        return None
+        return (_line(ours, line_a), _line(theirs, line_b)), largest
     if len(a) < len(b):
-        return '(output ends)', _line(theirs, b[len(a)][2])
-    return _line(ours, a[len(b)][2]), '(output ends)'
+        return ('(output ends)', _line(theirs, b[len(a)][2])), largest
+    if len(a) > len(b):
+        return (_line(ours, a[len(b)][2]), '(output ends)'), largest
+    return None, largest
 
 
 def _line(text, number):
@@ -140,7 +150,7 @@ def compare_step(path, checkout, scratch, args):
     os.makedirs(os.path.dirname(renamed), exist_ok=True)
     with open(renamed, 'w') as f:
         f.write(rename_imports(source))
-    code, ours, err, ours_s = run(renamed, REPO, args.timeout)
+    code, ours, err, ours_s = run(renamed, REPO, args.timeout, DEZERO_CACHE_DIR=args.cache)
     if code is None:
         return 'timeout', f'deepzero.dezero ran past {args.timeout} s'
     our_error = _last_line(err) if code != 0 else None
@@ -148,7 +158,7 @@ def compare_step(path, checkout, scratch, args):
         return 'skipped', 'needs a download: ' + our_error.split(': ', 1)[-1]
     if our_error and NO_GPU in our_error:
         return 'skipped', 'needs a GPU: ' + our_error.split(': ', 1)[-1]
-    code, theirs, err, theirs_s = run(path, checkout, args.timeout)
+    code, theirs, err, theirs_s = run(path, checkout, args.timeout, **dezero_env(scratch, args))
     if code is None:
         return 'timeout', f'DeZero ran past {args.timeout} s (deepzero: {ours_s:.1f} s)'
     their_error = _last_line(err) if code != 0 else None
@@ -157,8 +167,10 @@ def compare_step(path, checkout, scratch, args):
     if _exception_type(our_error) != _exception_type(their_error):
         return 'error', (f'deepzero.dezero: {our_error or "no error"}; '
                          f'DeZero: {their_error or "no error"}')
-    diff = first_difference(ours, theirs, args.rtol, args.atol)
+    diff, largest = first_difference(ours, theirs, args.rtol, args.atol)
     times = f'{ours_s:.1f} s / {theirs_s:.1f} s'
+    if largest:
+        times += f', numbers within {largest:.1e} relative'
     if our_error:
         times += f', both end with {_exception_type(our_error)}'
     if diff is None:
@@ -168,6 +180,24 @@ def compare_step(path, checkout, scratch, args):
 
 def _exception_type(last_line):
     return None if last_line is None else last_line.split(':', 1)[0]
+
+
+def dezero_env(scratch, args):
+    """DeZero's environment: a home whose .dezero is the cache folder
+    deepzero reads (DeZero's is always ~/.dezero), matplotlib's settings kept
+    in the scratch folder, and a dead proxy, so that a step that fails on
+    deepzero for another reason cannot make DeZero download (step58 would
+    fetch VGG16's 500 MB of weights)."""
+    home = os.path.join(scratch, 'home')
+    if not os.path.exists(home):
+        os.makedirs(home)
+        if os.path.isdir(args.cache):
+            os.symlink(args.cache, os.path.join(home, '.dezero'))
+        else:   # DeZero makes its own (it writes graph files there)
+            os.makedirs(os.path.join(home, '.dezero'))
+    dead = 'http://127.0.0.1:9'
+    return dict(HOME=home, MPLCONFIGDIR=os.path.join(scratch, 'matplotlib'),
+                http_proxy=dead, https_proxy=dead, HTTP_PROXY=dead, HTTPS_PROXY=dead)
 
 
 def step_numbers(text):
@@ -181,10 +211,15 @@ def main(argv=None):
     parser.add_argument('--steps', default='1-60', help="a step or a range, e.g. 23-60")
     parser.add_argument('--timeout', type=float, default=300,
                         help='seconds each run of a step may take (default 300)')
+    parser.add_argument('--cache', default=os.environ.get('DEZERO_CACHE_DIR') or
+                        os.path.join(os.path.expanduser('~'), '.dezero'),
+                        help="the folder of the files DeZero downloads (MNIST's ...), read by "
+                             "both sides (default: $DEZERO_CACHE_DIR or ~/.dezero)")
     parser.add_argument('--rtol', type=float, default=1e-4)
     parser.add_argument('--atol', type=float, default=1e-6)
     args = parser.parse_args(argv)
     checkout = os.path.abspath(args.checkout)
+    args.cache = os.path.abspath(args.cache)
     if not os.path.isdir(os.path.join(checkout, 'dezero')):
         parser.error(f'{checkout} has no dezero/ folder')
 
