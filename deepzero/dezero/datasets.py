@@ -266,7 +266,8 @@ class Shakespear(Dataset):
     data[i] = id of character i, label[i] = id of character i + 1; the maps
     are ``char_to_id`` and ``id_to_char`` (ids in order of first use).
     File: shakespear.txt (char-rnn's tinyshakespeare input.txt, renamed)."""
-    URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'
+    URL = ('https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/'
+           'input.txt')
 
     def prepare(self):
         with open(local_file(self.URL, 'shakespear.txt')) as f:

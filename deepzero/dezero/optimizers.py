@@ -1,11 +1,14 @@
 """DeZero's optimizers (``dezero.optimizers``): ``SGD(lr).setup(model)``, then
 ``update()`` after each backward.
 
-The update rules and defaults are DeZero's, step for step; they differ from
-deepzero's Keras optimizers (Keras' Adam puts epsilon outside the bias
-correction, its AdaGrad starts the accumulator at 0.1), so they are written
-here rather than borrowed. Updates are in place on ``Parameter.data``, with
-hyperparameters as Python floats so float32 parameters stay float32.
+The update rules and defaults are DeZero's, step for step, written here:
+deepzero's Keras optimizers take Keras's API (``apply`` over variables, slots,
+an iteration count) and differ in arithmetic where it matters (Keras's AdaGrad
+starts its accumulator at 0.1 and puts epsilon under the root, its Adam and
+AdaDelta order the moment updates differently and default epsilon to 1e-7);
+SGD and momentum SGD are the same two lines. Updates are in place on
+``Parameter.data``, with the hyperparameters as Python floats, so float32
+parameters stay float32.
 
 One fix: ``FreezeParam`` clears the gradients of the frozen parameters and
 ``update`` then skips them (DeZero's ``update`` crashed on the cleared
@@ -106,6 +109,15 @@ class FreezeParam:
 
 # --- update rules --------------------------------------------------------------
 
+def _slot(table, param):
+    """``param``'s state array in ``table``, zeros at first; keyed by
+    ``id(param)`` as DeZero keys them."""
+    key = id(param)
+    if key not in table:
+        table[key] = get_array_module(param.data).zeros_like(param.data)
+    return table[key]
+
+
 class SGD(Optimizer):
     """``W -= lr * grad``."""
 
@@ -115,15 +127,6 @@ class SGD(Optimizer):
 
     def update_one(self, param):
         param.data -= float(self.lr) * param.grad.data
-
-
-def _slot(table, param):
-    """``param``'s state array in ``table``, zeros at first; keyed by
-    ``id(param)`` as DeZero keys them."""
-    key = id(param)
-    if key not in table:
-        table[key] = get_array_module(param.data).zeros_like(param.data)
-    return table[key]
 
 
 class MomentumSGD(Optimizer):
