@@ -104,9 +104,10 @@ def test_conv2d_second_order_through_input_and_kernel(rng):
                        rng.standard_normal((1, 2, 3, 3)), rng.standard_normal((2, 3, 3, 3)))
 
 
-# --- pooling ----------------------------------------------------------------------------------------
+# --- pooling --------------------------------------------------------------------------------------
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
-@pytest.mark.parametrize('kernel, stride, pad', [(2, 2, 0), (3, 1, 1), (3, 2, 1), ((2, 3), (1, 2), (1, 1))])
+@pytest.mark.parametrize('kernel, stride, pad', [(2, 2, 0), (3, 1, 1), (3, 2, 1),
+                                                 ((2, 3), (1, 2), (1, 1))])
 def test_pooling_against_torch(kernel, stride, pad, dtype, rng):
     x = rng.permutation(2 * 3 * 7 * 8).reshape(2, 3, 7, 8) / 10.0 - 17.0   # no ties, negative
     compare_with_torch(lambda x: F.pooling(x, kernel, stride, pad),
@@ -137,7 +138,7 @@ def test_pooling_gradients_and_float32(rng):
     check_second_order(lambda v: F.average_pooling(v, 2, 1) ** 2, x[:1, :1])
 
 
-# --- the book's im2col versions ------------------------------------------------------------------------
+# --- the book's im2col versions -------------------------------------------------------------------
 def im2col_by_index(x, kh, kw, stride, pad):
     """im2col's matrix element by element: row n*OH*OW + i*OW + j, column
     c*KH*KW + a*KW + b holds padded x[n, c, i*stride + a, j*stride + b]."""
@@ -186,7 +187,8 @@ def test_col2im_is_im2cols_adjoint(kernel, stride, pad, to_matrix, rng):
 
 
 def test_conv2d_simple_and_pooling_simple_match_the_fast_ops(rng):
-    x, W, b = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    x, W = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
     np.testing.assert_allclose(F.conv2d_simple(x, W, b, 2, 1).data,
                                F.conv2d(x, W, b, 2, 1).data, rtol=1e-12)
     check_gradients(lambda x, W, b: F.conv2d_simple(x, W, b, 2, 1) ** 2, x, W, b)
@@ -195,7 +197,7 @@ def test_conv2d_simple_and_pooling_simple_match_the_fast_ops(rng):
     check_float32(lambda x, W: F.conv2d_simple(x, W, None, 1, 1), x, W)
 
 
-# --- DeZero itself, where a checkout is given ------------------------------------------------------------
+# --- DeZero itself, where a checkout is given -----------------------------------------------------
 @pytest.fixture(scope='module')
 def reference():
     path = os.environ.get('DEZERO_REFERENCE')
@@ -236,7 +238,7 @@ def test_same_as_dezero(reference, kernel, stride, pad, rng):
                                       reference.pooling(x, kernel, stride).data)
 
 
-# --- on the inputs' device (CuPy where a GPU is usable) ------------------------------------------------------
+# --- on the inputs' device (CuPy where a GPU is usable) -------------------------------------------
 @pytest.mark.parametrize('fn, shapes, second_order', [
     (lambda x, W, b: F.conv2d(x, W, b, 2, 1), [(2, 3, 7, 7), (4, 3, 3, 3), (4,)], True),
     (lambda x, W, b: F.deconv2d(x, W, b, 2, 1), [(2, 3, 4, 4), (3, 2, 4, 4), (2,)], True),

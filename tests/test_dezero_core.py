@@ -136,7 +136,7 @@ def test_int_labels_stay_out_of_the_loss_gradient():
     assert x.grad.shape == (3, 4) and t.grad is None
 
 
-# --- float32 stays float32 ---------------------------------------------------------------------------
+# --- float32 stays float32 ------------------------------------------------------------------------
 def test_float32_stays_float32_with_python_and_numpy_scalars():
     # DeZero under NumPy 2 promotes these to float64 (docs/dezero.md)
     x = Variable(np.ones((2, 2), np.float32))
@@ -147,7 +147,7 @@ def test_float32_stays_float32_with_python_and_numpy_scalars():
     assert x.grad.dtype == np.float32
 
 
-# --- Config -------------------------------------------------------------------------------------------
+# --- Config ---------------------------------------------------------------------------------------
 def test_config_switches():
     assert dezero.Config.enable_backprop and dezero.Config.train
     x = Variable(np.ones(3))
@@ -178,7 +178,7 @@ def test_as_array_and_as_variable():
     assert dezero.setup_variable() is None
 
 
-# --- core_simple ------------------------------------------------------------------------------------------
+# --- core_simple ----------------------------------------------------------------------------------
 def test_core_simple_gradients_are_arrays():
     # step 28: gradient descent on Rosenbrock's function with x.data -= lr * x.grad
     x0, x1 = core_simple.Variable(np.array(0.0)), core_simple.Variable(np.array(2.0))
@@ -208,7 +208,7 @@ def test_core_simple_is_the_same_engine():
     assert float(core_simple.rdiv(x, 6.0).data) == 2.0
 
 
-# --- utils ---------------------------------------------------------------------------------------------------
+# --- utils ----------------------------------------------------------------------------------------
 def test_gradient_check_passes_right_gradients_and_catches_wrong_ones(capsys):
     assert utils.gradient_check(F.tanh, np.random.default_rng(0).standard_normal((3, 2)))
     assert utils.gradient_check(lambda x, k: F.sum(x ** k), np.ones(3), 3)
@@ -257,3 +257,18 @@ def test_dot_graph_text():
     text = utils.get_dot_graph(y)
     assert text.startswith('digraph g {') and 'Sin' in text and 'Mul' in text
     assert 'x: () float64' in text                     # verbose by default, as DeZero
+
+
+def test_get_file_reads_the_cache_folder_and_never_downloads(tmp_path, monkeypatch):
+    monkeypatch.setenv('DEZERO_CACHE_DIR', str(tmp_path))
+    url = 'https://example.org/files/zebra.jpg'
+    with pytest.raises(utils.MissingDownload, match=r'zebra.jpg is not in .*deepzero does not '
+                                                    r'download. Download it from '
+                                                    r'https://example.org/files/zebra.jpg'):
+        utils.get_file(url)
+    assert issubclass(utils.MissingDownload, FileNotFoundError)
+    (tmp_path / 'zebra.jpg').write_bytes(b'x')
+    (tmp_path / 'other.jpg').write_bytes(b'y')
+    assert utils.get_file(url) == str(tmp_path / 'zebra.jpg')
+    assert utils.get_file(url, 'other.jpg') == str(tmp_path / 'other.jpg')
+    assert utils.cache_dir() == str(tmp_path)

@@ -36,7 +36,7 @@ def test_dezero_names_exist():
     assert F.batch_nrom is F.batch_norm        # DeZero's own spelling
 
 
-# --- elementwise math and activations --------------------------------------------------------------
+# --- elementwise math and activations -------------------------------------------------------------
 @pytest.mark.parametrize('name, fn, reference', [
     ('sin', F.sin, np.sin), ('cos', F.cos, np.cos), ('tanh', F.tanh, np.tanh),
     ('exp', F.exp, np.exp),
@@ -77,7 +77,7 @@ def test_softmax_defaults_to_axis_1(fn, rng):
                                else np.exp(fn(Variable(x), axis=2).data).sum(axis=2), 1.0)
 
 
-# --- shape ops and reductions ------------------------------------------------------------------------
+# --- shape ops and reductions ---------------------------------------------------------------------
 def test_shape_ops(rng):
     x = rng.standard_normal((2, 3, 4))
     v = Variable(x)
@@ -117,7 +117,7 @@ def test_max_with_ties_shares_the_gradient():
     np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.5]])   # DeZero: [0, 1, 1]
 
 
-# --- matmul and linear ------------------------------------------------------------------------------------
+# --- matmul and linear ----------------------------------------------------------------------------
 def test_matmul_linear_and_linear_simple(rng):
     x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
     np.testing.assert_allclose(F.matmul(Variable(x), Variable(W)).data, x @ W)
@@ -129,7 +129,7 @@ def test_matmul_linear_and_linear_simple(rng):
     check_gradients(F.matmul, x, W)
 
 
-# --- losses and accuracy -------------------------------------------------------------------------------------
+# --- losses and accuracy --------------------------------------------------------------------------
 @pytest.mark.parametrize('fn', [F.mean_squared_error, F.mean_squared_error_simple])
 def test_mean_squared_error_divides_by_the_batch_size(fn, rng):
     x0, x1 = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
@@ -184,7 +184,7 @@ def test_accuracy():
     np.testing.assert_allclose(F.accuracy(y.data, Variable(np.array([1, 0, 1]))).data, 1.0)
 
 
-# --- dropout -----------------------------------------------------------------------------------------------------
+# --- dropout --------------------------------------------------------------------------------------
 def test_dropout_follows_numpys_global_seed_and_test_mode(rng):
     x = rng.standard_normal((50, 40))
 
@@ -195,6 +195,8 @@ def test_dropout_follows_numpys_global_seed_and_test_mode(rng):
     a, b = f(Variable(x)).data, f(Variable(x)).data
     np.testing.assert_array_equal(a, b)                      # np.random.seed repeats the mask
     kept = a != 0
+    np.random.seed(3)
+    np.testing.assert_array_equal(kept, np.random.rand(50, 40) > 0.6)   # DeZero's draw
     assert 0.3 < kept.mean() < 0.5
     np.testing.assert_allclose(a[kept], x[kept] / 0.4)
     check_gradients(f, x[:5, :4])
@@ -204,7 +206,7 @@ def test_dropout_follows_numpys_global_seed_and_test_mode(rng):
         np.testing.assert_array_equal(F.dropout(x).data, x)
 
 
-# --- batch norm -------------------------------------------------------------------------------------------------
+# --- batch norm -----------------------------------------------------------------------------------
 def batch_norm_reference(x, gamma, beta, mean, var, eps):
     shape = (1, -1) + (1,) * (x.ndim - 2)
     return (gamma.reshape(shape) * (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
@@ -251,7 +253,7 @@ def test_batch_norm_second_order(rng):
                        rng.standard_normal(2))
 
 
-# --- embedding --------------------------------------------------------------------------------------------------
+# --- embedding ------------------------------------------------------------------------------------
 def test_embed_id(rng):
     W = rng.standard_normal((5, 3))
     ids = np.array([[0, 4], [4, 2]])
@@ -259,7 +261,7 @@ def test_embed_id(rng):
     check_gradients(lambda w: F.embed_id(ids, w) ** 2, W)
 
 
-# --- the arithmetic functions --------------------------------------------------------------------------------------
+# --- the arithmetic functions ---------------------------------------------------------------------
 def test_arithmetic_functions():
     a, b = Variable(np.array(6.0)), Variable(np.array(2.0))
     got = [F.add(a, b), F.sub(a, b), F.rsub(a, b), F.mul(a, b), F.div(a, b), F.rdiv(a, b),
@@ -267,7 +269,7 @@ def test_arithmetic_functions():
     np.testing.assert_allclose([float(v.data) for v in got], [8, 4, -4, 12, 3, 1 / 3, -6, 36])
 
 
-# --- on the inputs' device (CuPy where a GPU is usable) ------------------------------------------------------
+# --- on the inputs' device (CuPy where a GPU is usable) -------------------------------------------
 @pytest.mark.parametrize('fn, shapes, constants', [
     (lambda x, g, b, m, v: F.batch_norm(x, g, b, m, v), [(4, 3, 2, 2), (3,), (3,)],
      (np.zeros(3, np.float32), np.ones(3, np.float32))),

@@ -39,7 +39,8 @@ IMPORT_RULES = [
     (re.compile(r'^(\s*)import dezero((?:\.\w+)+)\s*$', re.M),
      r'\1import deepzero.dezero\2\n\1import deepzero.dezero as dezero'),
     # from dezero.utils import x  ->  from deepzero.dezero.utils import x
-    (re.compile(r'^(\s*)from dezero((?:\.\w+)*) import ', re.M), r'\1from deepzero.dezero\2 import '),
+    (re.compile(r'^(\s*)from dezero((?:\.\w+)*) import ', re.M),
+     r'\1from deepzero.dezero\2 import '),
 ]
 
 # Tests that assert DeZero behaviour deepzero corrects on purpose, or that

@@ -13,8 +13,8 @@ DeZero's convention and keeps deepzero's fixes (docs/dezero.md lists them):
   (DeZero's returns inf on saturated logits) and ``binary_cross_entropy``
   clips p to [1e-7, 1 - 1e-7] (DeZero's upper clip at 0.999 zeroes the
   gradient of confident wrong predictions).
-- ``dropout(x, dropout_ratio=0.5)`` draws its mask from NumPy's global random
-  state, so ``np.random.seed`` repeats it, as in DeZero.
+- ``dropout(x, dropout_ratio=0.5)`` draws its mask as DeZero does, from
+  NumPy's global random state, so a seeded script gets DeZero's mask.
 - ``batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5)`` (and
   DeZero's spelling ``batch_nrom``) over axis 1 of (N, C) or (N, C, H, W),
   with DeZero's running statistics (unbiased variance); train or test by
@@ -26,7 +26,6 @@ import numpy as np
 
 from .. import functions as engine_F
 from ..core import config, get_array_module
-from ..core.function import Function
 from ..core.operators import (GetItem, GetItemGrad, add, broadcast_to, div, exp, getitem,
                               log, matmul, mul, neg, pow, reshape, sub, sum, sum_to,
                               transpose)
@@ -163,12 +162,16 @@ def accuracy(y, t):
 
 # --- regularisation, normalisation, embedding -------------------------------------------------
 def dropout(x, dropout_ratio=0.5):
-    """Inverted dropout while ``Config.train`` (kept units scaled by
-    1 / (1 - dropout_ratio)); the identity in test mode. The mask is drawn
-    with a seed taken from NumPy's global random state."""
-    if not config.train or dropout_ratio == 0.0:
-        return as_variable(x)
-    return engine_F.dropout(x, rate=dropout_ratio, seed=int(np.random.randint(2 ** 31 - 1)))
+    """Inverted dropout while ``Config.train``: each unit kept where a uniform
+    draw exceeds ``dropout_ratio``, then scaled by 1 / (1 - dropout_ratio);
+    the identity in test mode. The draw is DeZero's (``np.random.rand``, or
+    CuPy's for GPU data), so after ``np.random.seed`` the mask is DeZero's."""
+    x = as_variable(x)
+    if not config.train:
+        return x
+    xp = get_array_module(x.data)
+    keep = (xp.random.rand(*x.shape) > dropout_ratio).astype(x.dtype)
+    return div(mul(x, keep), xp.array(1.0 - dropout_ratio, dtype=x.dtype))
 
 
 def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):

@@ -1,10 +1,12 @@
 """DeZero's ``dezero.utils``: graph pictures, gradient checks, the shape
-helpers its functions use, and conv sizes.
+helpers its functions use, conv sizes, and ``get_file``.
 
 The graph pictures are deepzero's (``deepzero.utils.dot_graph``, Graphviz's
 ``dot`` needed only to render); ``sum_to`` and the conv sizes are the
 engine's rules under DeZero's names.
 """
+import os
+
 import numpy as np
 
 from ..core import Variable as EngineVariable
@@ -17,7 +19,8 @@ from .core import Variable, as_variable
 
 __all__ = ['get_dot_graph', 'plot_dot_graph', 'sum_to', 'reshape_sum_backward', 'logsumexp',
            'max_backward_shape', 'gradient_check', 'numerical_grad', 'array_equal',
-           'array_allclose', 'get_conv_outsize', 'get_deconv_outsize', 'pair']
+           'array_allclose', 'get_conv_outsize', 'get_deconv_outsize', 'pair', 'get_file',
+           'cache_dir', 'MissingDownload']
 
 
 # --- graph pictures --------------------------------------------------------------------
@@ -138,3 +141,29 @@ def pair(x):
     if isinstance(x, tuple) and len(x) == 2:
         return x
     raise ValueError(f"pair: expected an int or a pair of ints, got {x!r}")
+
+
+# --- files DeZero downloads --------------------------------------------------------------------
+def cache_dir():
+    """DeZero's cache folder: $DEZERO_CACHE_DIR, else ~/.dezero."""
+    return os.environ.get('DEZERO_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.dezero')
+
+
+class MissingDownload(FileNotFoundError):
+    """A file DeZero would download (a dataset, pretrained weights, an image)
+    is not in the cache folder: deepzero does not download."""
+
+
+def get_file(url, file_name=None):
+    """The path of ``file_name`` (by default the last part of ``url``) in the
+    cache folder, where DeZero downloads it to. deepzero never downloads: a
+    missing file raises MissingDownload naming the file, where to put it and
+    the address to fetch it from."""
+    file_name = file_name or url[url.rfind('/') + 1:]
+    path = os.path.join(cache_dir(), file_name)
+    if not os.path.exists(path):
+        raise MissingDownload(
+            f"{file_name} is not in {cache_dir()}: deepzero does not download. "
+            f"Download it from {url} and put it at {path} "
+            "(or set DEZERO_CACHE_DIR to the folder that holds it)")
+    return path
