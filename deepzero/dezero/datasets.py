@@ -9,9 +9,9 @@ Files: ``MNIST``, ``CIFAR10``, ``CIFAR100``, ``Shakespear`` and
 ``ImageNet.labels()`` read the files DeZero downloads, from DeZero's cache
 folder (``~/.dezero``, or the folder named by the environment variable
 DEZERO_CACHE_DIR) under DeZero's file names. deepzero never downloads: a
-missing file raises ``MissingDownload`` (a FileNotFoundError) naming the
-file, the folder to put it in and the address to fetch it from. The models'
-pretrained weights are found the same way (``local_file``).
+missing file raises ``utils.MissingDownload`` (a FileNotFoundError) naming
+the file, the folder to put it in and the address to fetch it from
+(``utils.get_file``).
 """
 import ast
 import gzip
@@ -23,33 +23,10 @@ import numpy as np
 
 from ..core.files import atomic_write
 from .transforms import Compose, Flatten, Normalize, ToFloat
+from .utils import cache_dir, get_file
 
 __all__ = ['Dataset', 'Spiral', 'get_spiral', 'SinCurve', 'MNIST', 'CIFAR10', 'CIFAR100',
-           'ImageNet', 'Shakespear', 'MissingDownload', 'cache_dir', 'local_file']
-
-
-def cache_dir():
-    """DeZero's cache folder: $DEZERO_CACHE_DIR, else ~/.dezero."""
-    return os.environ.get('DEZERO_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.dezero')
-
-
-class MissingDownload(FileNotFoundError):
-    """A file DeZero would download (a dataset, pretrained weights) is not in
-    the cache folder: deepzero does not download."""
-
-
-def local_file(url, file_name=None):
-    """The path of ``file_name`` (by default the last part of ``url``) in the
-    cache folder; MissingDownload, saying where to put it and where it comes
-    from, when it is not there."""
-    file_name = file_name or url[url.rfind('/') + 1:]
-    path = os.path.join(cache_dir(), file_name)
-    if not os.path.exists(path):
-        raise MissingDownload(
-            f"{file_name} is not in {cache_dir()}: deepzero does not download. "
-            f"Download it from {url} and put it at {path} "
-            "(or set DEZERO_CACHE_DIR to the folder that holds it)")
-    return path
+           'ImageNet', 'Shakespear']
 
 
 class Dataset:
@@ -150,8 +127,8 @@ class MNIST(Dataset):
 
     def prepare(self):
         images, labels = self.FILES[bool(self.train)]
-        image_path = local_file(self.URL + images)
-        label_path = local_file(self.URL + labels)
+        image_path = get_file(self.URL + images)
+        label_path = get_file(self.URL + labels)
         # IDX: a 16-byte header before the images, 8 bytes before the labels.
         with gzip.open(image_path, 'rb') as f:
             self.data = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
@@ -187,7 +164,7 @@ class CIFAR10(Dataset):
         self.data, self.label = _load_cache_npz(self.URL, self.train)
         if self.data is not None:
             return
-        with tarfile.open(local_file(self.URL), 'r:gz') as archive:
+        with tarfile.open(get_file(self.URL), 'r:gz') as archive:
             if self.train:
                 batches = [_unpickle(archive, f'data_batch_{i}') for i in range(1, 6)]
                 self.data = np.concatenate([b[b'data'] for b in batches]).astype(np.float64)
@@ -227,7 +204,7 @@ class CIFAR100(CIFAR10):
         self.data, self.label = _load_cache_npz(self.URL, self.train)
         if self.data is not None:
             return
-        with tarfile.open(local_file(self.URL), 'r:gz') as archive:
+        with tarfile.open(get_file(self.URL), 'r:gz') as archive:
             batch = _unpickle(archive, 'train' if self.train else 'test')
         self.data = batch[b'data'].reshape(-1, 3, 32, 32)
         self.label = np.array(batch[f'{self.label_type}_labels'.encode()])
@@ -257,7 +234,7 @@ class ImageNet:
     def labels():
         """{class index: name}, read from imagenet1000_clsidx_to_labels.txt (a
         Python dict literal; parsed as a literal, not evaluated as DeZero does)."""
-        with open(local_file(ImageNet.URL)) as f:
+        with open(get_file(ImageNet.URL)) as f:
             return ast.literal_eval(f.read())
 
 
@@ -270,7 +247,7 @@ class Shakespear(Dataset):
            'input.txt')
 
     def prepare(self):
-        with open(local_file(self.URL, 'shakespear.txt')) as f:
+        with open(get_file(self.URL, 'shakespear.txt')) as f:
             text = f.read()
         self.char_to_id = {}
         for char in text:

@@ -12,7 +12,6 @@ import numpy as np
 from . import functions as F
 from . import layers as L
 from . import utils
-from .datasets import local_file
 from .layers import Layer
 
 __all__ = ['Model', 'Sequential', 'MLP', 'VGG16', 'ResNet', 'ResNet50', 'ResNet101',
@@ -83,7 +82,7 @@ class VGG16(Model):
         self.fc7 = L.Linear(4096)
         self.fc8 = L.Linear(1000)
         if pretrained:
-            self.load_weights(local_file(VGG16.WEIGHTS_PATH))
+            self.load_weights(utils.get_file(VGG16.WEIGHTS_PATH))
 
     def forward(self, x):
         for block, (_, convs) in enumerate(self.BLOCKS, start=1):
@@ -130,7 +129,7 @@ class ResNet(Model):
         self.res5 = BuildingBlock(block[3], 1024, 512, 2048, 2)
         self.fc6 = L.Linear(1000)
         if pretrained:
-            self.load_weights(local_file(ResNet.WEIGHTS_PATH.format(n_layers)))
+            self.load_weights(utils.get_file(ResNet.WEIGHTS_PATH.format(n_layers)))
 
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))
