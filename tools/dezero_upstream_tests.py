@@ -7,7 +7,9 @@ out) of a checkout of oreilly-japan/deep-learning-from-scratch-3 to a
 temporary directory, with the one change a DeZero user would make: the
 package ``dezero`` imported as ``deepzero.dezero``. Then runs pytest on them
 and prints passed / failed / skipped per file, with the reasons of skips and
-failures, and the totals. The exit status is pytest's.
+failures, and the totals. The exit status is pytest's. The tests listed in
+``KNOWN_DIFFERENCES`` (below) run as expected failures, reported with the
+reason: they assert what deepzero corrects on purpose.
 
 Chainer: many of DeZero's tests compare with Chainer, which needs NumPy < 2.
 Where ``import chainer`` fails, a stand-in module makes every use of Chainer
@@ -15,9 +17,13 @@ skip the test that makes it (naming the reason); the rest of the file runs.
 To run those comparisons too, make a separate environment (docs/dezero.md):
 
     python -m venv .venv-chainer
-    .venv-chainer/bin/pip install 'numpy<2' chainer pytest
-    .venv-chainer/bin/pip install -e .
+    .venv-chainer/bin/pip install 'setuptools<70' wheel 'numpy<2' pytest pillow h5py
+    .venv-chainer/bin/pip install --no-build-isolation chainer
     .venv-chainer/bin/python tools/dezero_upstream_tests.py PATH_TO_DEZERO_CHECKOUT
+
+(Chainer's sdist builds with ``pkg_resources``, gone from new setuptools. This
+checkout's deepzero is put first on the tests' path; its own dependencies,
+NumPy, Pillow and h5py, are what the environment needs.)
 """
 import argparse
 import os
