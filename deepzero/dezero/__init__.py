@@ -18,3 +18,8 @@ from .core import (Variable, Parameter, Function, using_config, no_grad,  # noqa
 from . import core, core_simple, functions, functions_conv, utils, cuda  # noqa: E402,F401
 
 __version__ = '0.0.13'  # the DeZero release whose API this face follows
+from .layers import Layer  # noqa: E402
+from .models import Model  # noqa: E402
+from .datasets import Dataset  # noqa: E402
+from .dataloaders import DataLoader, SeqDataLoader  # noqa: E402
+from . import layers, models, optimizers, datasets, dataloaders, transforms  # noqa: E402,F401
