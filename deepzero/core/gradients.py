@@ -10,11 +10,9 @@ the function to skip its other inputs (``needs_input_grad``), so asking for
 the gradient with respect to an image does not compute a model's weight
 gradients. Nothing is written to any ``.grad``.
 """
-import heapq
-
 from .array_module import get_array_module
 from .config import using_config
-from .variable import Variable
+from .variable import FunctionQueue, Variable
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph=False):
@@ -50,12 +48,8 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
     leads = _leading_to(outputs, targets)
     grads = {}  # id(Variable) -> this call's gradient, summed over its users
     keep = {}   # id -> Variable, so ids stay valid while the walk runs
-    heap, seen = [], set()
-
-    def push(f):
-        if id(f) not in seen:
-            seen.add(id(f))
-            heapq.heappush(heap, (-f.generation, id(f), f))
+    queue = FunctionQueue()
+    push = queue.push
 
     def add(variable, g):
         keep[id(variable)] = variable
@@ -70,8 +64,8 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
             seed = get_array_module(y.data).ones_like(y.data)
         add(y, seed if isinstance(seed, Variable) else Variable(seed, requires_grad=False))
 
-    while heap:
-        f = heapq.heappop(heap)[2]
+    while queue:
+        f = queue.pop()
         outs = [ref() for ref in f.outputs]
         gys = [None if y is None else grads.get(id(y)) for y in outs]
         if all(g is None for g in gys):

@@ -18,6 +18,29 @@ from .config import config, using_config
 NUMERIC_KINDS = 'biufc'
 
 
+class FunctionQueue:
+    """The functions a backward pass has still to run: latest generation
+    first, functions of one generation in the order they were pushed (not by
+    memory address, which changes from run to run: the gradients a Variable
+    receives are summed in the same order every time). A function pushed
+    again is ignored."""
+
+    def __init__(self):
+        self._heap, self._seen, self._pushed = [], set(), 0
+
+    def push(self, f):
+        if id(f) not in self._seen:
+            self._seen.add(id(f))
+            self._pushed += 1
+            heapq.heappush(self._heap, (-f.generation, self._pushed, f))
+
+    def pop(self):
+        return heapq.heappop(self._heap)[2]
+
+    def __bool__(self):
+        return bool(self._heap)
+
+
 class Variable:
     """An n-d array that remembers how it was computed.
 
@@ -154,12 +177,8 @@ class Variable:
         # Kept apart from ``.grad``, which may hold what earlier calls retained:
         # only this call's gradient may flow further down.
         call_grads = {self: as_variable(self.grad)}  # a seed may be given as an array
-        heap, seen = [], set()
-
-        def push(f):
-            if id(f) not in seen:
-                seen.add(id(f))
-                heapq.heappush(heap, (-f.generation, id(f), f))
+        queue = FunctionQueue()
+        push = queue.push
 
         def run(f, outputs, gys):
             with using_config('enable_backprop', create_graph):
@@ -192,8 +211,8 @@ class Variable:
         received = {}   # a dict, not a set: hands leaves over in a fixed order
         if self.creator is not None:
             push(self.creator)
-        while heap:
-            f = heapq.heappop(heap)[2]
+        while queue:
+            f = queue.pop()
             outputs = [ref() for ref in f.outputs]
             gys = [call_grads.pop(y, None) for y in outputs]  # None: dead or unused
             if not retain_grad:
