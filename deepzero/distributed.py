@@ -141,6 +141,15 @@ def _abort_on_uncaught_exception():
     sys.excepthook = abort_job
 
 
+def is_rank_zero():
+    """False only on a rank other than 0 of a world already joined; does not
+    join it (a process that has not called ``init()``, or anything that
+    joins, prints and writes as if alone). What prints and writes once per
+    job asks this: the progress bar, the rank-0-only callbacks, the image
+    loaders' "Found N images ..." lines."""
+    return _world is None or _world.rank == 0
+
+
 def _joined():
     if _world is None:
         init()
