@@ -14,9 +14,9 @@ did: ``average_gradients(params)`` and ``broadcast_parameters(params)``; for
 ``load_model(path)`` to resume from a checkpoint with the optimizer's state.
 
 Data: ``fit(..., shard=True)`` (arrays, Sequences) and the image iterators'
-``flow(..., shard=True)``, ``flow_from_directory(..., shard=True)`` give each
-rank its part of every global batch (``shard_batch``); see "Data sharding"
-below. An argument, not automatic under mpirun: Horovod scripts shard (or
+``flow(..., shard=True)``, ``flow_from_directory(..., shard=True)``, and
+``image_dataset_from_directory(..., shard=True)`` give each rank its part of
+every global batch (``shard_batch``); see "Data sharding" below. An argument, not automatic under mpirun: Horovod scripts shard (or
 divide ``steps_per_epoch`` by ``size()``) themselves, and sharding them again
 would lose data. ``fit`` with a DistributedOptimizer averages each epoch's
 logs across the ranks by itself (unless a MetricAverageCallback does it, as
@@ -139,6 +139,15 @@ def _abort_on_uncaught_exception():
 
     abort_job.aborts_mpi_job = True
     sys.excepthook = abort_job
+
+
+def is_rank_zero():
+    """False only on a rank other than 0 of a world already joined; does not
+    join it (a process that has not called ``init()``, or anything that
+    joins, prints and writes as if alone). What prints and writes once per
+    job asks this: the progress bar, the rank-0-only callbacks, the image
+    loaders' "Found N images ..." lines."""
+    return _world is None or _world.rank == 0
 
 
 def _joined():

@@ -19,11 +19,11 @@ import deepzero.distributed as distributed
 import deepzero.keras.distributed as hvd
 from deepzero.callbacks import Callback, CSVLogger, ModelCheckpoint, ProgbarLogger, TensorBoard
 from deepzero.core import runtime
-from deepzero.layers import Dense, Input
+from deepzero.layers import Dense, Flatten, Input
 from deepzero.models import Sequential, load_model
 from deepzero.models.epoch_iterator import EpochIterator
 from deepzero.optimizers import SGD
-from deepzero.preprocessing.image import ImageDataGenerator
+from deepzero.preprocessing.image import ImageDataGenerator, image_dataset_from_directory, save_img
 from test_distributed import ROOT, _mpi_env, mpi4py_works, mpirun, world_of_one  # noqa: F401
 
 SCRIPTS = ROOT / 'tests' / 'mpi_scripts'
@@ -196,6 +196,111 @@ def test_sharded_flow_in_a_world_of_one_gives_the_unsharded_batches(world_of_one
     sharded = augment.flow(images, batch_size=4, seed=3, workers=0, shard=True)
     for _ in range(5):
         np.testing.assert_array_equal(next(plain), next(sharded))
+
+
+@pytest.fixture
+def id_images(tmp_path):
+    """``id_images(n)``: a folder of ``n`` 4x4 grayscale PNGs in classes 'a'
+    (even ids) and 'b' (odd), each image's pixels holding 20 * its id."""
+    def make(n):
+        root = tmp_path / f'images-{n}'
+        for i in range(n):
+            save_img(root / 'ab'[i % 2] / f'{i:02d}.png', np.full((4, 4, 1), 20 * i, np.float32),
+                     scale=False)
+        return root
+    return make
+
+
+@pytest.fixture
+def replayed_broadcasts(monkeypatch):
+    """Pretended ranks run one after another in this process; with this,
+    broadcast gives rank k what rank 0's broadcast of the same call number
+    sent, as a real broadcast would (the pretend world's returns its input)."""
+    sent, calls = [], {}
+
+    def broadcast(value, root_rank=0, name=None):
+        assert root_rank == 0
+        rank = distributed.rank()
+        calls[rank] = calls.get(rank, 0) + 1
+        if rank == 0:
+            sent.append(np.array(value, copy=True))
+        return sent[calls[rank] - 1].copy()
+    monkeypatch.setattr(distributed, 'broadcast', broadcast)
+
+
+def _ids_and_labels(dataset):
+    """The ids and labels of one pass over an ``id_images`` dataset."""
+    batches = list(dataset)
+    ids = np.concatenate([np.round(x[:, 0, 0, 0] / 20) for x, _ in batches]).astype(int)
+    return ids, np.concatenate([y for _, y in batches])
+
+
+@pytest.mark.parametrize('n, size, batch, repeated', [(11, 2, 2, 0), (10, 3, 2, 0), (9, 2, 4, 1)])
+def test_sharded_image_dataset_gives_each_rank_its_part_of_every_pass(
+        pretend_world, replayed_broadcasts, id_images, n, size, batch, repeated):
+    root = id_images(n)
+    passes = []   # per rank: two passes of (ids, labels)
+    for rank in range(size):
+        pretend_world(size, rank)
+        runtime.set_random_seed(rank)   # each rank would draw its own seed: rank 0's wins
+        dataset = image_dataset_from_directory(root, image_size=(4, 4), color_mode='grayscale',
+                                               batch_size=batch, shard=True, verbose=False)
+        assert len(dataset) == math.ceil(n / (batch * size)) and len(dataset.file_paths) == n
+        passes.append([_ids_and_labels(dataset) for _ in range(2)])
+    for epoch in range(2):
+        ids = np.concatenate([rank_passes[epoch][0] for rank_passes in passes])
+        labels = np.concatenate([rank_passes[epoch][1] for rank_passes in passes])
+        # every file once (a short last global batch repeats one where a rank gets none)
+        assert sorted(set(ids)) == list(range(n)) and len(ids) == n + repeated, ids
+        np.testing.assert_array_equal(labels, ids % 2)
+    orders = [np.concatenate([rank_passes[epoch][0] for rank_passes in passes])
+              for epoch in range(2)]
+    assert not np.array_equal(orders[0], orders[1])   # reshuffled every pass, alike on all ranks
+
+
+def test_sharded_image_dataset_in_a_world_of_one_is_the_unsharded_one(world_of_one, id_images):
+    root = id_images(7)
+    options = dict(image_size=(4, 4), color_mode='grayscale', batch_size=3, seed=5,
+                   verbose=False)
+    plain = image_dataset_from_directory(root, **options)
+    sharded = image_dataset_from_directory(root, shard=True, **options)
+    assert sharded.file_paths == plain.file_paths and len(sharded) == len(plain) == 3
+    for _ in range(2):
+        for (got_x, got_y), (want_x, want_y) in zip(sharded, plain):
+            np.testing.assert_array_equal(got_x, want_x)
+            np.testing.assert_array_equal(got_y, want_y)
+
+
+def test_sharded_image_dataset_trains_in_fit_and_validation_stays_whole(pretend_world,
+                                                                         id_images):
+    pretend_world(2, 1)
+    root = id_images(10)
+    with pytest.raises(TypeError, match="image_dataset_from_directory: shard must be True or "
+                                        "False, got 'yes'"):
+        image_dataset_from_directory(root, shard='yes')
+    training, validation = image_dataset_from_directory(
+        root, image_size=(4, 4), color_mode='grayscale', batch_size=2, seed=3,
+        validation_split=0.2, subset='both', shard=True, verbose=False)
+    assert (len(training), len(validation)) == (2, 1)   # 8 files / (2 x 2 ranks); 2 files / 2
+    model = Sequential([Input((4, 4, 1)), Flatten(), Dense(2)])
+    model.compile(optimizer=hvd.DistributedOptimizer(SGD(1e-4)),
+                  loss='sparse_categorical_crossentropy')
+    with pytest.raises(ValueError, match=r"image_dataset_from_directory\(..., shard=True\)"):
+        model.fit(training, shard=True, verbose=0)   # already sharded where it was made
+    history = model.fit(training, validation_data=validation, epochs=1, verbose=0)
+    assert sorted(history.history) == ['loss', 'val_loss']
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_only_rank_0_prints_what_the_image_loaders_found(pretend_world, id_images, capsys, rank):
+    pretend_world(2, rank)
+    root = id_images(5)
+    ImageDataGenerator().flow_from_directory(root, target_size=(4, 4), shard=True, workers=0)
+    image_dataset_from_directory(root, image_size=(4, 4), seed=1, validation_split=0.4,
+                                 subset='training', shard=True)
+    assert capsys.readouterr().out == ('' if rank else 'Found 5 images belonging to 2 classes.\n'
+                                       'Found 5 files belonging to 2 classes.\n'
+                                       'Using 3 files for training.\n')
 
 
 # --- rank 0 alone writes; averaged logs -------------------------------------------------------

@@ -33,8 +33,9 @@ ceil(N / (batch_size * size())) steps; each global batch of
 all ranks, when ``shuffle``) is split among the ranks. Sequences: step ``s``
 of rank ``r`` reads item ``s * size() + r`` (wrapping to the start where the
 last round runs past the end), so the sequence must give the same item for
-the same index on every rank. Streams cannot be sharded here: shard the
-iterator where it is made (``flow_from_directory(..., shard=True)``).
+the same index on every rank. Streams and datasets cannot be sharded here:
+shard them where they are made (``flow_from_directory(..., shard=True)``,
+``image_dataset_from_directory(..., shard=True)``).
 
 A stream or sequence item is ``x``, ``(x,)``, ``(x, y)`` or
 ``(x, y, sample_weight)`` (a list counts as a tuple). float64 arrays become
@@ -89,7 +90,8 @@ class EpochIterator:
         if shard and (is_stream(x) or is_dataset(x)):
             raise ValueError(f"{name}: shard=True takes arrays or a Sequence; a data iterator, "
                              "generator or dataset is sharded where it is made "
-                             "(flow(..., shard=True), flow_from_directory(..., shard=True))")
+                             "(flow(..., shard=True), flow_from_directory(..., shard=True), "
+                             "image_dataset_from_directory(..., shard=True))")
         if is_batch_source(x):
             if y is not None or sample_weight is not None:
                 raise ValueError("When x is a generator or a data iterator, y and "

@@ -413,7 +413,7 @@ class Trainer:
 
     def _callback_list(self, callbacks, verbose, epochs, steps, history=None):
         callbacks = list(callbacks or [])
-        if distributed.is_initialized() and distributed.rank() != 0:
+        if not distributed.is_rank_zero():
             # one progress bar, one checkpoint writer, one log per job: rank 0's
             verbose = 0
             callbacks = [cb for cb in callbacks if not getattr(cb, 'rank_zero_only', False)]

@@ -8,8 +8,10 @@ rank gets the same one). Checks data-parallel ``fit``:
   take) and for a model with a frozen base; the ranks start from different
   weights that BroadcastGlobalVariablesCallback makes equal;
 - the sharded inputs (arrays and a Sequence through fit's EpochIterator,
-  ``flow``, ``flow_from_directory`` on tiny images written here) give the
-  ranks disjoint parts of each epoch that together hold every sample once;
+  ``flow``, ``flow_from_directory`` and ``image_dataset_from_directory`` on
+  tiny images written here) give the ranks disjoint parts of each epoch that
+  together hold every sample once, even where each rank drew another seed;
+  only rank 0 prints the loaders' "Found N images ..." lines;
 - BatchNormalization keeps per-rank moving statistics;
 - only rank 0 draws the progress bar and writes checkpoints and CSV logs;
   every rank's History holds the ranks' mean metrics.
@@ -34,7 +36,7 @@ from deepzero.layers import (BatchNormalization, Conv2D, Dense, Flatten, GlobalA
 from deepzero.models import Sequential
 from deepzero.models.epoch_iterator import EpochIterator
 from deepzero.optimizers import SGD, RMSprop
-from deepzero.preprocessing.image import ImageDataGenerator, save_img
+from deepzero.preprocessing.image import ImageDataGenerator, image_dataset_from_directory, save_img
 
 BATCH = 16
 STEPS = 3
@@ -159,14 +161,25 @@ def check_sharded_inputs_cover_each_epoch_once(rank, size, folder):
             save_img(os.path.join(klass, f'{i:02d}.png'),
                      np.full((4, 4, 1), 20 * i, np.float32), scale=False)
     hvd.broadcast(np.int64(0), root_rank=0)   # the images exist before anyone reads
-    with contextlib.redirect_stdout(io.StringIO()):   # 'Found 11 images ...'
+    printed = io.StringIO()
+    runtime.set_random_seed(rank)   # each rank draws another seed: rank 0's is used
+    with contextlib.redirect_stdout(printed):
         directory = ImageDataGenerator().flow_from_directory(
             root, target_size=(4, 4), color_mode='grayscale', class_mode='sparse',
-            batch_size=2, shard=True, workers=0)
-    assert len(directory) == math.ceil(n / (2 * size))
+            batch_size=2, shuffle=True, shard=True, workers=0)
+        dataset = image_dataset_from_directory(root, image_size=(4, 4), color_mode='grayscale',
+                                               batch_size=2, shard=True)
+    assert printed.getvalue() == ('' if rank else 'Found 11 images belonging to 2 classes.\n'
+                                  'Found 11 files belonging to 2 classes.\n'), printed.getvalue()
+    assert len(directory) == len(dataset) == math.ceil(n / (2 * size))
     for _ in range(2):
         ids = [np.round(next(directory)[0][:, 0, 0, 0] / 20) for _ in range(len(directory))]
         assert_covers_once(ids, n, 'flow_from_directory')
+        batches = list(dataset)
+        ids = [np.round(x[:, 0, 0, 0] / 20) for x, _ in batches]
+        labels = np.concatenate([y for _, y in batches])
+        np.testing.assert_array_equal(labels, np.concatenate(ids) % 2)
+        assert_covers_once(ids, n, 'image_dataset_from_directory')
 
 
 def check_batch_norm_keeps_per_rank_statistics(rank, size):

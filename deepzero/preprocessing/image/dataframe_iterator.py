@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from ... import distributed
 from .files_iterator import FilesIterator, find_unreadable, warn_unreadable
 
 
@@ -80,11 +81,10 @@ class DataFrameIterator(FilesIterator):
         self.sample_weight = (None if weight_col is None
                               else np.asarray(frame[weight_col].values, dtype=self.dtype))
         validated = 'validated' if validate_filenames else 'non-validated'
-        if class_mode in ('binary', 'categorical', 'sparse'):
-            print(f'Found {len(paths)} {validated} image filenames belonging to '
-                  f'{len(self.class_indices)} classes.')
-        else:
-            print(f'Found {len(paths)} {validated} image filenames.')
+        if distributed.is_rank_zero():   # once per job
+            classes_found = (f' belonging to {len(self.class_indices)} classes'
+                             if class_mode in ('binary', 'categorical', 'sparse') else '')
+            print(f'Found {len(paths)} {validated} image filenames{classes_found}.')
         super().__init__(len(paths), batch_size, shuffle, seed, workers, max_queue_size,
                          shard)
 

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from ... import distributed
 from .files_iterator import FilesIterator, find_unreadable, warn_unreadable
 
 
@@ -138,7 +139,8 @@ class DirectoryIterator(FilesIterator):
         self.filepaths = filepaths
         self.classes = np.asarray(labels, dtype=np.int32)
         self.sample_weight = None
-        print(f'Found {len(filenames)} images belonging to {self.num_classes} classes.')
+        if distributed.is_rank_zero():   # once per job
+            print(f'Found {len(filenames)} images belonging to {self.num_classes} classes.')
         if not filenames:
             raise ValueError(f'flow_from_directory: no images found under {directory!r} '
                              f'(accepted extensions: {", ".join(self.white_list_formats)})')

@@ -15,18 +15,31 @@ shuffled once by ``np.random.RandomState(seed)`` as Keras does, so
 same seed), the accepted extensions (bmp, gif, jpeg, jpg, png), the resize
 numerics (Keras 3's torch backend: ``kernels.image.resize``), the label
 dtypes ('int' int32 (n,), 'binary' float32 (n, 1), 'categorical' float32
-(n, K)), and the printed "Found N files belonging to K classes.".
+(n, K)), and the printed "Found N files belonging to K classes." (rank 0's
+alone in data-parallel training).
 
 What is deepzero's: the result is an ``ImageDataset``, not a
 ``tf.data.Dataset`` (see its docstring for what it offers); the per-pass
 reshuffle is a full permutation (``Iterator``'s, seeded), not tf.data's
 buffer of ``8 * batch_size``; files are listed by ``list_class_files``, so
 hidden folders inside a class folder are skipped (Keras would read them).
+
+Sharding (``shard=True``, data-parallel training on MPI, see
+``deepzero.distributed``): what ``dataset.shard(hvd.size(), hvd.rank())``
+does in a Horovod + tf.data script. The seed (given or drawn) is rank 0's,
+broadcast before the files are shuffled, so every rank lists, splits and
+orders the files alike; the batches are then ``Iterator``'s sharded ones:
+each rank reads its part of every global batch of ``batch_size * size()``
+files, the ranks' parts of a pass are disjoint and hold every file once,
+and ``len(dataset)``, ceil(n / (batch_size * size())), is the same on every
+rank (a short last global batch repeats a file where a rank would get
+none). ``file_paths`` is still the whole list.
 """
 import os
 
 import numpy as np
 
+from ... import distributed
 from ...core import Variable, runtime
 from ...kernels import image as image_kernels
 from .directory_iterator import list_class_files, list_class_folders
@@ -45,7 +58,7 @@ class _FileBatches(FilesIterator):
 
     def __init__(self, filepaths, labels, label_mode, num_classes, image_size, color_mode,
                  interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio, data_format,
-                 batch_size, shuffle, seed):
+                 batch_size, shuffle, seed, shard):
         self._set_processing_attrs(None, image_size, color_mode, 'sparse', data_format, None,
                                    '', 'png', 'nearest', False, 'float32', False)
         self.resize_interpolation = interpolation
@@ -56,7 +69,7 @@ class _FileBatches(FilesIterator):
         self.label_mode = label_mode
         self.num_classes = num_classes
         self.sample_weight = None
-        super().__init__(len(filepaths), batch_size, shuffle, seed)
+        super().__init__(len(filepaths), batch_size, shuffle, seed, shard=shard)
 
     def _load(self, path):
         image = img_to_array(load_img(path, color_mode=self.color_mode))
@@ -89,8 +102,9 @@ class ImageDataset:
     flight; ``-1``, tf.data's AUTOTUNE, keeps the current depth),
     ``class_names``, ``file_paths``; and ``fit`` / ``evaluate`` / ``predict``
     take it like any dataset. Not offered: ``batch``, ``unbatch``, ``shuffle``,
-    ``repeat``, ``cache``, ``filter``, ``zip``, ``element_spec`` and the
-    rest of tf.data. ``take``/``map`` return views that share the file
+    ``repeat``, ``cache``, ``filter``, ``zip``, ``shard`` (made sharded
+    instead: ``image_dataset_from_directory(..., shard=True)``),
+    ``element_spec`` and the rest of tf.data. ``take``/``map`` return views that share the file
     reader (and so its pass counter) with the dataset they came from.
     Batches are decoded in background threads (the ``Iterator`` prefetch);
     ``close()`` stops them.
@@ -198,11 +212,11 @@ def _split(paths, labels, validation_split, subset):
         return paths, labels
     count = int(validation_split * len(paths))
     if subset == 'training':
-        print(f'Using {len(paths) - count} files for training.')
         keep = slice(0, len(paths) - count)
     else:
-        print(f'Using {count} files for validation.')
         keep = slice(len(paths) - count, len(paths))
+    if distributed.is_rank_zero():   # once per job
+        print(f'Using {keep.stop - keep.start} files for {subset}.')
     return paths[keep], None if labels is None else labels[keep]
 
 
@@ -211,7 +225,8 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
                                  image_size=(256, 256), shuffle=True, seed=None,
                                  validation_split=None, subset=None, interpolation='bilinear',
                                  follow_links=False, crop_to_aspect_ratio=False,
-                                 pad_to_aspect_ratio=False, data_format=None, verbose=True):
+                                 pad_to_aspect_ratio=False, data_format=None, verbose=True,
+                                 shard=False):
     """An ``ImageDataset`` of the images under ``directory`` (Keras 3's function).
 
     Args:
@@ -236,9 +251,17 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
         crop_to_aspect_ratio / pad_to_aspect_ratio: keep the aspect ratio by
             cropping the centre / padding with zeros before resizing.
         data_format: 'channels_last' (default) or 'channels_first'.
-        verbose: print how many files and classes were found.
+        verbose: print how many files and classes were found (on rank 0
+            alone in data-parallel training).
+        shard: give this rank its part of every pass (see the module
+            docstring); with ``subset='both'`` the training dataset alone
+            (as ``fit`` leaves validation data whole). False (default): every
+            file on every rank. With True, every rank calls this at the same
+            point (it broadcasts the seed).
     """
     directory = os.fspath(directory)
+    # a bool or TypeError; True joins the world first, so that rank 0 alone prints
+    distributed.shard_count_and_index(shard, 'image_dataset_from_directory')
     if not os.path.isdir(directory):
         raise FileNotFoundError(f'image_dataset_from_directory: {directory!r} is not a folder')
     if labels not in ('inferred', None) and not isinstance(labels, (list, tuple, np.ndarray)):
@@ -276,9 +299,11 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
                          'overlap')
     if seed is None:
         seed = int(runtime.generator('images').integers(1_000_000))
+    if shard:   # one list, split and order of the files on every rank: rank 0's
+        seed = distributed.broadcast(np.int64(seed), 0).item()
 
     paths, int_labels, names = _list_files(directory, labels, class_names, follow_links)
-    if verbose:
+    if verbose and distributed.is_rank_zero():   # once per job
         print(f'Found {len(paths)} files.' if int_labels is None else
               f'Found {len(paths)} files belonging to {len(names)} classes.')
     if label_mode == 'binary' and len(names) != 2:
@@ -289,7 +314,7 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
         if int_labels is not None:
             np.random.RandomState(seed).shuffle(int_labels)
 
-    def dataset(subset_name, reshuffle):
+    def dataset(subset_name, reshuffle, sharded):
         subset_paths, subset_labels = _split(paths, int_labels, validation_split, subset_name)
         if not subset_paths:
             raise ValueError(f'image_dataset_from_directory: no images found in {directory!r}'
@@ -298,9 +323,9 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
         batches = _FileBatches(subset_paths, subset_labels, label_mode,
                                len(names) if names else 0, image_size, color_mode,
                                interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio,
-                               data_format, batch_size or 1, reshuffle, seed)
+                               data_format, batch_size or 1, reshuffle, seed, sharded)
         return ImageDataset(batches, names, subset_paths, batch_size is not None)
 
     if subset == 'both':
-        return [dataset('training', shuffle), dataset('validation', False)]
-    return dataset(subset, shuffle)
+        return [dataset('training', shuffle, shard), dataset('validation', False, False)]
+    return dataset(subset, shuffle, shard)
