@@ -38,25 +38,45 @@ class Function:
     """
 
     def __call__(self, *inputs):
-        inputs = _as_variables(inputs)
+        # Ops run by the thousand on tiny arrays (DeZero's book): the common
+        # case, Variables only, skips the wrapping of constants.
+        inputs = list(inputs)
+        for x in inputs:
+            if not isinstance(x, Variable):
+                inputs = _as_variables(inputs)
+                break
         ys = self.forward(*_on_one_device(self, inputs))
         if not isinstance(ys, tuple):
             ys = (ys,)
         outputs = [Variable(_as_output(y), requires_grad=False) for y in ys]
-        if config.enable_backprop and any(x.requires_grad for x in inputs):
-            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
-            self.generation = max(x.generation for x in inputs)
-            # integer data that opted into gradients passes that on to integer
-            # results; other integer results (argmax, masks) stay constants
-            exact = any(x.requires_grad and x.data.dtype.kind not in 'fc' for x in inputs)
-            for y in outputs:
-                if exact or y.data.dtype.kind in 'fc':
-                    y.requires_grad = True
-                    y.set_creator(self)
-            self.inputs = inputs
-            self.outputs = [weakref.ref(y) for y in outputs]
-            self.output_meta = [(y.shape, y.dtype) for y in outputs]
+        if config.enable_backprop:
+            # ``_requires_grad`` is the flag's storage: the property only
+            # makes it a bool, and costs a call per read
+            needs = tuple([x._requires_grad for x in inputs])
+            if True in needs:
+                self._link(inputs, needs, outputs)
         return outputs if len(outputs) > 1 else outputs[0]
+
+    def _link(self, inputs, needs, outputs):
+        """Record this call in the graph: the inputs, weak references to the
+        outputs (those that take part in backprop get this Function as their
+        creator), and the outputs' shapes and dtypes."""
+        self.needs_input_grad = needs
+        generation = 0
+        # integer data that opted into gradients passes that on to integer
+        # results; other integer results (argmax, masks) stay constants
+        exact = False
+        for x, need in zip(inputs, needs):
+            generation = max(generation, x.generation)
+            exact = exact or (need and x.data.dtype.kind not in 'fc')
+        self.generation = generation
+        for y in outputs:
+            if exact or y.data.dtype.kind in 'fc':
+                y._requires_grad = True
+                y.set_creator(self)
+        self.inputs = inputs
+        self.outputs = [weakref.ref(y) for y in outputs]
+        self.output_meta = [(y.data.shape, y.data.dtype) for y in outputs]
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward")

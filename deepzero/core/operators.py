@@ -90,8 +90,8 @@ def _broadcasting(name, ufunc, x0, x1):
     dtype goes into a pooled buffer on the CPU (gradients and activations are
     the large arrays of a training step, see workspace.py). ``name`` is the
     op's, for errors."""
-    try:
-        shape = np.broadcast_shapes(x0.shape, x1.shape)
+    try:  # equal shapes, the common case, skip NumPy's (slow) shape arithmetic
+        shape = x0.shape if x0.shape == x1.shape else np.broadcast_shapes(x0.shape, x1.shape)
     except ValueError:
         raise ValueError(f"{name}: shapes {x0.shape} and {x1.shape} "
                          "cannot be broadcast together") from None
