@@ -241,8 +241,10 @@ class MatMul(Function):
         a, b = self.inputs
         a2 = a if a.ndim > 1 else reshape(a, (1,) + a.shape)
         b2 = b if b.ndim > 1 else reshape(b, b.shape + (1,))
-        out_shape = (np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-                     + (a2.shape[-2], b2.shape[-1]))
+        batch = a2.shape[:-2]   # equal batch shapes (2-d: none) skip NumPy's shape arithmetic
+        if batch != b2.shape[:-2]:
+            batch = np.broadcast_shapes(batch, b2.shape[:-2])
+        out_shape = batch + (a2.shape[-2], b2.shape[-1])
         gy = reshape(gy, out_shape)
         need_a, need_b = self.needs_input_grad
         ga = gb = None
