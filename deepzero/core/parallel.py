@@ -131,6 +131,12 @@ def matmul(a, b, out):
         return
 
     macs = out.size * a.shape[-1]
+    if macs < MIN_PARALLEL_MACS and runtime.get('blas') == 'single':
+        # not split, and OpenBLAS runs on one thread anyway: the GEMM without a
+        # pass around it (whose set-up costs more than a tiny GEMM)
+        runtime.apply_blas_policy()
+        np.matmul(a, b, out=out)
+        return
     if a.ndim == out.ndim == 2:  # rows are axis 0 already: no moveaxis views (microseconds)
         def rows(a_part, out_part):
             np.matmul(a_part, b, out=out_part)
