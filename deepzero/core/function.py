@@ -45,7 +45,10 @@ class Function:
             if not isinstance(x, Variable):
                 inputs = _as_variables(inputs)
                 break
-        ys = self.forward(*_on_one_device(self, inputs))
+        if cuda.GPU_ARRAY_TYPES:
+            ys = self.forward(*_on_one_device(self, inputs))
+        else:  # no CuPy: every array is on the CPU
+            ys = self.forward(*[x.data for x in inputs])
         if not isinstance(ys, tuple):
             ys = (ys,)
         outputs = [Variable(_as_output(y), requires_grad=False) for y in ys]
@@ -67,8 +70,10 @@ class Function:
         # results; other integer results (argmax, masks) stay constants
         exact = False
         for x, need in zip(inputs, needs):
-            generation = max(generation, x.generation)
-            exact = exact or (need and x.data.dtype.kind not in 'fc')
+            if x.generation > generation:
+                generation = x.generation
+            if need and x.data.dtype.kind not in 'fc':
+                exact = True
         self.generation = generation
         for y in outputs:
             if exact or y.data.dtype.kind in 'fc':
@@ -89,10 +94,11 @@ class Function:
 
 
 def _on_one_device(function, inputs):
-    """The inputs' arrays for ``function.forward``, checked to be on one device."""
+    """The inputs' arrays for ``function.forward``, checked to be on one device
+    (where CuPy is installed: without it every array is on the CPU)."""
     arrays = [x.data for x in inputs]
     gpu_types = cuda.GPU_ARRAY_TYPES
-    if not gpu_types or len(arrays) < 2:
+    if len(arrays) < 2:
         return arrays
     on_gpu = [isinstance(a, gpu_types) for a in arrays]
     if all(on_gpu) or not any(on_gpu):

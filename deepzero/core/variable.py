@@ -197,7 +197,7 @@ class Variable:
                 if not isinstance(gxs, tuple):
                     gxs = (gxs,)
                 for x, gx in zip(f.inputs, gxs):
-                    if gx is None or not x.requires_grad:
+                    if gx is None or not x._requires_grad:  # the property's storage
                         continue
                     if x.creator is None:
                         x.grad = _accumulate(x.grad, gx)
