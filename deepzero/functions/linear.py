@@ -18,13 +18,14 @@ class Linear(Function):
     def forward(self, x, W, b=None):
         _check_shapes(x, W, b)
         in_features, out_features = W.shape
-        x_rows = x.reshape(-1, in_features)
-        y = get_array_module(x).empty((x_rows.shape[0], out_features),
-                                      np.result_type(x.dtype, W.dtype))
+        x_rows = x if x.ndim == 2 else x.reshape(-1, in_features)
+        # np.result_type costs a microsecond, much of a tiny op's time
+        dtype = x.dtype if x.dtype == W.dtype else np.result_type(x.dtype, W.dtype)
+        y = get_array_module(x).empty((x_rows.shape[0], out_features), dtype)
         matmul_into(x_rows, W, y)
         if b is not None:
             y += b  # in place: y is a fresh GEMM result
-        return y.reshape(x.shape[:-1] + (out_features,))
+        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (out_features,))
 
     def backward(self, gy):
         x, W = self.inputs[:2]
