@@ -73,7 +73,7 @@ class Variable:
         self.generation = 0
         if requires_grad is None:
             requires_grad = data is not None and _is_float(data.dtype)
-        self.requires_grad = requires_grad
+        self._requires_grad = bool(requires_grad)  # as the setter does, without its call
 
     # --- the gradient flag -------------------------------------------------
     @property
