@@ -239,14 +239,17 @@ class MatMul(Function):
 
     def backward(self, gy):
         a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        if a.ndim == b.ndim == 2:  # the common case: no vector or batch axes to undo
+            return (matmul(gy, transpose(b)) if need_a else None,
+                    matmul(transpose(a), gy) if need_b else None)
         a2 = a if a.ndim > 1 else reshape(a, (1,) + a.shape)
         b2 = b if b.ndim > 1 else reshape(b, b.shape + (1,))
-        batch = a2.shape[:-2]   # equal batch shapes (2-d: none) skip NumPy's shape arithmetic
+        batch = a2.shape[:-2]   # equal batch shapes skip NumPy's shape arithmetic
         if batch != b2.shape[:-2]:
             batch = np.broadcast_shapes(batch, b2.shape[:-2])
         out_shape = batch + (a2.shape[-2], b2.shape[-1])
         gy = reshape(gy, out_shape)
-        need_a, need_b = self.needs_input_grad
         ga = gb = None
         if need_a:
             ga = reshape(sum_to(matmul(gy, _swap_last(b2)), a2.shape), a.shape)
