@@ -125,10 +125,20 @@ def _input_names(function, count):
 def _as_variables(inputs):
     """Wrap non-Variable inputs; scalars take the dtype of the first Variable
     (else the first n-d array), so ``2 * x`` stays float32 when ``x`` is."""
-    arrays = [x.data for x in inputs if isinstance(x, Variable)]
-    arrays += [x for x in inputs if isinstance(x, ARRAY_TYPES) and x.ndim > 0]
-    dtype = arrays[0].dtype if arrays else None
-    return [as_variable(_weak(x, dtype)) for x in inputs]
+    dtype = _first_dtype(inputs)
+    return [x if isinstance(x, Variable) else as_variable(_weak(x, dtype)) for x in inputs]
+
+
+def _first_dtype(inputs):
+    """The dtype of the first Variable in ``inputs``, else of the first n-d
+    array; None if there is neither."""
+    for x in inputs:
+        if isinstance(x, Variable):
+            return x.data.dtype
+    for x in inputs:
+        if isinstance(x, ARRAY_TYPES) and x.ndim > 0:
+            return x.dtype
+    return None
 
 
 def _weak(x, dtype):
@@ -137,10 +147,10 @@ def _weak(x, dtype):
     promote float32 data to float64)."""
     if dtype is None or dtype.kind not in 'fc':
         return x
+    if isinstance(x, ARRAY_TYPES):
+        return x.astype(dtype) if x.ndim == 0 and x.dtype != dtype else x
     if is_scalar(x):
         return as_array(x, dtype)
-    if isinstance(x, ARRAY_TYPES) and x.ndim == 0 and x.dtype != dtype:
-        return x.astype(dtype)
     return x
 
 

@@ -90,8 +90,8 @@ def _broadcasting(name, ufunc, x0, x1):
     dtype goes into a pooled buffer on the CPU (gradients and activations are
     the large arrays of a training step, see workspace.py). ``name`` is the
     op's, for errors."""
-    try:  # equal shapes, the common case, skip NumPy's (slow) shape arithmetic
-        shape = x0.shape if x0.shape == x1.shape else np.broadcast_shapes(x0.shape, x1.shape)
+    try:
+        shape = _broadcast_shape(x0.shape, x1.shape)
     except ValueError:
         raise ValueError(f"{name}: shapes {x0.shape} and {x1.shape} "
                          "cannot be broadcast together") from None
@@ -99,6 +99,17 @@ def _broadcasting(name, ufunc, x0, x1):
     if x0.dtype == x1.dtype and x0.dtype.kind == 'f':
         return getattr(xp, ufunc)(x0, x1, out=workspace.empty(shape, x0.dtype, xp))
     return getattr(xp, ufunc)(x0, x1)
+
+
+def _broadcast_shape(shape0, shape1):
+    """``np.broadcast_shapes(shape0, shape1)``; equal shapes and a 0-d operand,
+    the common cases, without NumPy's shape arithmetic (microseconds, as
+    long as a tiny op)."""
+    if shape0 == shape1 or not shape1:
+        return shape0
+    if not shape0:
+        return shape1
+    return np.broadcast_shapes(shape0, shape1)
 
 
 class AddFunction(Function):
@@ -116,7 +127,9 @@ class Sub(Function):
         return _broadcasting('sub', 'subtract', x0, x1)
 
     def backward(self, gy):
-        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+        need0, need1 = self.needs_input_grad
+        return (sum_to(gy, self.shapes[0]) if need0 else None,
+                sum_to(-gy, self.shapes[1]) if need1 else None)
 
 
 class Mul(Function):
