@@ -103,8 +103,8 @@ def _broadcasting(name, ufunc, x0, x1):
 
 def _broadcast_shape(shape0, shape1):
     """``np.broadcast_shapes(shape0, shape1)``; equal shapes and a 0-d operand,
-    the common cases, without NumPy's shape arithmetic (microseconds, as
-    long as a tiny op)."""
+    the common cases, without NumPy's shape arithmetic (which takes as long
+    as a tiny op)."""
     if shape0 == shape1 or not shape1:
         return shape0
     if not shape0:

@@ -137,7 +137,7 @@ def matmul(a, b, out):
         runtime.apply_blas_policy()
         np.matmul(a, b, out=out)
         return
-    if a.ndim == out.ndim == 2:  # rows are axis 0 already: no moveaxis views (microseconds)
+    if a.ndim == out.ndim == 2:  # rows are axis 0 already: no moveaxis views
         def rows(a_part, out_part):
             np.matmul(a_part, b, out=out_part)
     else:
