@@ -144,7 +144,7 @@ def test_mean_squared_error_divides_by_the_batch_size(fn, rng):
     (((4, 3), (4, 3)), np.float64), (((4, 3), (4, 3)), np.float32),
     (((4, 1), (4, 3)), np.float64), (((1, 1), ()), np.float32)])
 def test_mean_squared_error_op_gives_the_four_ops_values_bit_for_bit(shapes, dtype, rng):
-    """One op (MeanSquaredError), the values and gradients of sum(d * d) / len(d)."""
+    """One op (DeZeroMeanSquaredError), the values and gradients of sum(d * d) / len(d)."""
     arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
 
     def run(fn):

@@ -116,11 +116,12 @@ def leaky_relu(x, slope=0.2):
 
 
 # --- losses -------------------------------------------------------------------------------------
-class MeanSquaredError(Function):
-    """sum((x0 - x1)^2) / len(x0) as one op, as DeZero's: the book's RNN
-    calls it at every time step, where four ops cost several times as much
-    bookkeeping. The values, and the gradients bit for bit, are those of the
-    four ops ``sum(diff * diff) / len(diff)``."""
+class DeZeroMeanSquaredError(Function):
+    """sum((x0 - x1)^2) / len(x0) as one op, as DeZero's MeanSquaredError
+    (here that name is Keras's loss class). The book's RNN calls it at every
+    time step, where four ops cost several times as much bookkeeping. The
+    values, and the gradients bit for bit, are those of the four ops
+    ``sum(diff * diff) / len(diff)``."""
 
     def forward(self, x0, x1):
         diff = x0 - x1
@@ -140,7 +141,7 @@ def mean_squared_error(x0, x1):
     """sum((x0 - x1)^2) / len(x0): summed over all elements, divided by the
     batch size (DeZero's definition; Keras's MSE divides by the element
     count). Both inputs get gradients."""
-    return MeanSquaredError()(x0, x1)
+    return DeZeroMeanSquaredError()(x0, x1)
 
 
 def softmax_cross_entropy(x, t):
