@@ -104,3 +104,30 @@ def test_multiplication_counts(monkeypatch):
     # one VGG16 conv by hand: 37x37 'same' -> 10 x 10 tiles of 4, 36 products each
     assert conv_mults.conv_gflop(20, 37, 256, 256, 'same', 'winograd4') == pytest.approx(
         2 * 36 * 256 * 256 * 100 * 20 / 1e9)
+
+
+def _ops_row(median_s, ops):
+    return {'median_s': median_s, 'samples_s': [median_s], 'ops': ops}
+
+
+def test_dezero_ops_table_per_op_and_per_step_with_the_ratio_to_dezero(monkeypatch):
+    bench = _load(monkeypatch, 'dezero_ops.py')
+    results = {'rounds': 3, 'load_average': (1.0, 1.5, 2.0), 'benchmarks': {
+        'chain_add_scalar': {'dezero': _ops_row(1e-3, 100), 'deepzero': _ops_row(1.5e-3, 100)},
+        'rnn_step': {'dezero': _ops_row(5e-3, None), 'deepzero': _ops_row(4e-3, None)}}}
+    rows = {line.split('|')[1].strip(): [c.strip() for c in line.strip('|').split('|')]
+            for line in bench.render(results, ['dezero', 'deepzero']).splitlines()
+            if line.startswith('| chain') or line.startswith('| rnn')}
+    assert rows['chain_add_scalar'] == ['chain_add_scalar', 'us/op', '10', '15', '1.50']
+    assert rows['rnn_step'] == ['rnn_step', 'ms/step', '5', '4', '0.80']
+
+
+def test_dezero_ops_runs_every_benchmark_on_deepzero_alone(monkeypatch, capsys):
+    bench = _load(monkeypatch, 'dezero_ops.py')
+    frameworks = bench.load_frameworks(None)
+    assert list(frameworks) == ['deepzero']
+    assert 'DeZero skipped' in capsys.readouterr().out
+    for name, (make, _) in bench.BENCHMARKS.items():
+        run, ops = make(frameworks['deepzero'])
+        run()
+        assert ops in (bench.CHAIN, None), name

@@ -140,6 +140,33 @@ def test_mean_squared_error_divides_by_the_batch_size(fn, rng):
     check_float32(fn, x0, x1)
 
 
+@pytest.mark.parametrize('shapes, dtype', [
+    (((4, 3), (4, 3)), np.float64), (((4, 3), (4, 3)), np.float32),
+    (((4, 1), (4, 3)), np.float64), (((1, 1), ()), np.float32)])
+def test_mean_squared_error_op_gives_the_four_ops_values_bit_for_bit(shapes, dtype, rng):
+    """One op (DeZeroMeanSquaredError), the values and gradients of sum(d * d) / len(d)."""
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+    def run(fn):
+        xs = [Variable(a) for a in arrays]
+        y = fn(*xs)
+        y.backward()
+        return [y.data] + [x.grad.data for x in xs]
+
+    def four_ops(x0, x1):
+        diff = F.sub(x0, x1)
+        return F.sum(diff * diff) / len(diff)
+
+    for got, expected in zip(run(F.mean_squared_error), run(four_ops)):
+        assert got.dtype == expected.dtype == dtype
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_mean_squared_error_second_derivative(rng):
+    x0, x1 = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    check_second_order(F.mean_squared_error, x0, x1)
+
+
 @pytest.mark.parametrize('fn', [F.softmax_cross_entropy, F.softmax_cross_entropy_simple])
 def test_softmax_cross_entropy_with_int_labels(fn, rng):
     x = rng.standard_normal((5, 4))

@@ -38,25 +38,50 @@ class Function:
     """
 
     def __call__(self, *inputs):
-        inputs = _as_variables(inputs)
-        ys = self.forward(*_on_one_device(self, inputs))
+        # Ops run by the thousand on tiny arrays (DeZero's book): the common
+        # case, Variables only, skips the wrapping of constants.
+        inputs = list(inputs)
+        for x in inputs:
+            if not isinstance(x, Variable):
+                inputs = _as_variables(inputs)
+                break
+        if cuda.GPU_ARRAY_TYPES:
+            ys = self.forward(*_on_one_device(self, inputs))
+        else:  # no CuPy: every array is on the CPU
+            ys = self.forward(*[x.data for x in inputs])
         if not isinstance(ys, tuple):
             ys = (ys,)
         outputs = [Variable(_as_output(y), requires_grad=False) for y in ys]
-        if config.enable_backprop and any(x.requires_grad for x in inputs):
-            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
-            self.generation = max(x.generation for x in inputs)
-            # integer data that opted into gradients passes that on to integer
-            # results; other integer results (argmax, masks) stay constants
-            exact = any(x.requires_grad and x.data.dtype.kind not in 'fc' for x in inputs)
-            for y in outputs:
-                if exact or y.data.dtype.kind in 'fc':
-                    y.requires_grad = True
-                    y.set_creator(self)
-            self.inputs = inputs
-            self.outputs = [weakref.ref(y) for y in outputs]
-            self.output_meta = [(y.shape, y.dtype) for y in outputs]
+        if config.enable_backprop:
+            # ``_requires_grad`` is the flag's storage: the property only
+            # makes it a bool, and costs a call per read
+            needs = tuple([x._requires_grad for x in inputs])
+            if True in needs:
+                self._link(inputs, needs, outputs)
         return outputs if len(outputs) > 1 else outputs[0]
+
+    def _link(self, inputs, needs, outputs):
+        """Record this call in the graph: the inputs, weak references to the
+        outputs (those that take part in backprop get this Function as their
+        creator), and the outputs' shapes and dtypes."""
+        self.needs_input_grad = needs
+        generation = 0
+        # integer data that opted into gradients passes that on to integer
+        # results; other integer results (argmax, masks) stay constants
+        exact = False
+        for x, need in zip(inputs, needs):
+            if x.generation > generation:
+                generation = x.generation
+            if need and x.data.dtype.kind not in 'fc':
+                exact = True
+        self.generation = generation
+        for y in outputs:
+            if exact or y.data.dtype.kind in 'fc':
+                y._requires_grad = True
+                y.set_creator(self)
+        self.inputs = inputs
+        self.outputs = [weakref.ref(y) for y in outputs]
+        self.output_meta = [(y.data.shape, y.data.dtype) for y in outputs]
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -69,10 +94,11 @@ class Function:
 
 
 def _on_one_device(function, inputs):
-    """The inputs' arrays for ``function.forward``, checked to be on one device."""
+    """The inputs' arrays for ``function.forward``, checked to be on one device
+    (where CuPy is installed: without it every array is on the CPU)."""
     arrays = [x.data for x in inputs]
     gpu_types = cuda.GPU_ARRAY_TYPES
-    if not gpu_types or len(arrays) < 2:
+    if len(arrays) < 2:
         return arrays
     on_gpu = [isinstance(a, gpu_types) for a in arrays]
     if all(on_gpu) or not any(on_gpu):
@@ -99,10 +125,20 @@ def _input_names(function, count):
 def _as_variables(inputs):
     """Wrap non-Variable inputs; scalars take the dtype of the first Variable
     (else the first n-d array), so ``2 * x`` stays float32 when ``x`` is."""
-    arrays = [x.data for x in inputs if isinstance(x, Variable)]
-    arrays += [x for x in inputs if isinstance(x, ARRAY_TYPES) and x.ndim > 0]
-    dtype = arrays[0].dtype if arrays else None
-    return [as_variable(_weak(x, dtype)) for x in inputs]
+    dtype = _first_dtype(inputs)
+    return [x if isinstance(x, Variable) else as_variable(_weak(x, dtype)) for x in inputs]
+
+
+def _first_dtype(inputs):
+    """The dtype of the first Variable in ``inputs``, else of the first n-d
+    array; None if there is neither."""
+    for x in inputs:
+        if isinstance(x, Variable):
+            return x.data.dtype
+    for x in inputs:
+        if isinstance(x, ARRAY_TYPES) and x.ndim > 0:
+            return x.dtype
+    return None
 
 
 def _weak(x, dtype):
@@ -111,10 +147,10 @@ def _weak(x, dtype):
     promote float32 data to float64)."""
     if dtype is None or dtype.kind not in 'fc':
         return x
+    if isinstance(x, ARRAY_TYPES):
+        return x.astype(dtype) if x.ndim == 0 and x.dtype != dtype else x
     if is_scalar(x):
         return as_array(x, dtype)
-    if isinstance(x, ARRAY_TYPES) and x.ndim == 0 and x.dtype != dtype:
-        return x.astype(dtype)
     return x
 
 

@@ -91,7 +91,7 @@ def _broadcasting(name, ufunc, x0, x1):
     the large arrays of a training step, see workspace.py). ``name`` is the
     op's, for errors."""
     try:
-        shape = np.broadcast_shapes(x0.shape, x1.shape)
+        shape = _broadcast_shape(x0.shape, x1.shape)
     except ValueError:
         raise ValueError(f"{name}: shapes {x0.shape} and {x1.shape} "
                          "cannot be broadcast together") from None
@@ -99,6 +99,17 @@ def _broadcasting(name, ufunc, x0, x1):
     if x0.dtype == x1.dtype and x0.dtype.kind == 'f':
         return getattr(xp, ufunc)(x0, x1, out=workspace.empty(shape, x0.dtype, xp))
     return getattr(xp, ufunc)(x0, x1)
+
+
+def _broadcast_shape(shape0, shape1):
+    """``np.broadcast_shapes(shape0, shape1)``; equal shapes and a 0-d operand,
+    the common cases, without NumPy's shape arithmetic (which takes as long
+    as a tiny op)."""
+    if shape0 == shape1 or not shape1:
+        return shape0
+    if not shape0:
+        return shape1
+    return np.broadcast_shapes(shape0, shape1)
 
 
 class AddFunction(Function):
@@ -116,7 +127,9 @@ class Sub(Function):
         return _broadcasting('sub', 'subtract', x0, x1)
 
     def backward(self, gy):
-        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+        need0, need1 = self.needs_input_grad
+        return (sum_to(gy, self.shapes[0]) if need0 else None,
+                sum_to(-gy, self.shapes[1]) if need1 else None)
 
 
 class Mul(Function):
@@ -239,12 +252,17 @@ class MatMul(Function):
 
     def backward(self, gy):
         a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        if a.ndim == b.ndim == 2:  # the common case: no vector or batch axes to undo
+            return (matmul(gy, transpose(b)) if need_a else None,
+                    matmul(transpose(a), gy) if need_b else None)
         a2 = a if a.ndim > 1 else reshape(a, (1,) + a.shape)
         b2 = b if b.ndim > 1 else reshape(b, b.shape + (1,))
-        out_shape = (np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-                     + (a2.shape[-2], b2.shape[-1]))
+        batch = a2.shape[:-2]   # equal batch shapes skip NumPy's shape arithmetic
+        if batch != b2.shape[:-2]:
+            batch = np.broadcast_shapes(batch, b2.shape[:-2])
+        out_shape = batch + (a2.shape[-2], b2.shape[-1])
         gy = reshape(gy, out_shape)
-        need_a, need_b = self.needs_input_grad
         ga = gb = None
         if need_a:
             ga = reshape(sum_to(matmul(gy, _swap_last(b2)), a2.shape), a.shape)
@@ -263,6 +281,8 @@ def matmul_into(a, b, out):
 
 
 def _swap_last(x):
+    if x.ndim == 2:  # the plain transpose: its backward needs no np.argsort of axes
+        return transpose(x)
     axes = list(range(x.ndim))
     axes[-2], axes[-1] = axes[-1], axes[-2]
     return transpose(x, axes)

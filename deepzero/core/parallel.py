@@ -130,8 +130,18 @@ def matmul(a, b, out):
         get_array_module(out).matmul(a, b, out=out)
         return
 
-    def rows(a_part, out_part):
-        np.matmul(np.moveaxis(a_part, 0, -2), b, out=np.moveaxis(out_part, 0, -2))
     macs = out.size * a.shape[-1]
-    over_batch(rows, np.moveaxis(a, -2, 0), np.moveaxis(out, -2, 0),
-               min_bytes=0 if macs >= MIN_PARALLEL_MACS else float('inf'))
+    if macs < MIN_PARALLEL_MACS and runtime.get('blas') == 'single':
+        # not split, and OpenBLAS runs on one thread anyway: the GEMM without a
+        # pass around it (whose set-up costs more than a tiny GEMM)
+        runtime.apply_blas_policy()
+        np.matmul(a, b, out=out)
+        return
+    if a.ndim == out.ndim == 2:  # rows are axis 0 already: no moveaxis views
+        def rows(a_part, out_part):
+            np.matmul(a_part, b, out=out_part)
+    else:
+        def rows(a_part, out_part):
+            np.matmul(np.moveaxis(a_part, 0, -2), b, out=np.moveaxis(out_part, 0, -2))
+        a, out = np.moveaxis(a, -2, 0), np.moveaxis(out, -2, 0)
+    over_batch(rows, a, out, min_bytes=0 if macs >= MIN_PARALLEL_MACS else float('inf'))

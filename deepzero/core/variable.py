@@ -7,10 +7,8 @@ gradient before its own creator runs.
 """
 import heapq
 
-import numpy as np
-
 from .array_module import ARRAY_TYPES, as_array, is_scalar
-from .config import config, using_config
+from .config import config
 
 
 # dtype kinds a Variable holds: bool, signed and unsigned int, float, complex.
@@ -75,7 +73,7 @@ class Variable:
         self.generation = 0
         if requires_grad is None:
             requires_grad = data is not None and _is_float(data.dtype)
-        self.requires_grad = requires_grad
+        self._requires_grad = bool(requires_grad)  # as the setter does, without its call
 
     # --- the gradient flag -------------------------------------------------
     @property
@@ -181,7 +179,11 @@ class Variable:
         push = queue.push
 
         def run(f, outputs, gys):
-            with using_config('enable_backprop', create_graph):
+            # the switch set and restored by hand: a using_config() block per
+            # function costs a generator and a context manager
+            enable_backprop = config.enable_backprop
+            config.enable_backprop = create_graph
+            try:
                 if retain_grad:
                     for y, gy in zip(outputs, gys):
                         if gy is not None and y is not self:  # self.grad is the seed
@@ -195,7 +197,7 @@ class Variable:
                 if not isinstance(gxs, tuple):
                     gxs = (gxs,)
                 for x, gx in zip(f.inputs, gxs):
-                    if gx is None or not x.requires_grad:
+                    if gx is None or not x._requires_grad:  # the property's storage
                         continue
                     if x.creator is None:
                         x.grad = _accumulate(x.grad, gx)
@@ -204,6 +206,8 @@ class Variable:
                     else:
                         call_grads[x] = _accumulate(call_grads.get(x), gx)
                         push(x.creator)
+            finally:
+                config.enable_backprop = enable_backprop
 
         # grad_ready's bookkeeping: the uses (input slots) of each leaf that
         # functions still to run hold, and the leaves that got a gradient
@@ -351,7 +355,7 @@ def as_variable(obj, dtype=None):
 
 
 def _is_float(dtype):
-    return np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating)
+    return dtype.kind in 'fc'   # floating or complex; cheaper than np.issubdtype
 
 
 def _accumulate(total, g):

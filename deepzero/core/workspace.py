@@ -24,6 +24,7 @@ the pool hands out fresh arrays only (``REFCOUNT_REUSE`` is False).
 The budget is the ``pool_bytes`` setting of core/runtime.py
 (``DEEPZERO_POOL_BYTES``), read when an array is added.
 """
+import math
 import sys
 import sysconfig
 import threading
@@ -78,7 +79,7 @@ class Workspace:
     def empty(self, shape, dtype):
         """An uninitialised C-contiguous NumPy array (reused when one is free)."""
         shape, dtype = tuple(shape), np.dtype(dtype)
-        nbytes = int(np.prod(shape)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         if nbytes < MIN_POOLED_BYTES or not REFCOUNT_REUSE:
             return np.empty(shape, dtype)
         key = (shape, dtype)
@@ -98,7 +99,7 @@ class Workspace:
         (per-layer chunk buffers, padded copies): one buffer serves every
         layer in turn, where ``empty`` would keep one per shape."""
         shape, dtype = tuple(shape), np.dtype(dtype)
-        count = int(np.prod(shape))
+        count = math.prod(shape)
         if count * dtype.itemsize < MIN_POOLED_BYTES or not REFCOUNT_REUSE:
             return np.empty(shape, dtype)
         key = ('scratch', dtype)
@@ -135,7 +136,7 @@ class Workspace:
     def _new(self, shape, dtype, key, keep):
         """A new array, held under ``key`` if it fits the budget once free
         arrays of keys other than ``keep`` are dropped. Under the lock."""
-        nbytes = int(np.prod(shape)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         if self.held_bytes + nbytes > self.max_bytes:
             self._evict(nbytes, keep)
         array = np.empty(shape, dtype)

@@ -39,7 +39,9 @@ class Layer:
         self._params = {}   # attribute names of Parameters and Layers, in order
 
     def __setattr__(self, name, value):
-        if isinstance(value, (Parameter, Layer)):
+        # Parameter.engine_class: the class Parameter's isinstance check stands
+        # for, checked directly (a metaclass's check runs Python code per call)
+        if isinstance(value, (Parameter.engine_class, Layer)):
             self._params[name] = None
         elif name != '_params':
             self._params.pop(name, None)

@@ -18,25 +18,32 @@ class Linear(Function):
     def forward(self, x, W, b=None):
         _check_shapes(x, W, b)
         in_features, out_features = W.shape
-        x_rows = x.reshape(-1, in_features)
-        y = get_array_module(x).empty((x_rows.shape[0], out_features),
-                                      np.result_type(x.dtype, W.dtype))
+        x_rows = x if x.ndim == 2 else x.reshape(-1, in_features)
+        # np.result_type is slow next to a tiny op's GEMM
+        dtype = x.dtype if x.dtype == W.dtype else np.result_type(x.dtype, W.dtype)
+        y = get_array_module(x).empty((x_rows.shape[0], out_features), dtype)
         matmul_into(x_rows, W, y)
         if b is not None:
             y += b  # in place: y is a fresh GEMM result
-        return y.reshape(x.shape[:-1] + (out_features,))
+        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (out_features,))
 
     def backward(self, gy):
         x, W = self.inputs[:2]
         in_features, out_features = W.shape
         need_x, need_W = self.needs_input_grad[:2]
-        gy_rows = reshape(gy, (-1, out_features))
+        gy_rows = _rows(gy, out_features)
         gx = reshape(matmul(gy_rows, W.T), x.shape) if need_x else None
-        gW = matmul(reshape(x, (-1, in_features)).T, gy_rows) if need_W else None
+        gW = matmul(_rows(x, in_features).T, gy_rows) if need_W else None
         if len(self.inputs) == 2:
             return gx, gW
         gb = sum(gy_rows, axis=0) if self.needs_input_grad[2] else None
         return gx, gW, gb
+
+
+def _rows(v, features):
+    """``v`` as (rows, features): a 2-d ``v`` as it is (no reshape op in the
+    graph), else reshaped."""
+    return v if v.ndim == 2 else reshape(v, (-1, features))
 
 
 def _check_shapes(x, W, b):
