@@ -149,6 +149,30 @@ def test_cifar100_reads_fine_or_coarse_labels(cache):
     assert datasets.CIFAR100.labels('coarse')[1] == 'fish'
 
 
+class RunsOnLoad:
+    """Pickles as a call of os.mkdir(path): unpickling it would run that."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+@pytest.mark.parametrize('make, archive_name, member', [
+    (lambda: datasets.CIFAR10(train=False), 'cifar-10-python.tar.gz',
+     'cifar-10-batches-py/test_batch'),
+    (lambda: datasets.CIFAR100(train=True), 'cifar-100-python.tar.gz', 'cifar-100-python/train'),
+])
+def test_cifar_refuses_a_pickled_callable_without_running_it(cache, make, archive_name, member):
+    marker = cache / 'ran'
+    with tarfile.open(cache / archive_name, 'w:gz') as archive:
+        add_pickle(archive, member, {b'data': RunsOnLoad(str(marker)), b'labels': [1]})
+    with pytest.raises(pickle.UnpicklingError, match=f'{archive_name}.*{member}.*refusing'):
+        make()
+    assert not marker.exists()
+
+
 def test_shakespear_gives_character_ids(cache):
     (cache / 'shakespear.txt').write_text('abca')
     text = datasets.Shakespear()

@@ -22,6 +22,7 @@ import tarfile
 import numpy as np
 
 from ..core.files import atomic_write
+from ..datasets.keras_cache import RestrictedUnpickler
 from .transforms import Compose, Flatten, Normalize, ToFloat
 from .utils import cache_dir, get_file
 
@@ -260,10 +261,16 @@ class Shakespear(Dataset):
 # --- helpers -----------------------------------------------------------------
 
 def _unpickle(archive, member_name):
-    """The pickled dict of the archive member whose name contains ``member_name``."""
+    """The pickled dict of the archive member whose name contains ``member_name``,
+    through ``RestrictedUnpickler`` (NumPy arrays and plain containers only: a
+    pickle can run any callable it names). UnpicklingError naming the archive
+    and the member otherwise."""
     for member in archive.getmembers():
         if member_name in member.name:
-            return pickle.load(archive.extractfile(member), encoding='bytes')
+            try:
+                return RestrictedUnpickler(archive.extractfile(member), encoding='bytes').load()
+            except pickle.UnpicklingError as e:
+                raise pickle.UnpicklingError(f"{archive.name} ({member.name}): {e}") from e
     raise ValueError(f"{archive.name}: no member named like {member_name!r}")
 
 
