@@ -134,6 +134,29 @@ def test_load_weights_names_a_missing_key_and_a_wrong_shape(tmp_path):
         wider.load_weights(str(tmp_path / 'one.npz'))
 
 
+def test_load_weights_keeps_the_parameters_dtype(tmp_path):
+    """A float64 file (DeZero's weights under NumPy 2 are float64) leaves
+    made float32 parameters float32, and gives lazy ones their layer's dtype;
+    BatchNorm, whose dtype follows its input, keeps the file's."""
+    path = tmp_path / 'float64.npz'
+    np.savez(path, W=np.full((2, 3), 0.1), b=np.zeros(3))
+    made = L.Linear(3, in_size=2)
+    made.load_weights(str(path))
+    assert made.W.dtype == made.b.dtype == np.float32
+    np.testing.assert_array_equal(made.W.data, np.float32(0.1))
+    assert made(np.ones((1, 2), np.float32)).dtype == np.float32
+    lazy = L.Linear(3)
+    lazy.load_weights(str(path))
+    assert lazy.W.dtype == np.float32 and lazy.W.shape == (2, 3)
+    assert L.Linear(3, dtype=np.float64, in_size=2).W.dtype == np.float64
+    bn_path = tmp_path / 'bn.npz'
+    np.savez(bn_path, **{name: np.ones(3, np.float16)
+                         for name in ('avg_mean', 'avg_var', 'gamma', 'beta')})
+    norm = L.BatchNorm()
+    norm.load_weights(str(bn_path))
+    assert norm.gamma.dtype == np.float16
+
+
 # --- convolutions (NCHW, OIHW) ----------------------------------------------------------
 
 def reference_conv(x, W, b, stride, pad):

@@ -82,13 +82,17 @@ class Layer:
 
     def _flatten_params(self, params_dict, parent_key=''):
         """Fill ``params_dict`` with {'sub/.../name': Parameter}."""
+        params_dict.update((key, param) for key, _, param in self._owned_params(parent_key))
+
+    def _owned_params(self, parent_key=''):
+        """(flattened name, the layer that holds it, Parameter) for every parameter."""
         for name in self._params:
             obj = self.__dict__[name]
             key = parent_key + '/' + name if parent_key else name
             if isinstance(obj, Layer):
-                obj._flatten_params(params_dict, key)
+                yield from obj._owned_params(key)
             else:
-                params_dict[key] = obj
+                yield key, self, obj
 
     def save_weights(self, path):
         """Write every parameter's array to ``path`` (a compressed .npz;
@@ -111,23 +115,27 @@ class Layer:
 
     def load_weights(self, path):
         """Set every parameter from the .npz ``path`` wrote by
-        ``save_weights`` (on the parameter's device where it has data).
-        KeyError naming the parameter when the file lacks it; ValueError when
-        a shape differs from the parameter's."""
-        params = {}
-        self._flatten_params(params)
+        ``save_weights``, in the parameter's dtype and on its device where it
+        has data. A parameter not made yet (lazy weights) takes the dtype its
+        layer would make it in, the layer's ``dtype`` (Linear, Conv2d,
+        Deconv2d); one whose layer has none (BatchNorm follows its input)
+        keeps the file's. KeyError naming the parameter when the file lacks
+        it; ValueError when a shape differs from the parameter's."""
         with np.load(path) as npz:
-            for key, param in params.items():
+            for key, layer, param in self._owned_params():
                 if key not in npz:
                     raise KeyError(f"load_weights: {path} has no array {key!r} "
                                    f"(it has {sorted(npz.files)})")
                 value = npz[key]
-                if param.data is not None:
-                    if value.shape != param.shape:
-                        raise ValueError(f"load_weights: {key!r} in {path} has shape "
-                                         f"{value.shape}, the parameter {param.shape}")
-                    if cuda.device_of(param.data) == 'gpu':
-                        value = cuda.as_cupy(value)
+                if param.data is None:
+                    param.data = value.astype(getattr(layer, 'dtype', value.dtype), copy=False)
+                    continue
+                if value.shape != param.shape:
+                    raise ValueError(f"load_weights: {key!r} in {path} has shape "
+                                     f"{value.shape}, the parameter {param.shape}")
+                value = value.astype(param.dtype, copy=False)
+                if cuda.device_of(param.data) == 'gpu':
+                    value = cuda.as_cupy(value)
                 param.data = value
 
 
