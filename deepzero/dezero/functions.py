@@ -25,7 +25,7 @@ DeZero's convention and keeps deepzero's fixes (docs/dezero.md lists them):
 import numpy as np
 
 from .. import functions as engine_F
-from ..core import Function, config, get_array_module
+from ..core import config, get_array_module
 from ..core.operators import (GetItem, GetItemGrad, add, broadcast_to, div, exp, getitem,
                               log, matmul, mul, neg, pow, reshape, sub, sum, sum_to,
                               transpose)
@@ -41,7 +41,7 @@ __all__ = [
     'sum', 'sum_to', 'broadcast_to', 'average', 'mean', 'matmul', 'linear', 'linear_simple',
     'sigmoid', 'sigmoid_simple', 'relu', 'softmax', 'softmax_simple', 'log_softmax',
     'leaky_relu',
-    'mean_squared_error', 'mean_squared_error_simple', 'softmax_cross_entropy',
+    'mean_squared_error', 'MeanSquaredError', 'mean_squared_error_simple', 'softmax_cross_entropy',
     'softmax_cross_entropy_simple', 'sigmoid_cross_entropy', 'binary_cross_entropy',
     'accuracy', 'dropout', 'batch_norm', 'batch_nrom', 'embed_id', 'max', 'min', 'clip',
     'conv2d', 'deconv2d', 'conv2d_simple', 'im2col', 'col2im', 'pooling', 'pooling_simple',
@@ -116,32 +116,15 @@ def leaky_relu(x, slope=0.2):
 
 
 # --- losses -------------------------------------------------------------------------------------
-class DeZeroMeanSquaredError(Function):
-    """sum((x0 - x1)^2) / len(x0) as one op, as DeZero's MeanSquaredError
-    (here that name is Keras's loss class). The book's RNN calls it at every
-    time step, where four ops cost several times as much bookkeeping. The
-    values, and the gradients bit for bit, are those of the four ops
-    ``sum(diff * diff) / len(diff)``."""
-
-    def forward(self, x0, x1):
-        diff = x0 - x1
-        return (diff * diff).sum() / len(diff)
-
-    def backward(self, gy):
-        x0, x1 = self.inputs
-        need0, need1 = self.needs_input_grad
-        diff = x0 - x1                     # an op: higher-order gradients go through it
-        g = broadcast_to(gy / len(diff), diff.shape) * diff
-        g = g + g                          # the two factors' shares, as the ops summed them
-        return (sum_to(g, x0.shape) if need0 else None,
-                sum_to(-g, x1.shape) if need1 else None)
+# DeZero's name for its one-op MSE; the engine's name says it divides by the batch size
+MeanSquaredError = engine_F.SumSquaredErrorOverBatch
 
 
 def mean_squared_error(x0, x1):
     """sum((x0 - x1)^2) / len(x0): summed over all elements, divided by the
     batch size (DeZero's definition; Keras's MSE divides by the element
     count). Both inputs get gradients."""
-    return DeZeroMeanSquaredError()(x0, x1)
+    return engine_F.sum_squared_error_over_batch(x0, x1)
 
 
 def softmax_cross_entropy(x, t):

@@ -14,19 +14,20 @@ values), and every gradient of every order is exact (DeZero's second-order
 gradient through the conv kernel fails).
 
 ``im2col``/``col2im`` are DeZero's teaching ops with its layout: columns
-(N, C, KH, KW, OH, OW), or (N*OH*OW, C*KH*KW) with ``to_matrix``. They read
-and write the windows with deepzero's window kernels
-(``deepzero.kernels.windows``); ``conv2d_simple`` and ``pooling_simple``
-build a conv and a max pool from them, as the book does.
+(N, C, KH, KW, OH, OW), or (N*OH*OW, C*KH*KW) with ``to_matrix``. They are
+the engine's ``ImageToColumns``/``ColumnsToImage`` (``deepzero.functions.columns``),
+here also under DeZero's class names ``Im2col``/``Col2im``; ``conv2d_simple``
+and ``pooling_simple`` build a conv and a max pool from them, as the book does.
 """
-from ..core import Function, get_array_module
+from ..core import get_array_module
 from ..core.operators import mul, reshape, transpose
+from ..functions.columns import ColumnsToImage, ImageToColumns, columns_to_image, image_to_columns
 from ..functions.conv import Conv2DTransposeFunction, conv2d as engine_conv2d
 from ..functions.linear import linear
 from ..functions.pooling import avg_pool2d, max_pool2d
 from ..functions.reductions import max as engine_max
 from ..kernels.geometry import ConvSpec, WindowGeometry
-from ..kernels.windows import inverse_counts, scatter_windows, window_view
+from ..kernels.windows import col2im_nchw, im2col_nchw, inverse_counts
 from .utils import get_deconv_outsize, pair
 
 __all__ = ['conv2d', 'deconv2d', 'conv2d_simple', 'pooling', 'pooling_simple',
@@ -125,50 +126,21 @@ def pooling_simple(x, kernel_size, stride=1, pad=0):
 
 
 # --- im2col / col2im -------------------------------------------------------------------------
-class Im2col(Function):
-    """x (N, C, H, W) -> its windows as columns; the adjoint is ``Col2im``."""
-
-    def __init__(self, kernel_size, stride, pad, to_matrix):
-        self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
-        self.to_matrix = to_matrix
-
-    def forward(self, x):
-        self.input_shape = x.shape
-        return im2col_array(x, self.kernel_size, self.stride, self.pad, self.to_matrix)
-
-    def backward(self, gy):
-        return col2im(gy, self.input_shape, self.kernel_size, self.stride, self.pad,
-                      self.to_matrix)
-
-
-class Col2im(Function):
-    """Columns -> an (N, C, H, W) image, overlapping cells summed; the adjoint
-    of ``Im2col``."""
-
-    def __init__(self, input_shape, kernel_size, stride, pad, to_matrix):
-        self.input_shape = tuple(input_shape)
-        self.kernel_size, self.stride, self.pad = kernel_size, stride, pad
-        self.to_matrix = to_matrix
-
-    def forward(self, col):
-        return col2im_array(col, self.input_shape, self.kernel_size, self.stride, self.pad,
-                            self.to_matrix)
-
-    def backward(self, gx):
-        return im2col(gx, self.kernel_size, self.stride, self.pad, self.to_matrix)
+Im2col = ImageToColumns     # DeZero's names for the engine's ops, arguments in DeZero's order
+Col2im = ColumnsToImage
 
 
 def im2col(x, kernel_size, stride=1, pad=0, to_matrix=True):
     """The windows of x (N, C, H, W) as columns, differentiably: (N, C, KH, KW,
     OH, OW), or (N*OH*OW, C*KH*KW) with ``to_matrix`` (row n*OH*OW + i*OW + j
     holds window (i, j) of image n, channel-major). Padding reads 0."""
-    return Im2col(kernel_size, stride, pad, to_matrix)(x)
+    return image_to_columns(x, kernel_size, stride, pad, to_matrix)
 
 
 def col2im(x, input_shape, kernel_size, stride=1, pad=0, to_matrix=True):
     """The adjoint of ``im2col``: columns back to an ``input_shape`` (N, C, H, W)
     image, each cell the sum of the column entries that read it."""
-    return Col2im(input_shape, kernel_size, stride, pad, to_matrix)(x)
+    return columns_to_image(x, input_shape, kernel_size, stride, pad, to_matrix)
 
 
 def _geometry(op, in_hw, kernel_size, stride, pad):
@@ -178,29 +150,11 @@ def _geometry(op, in_hw, kernel_size, stride, pad):
 
 def im2col_array(img, kernel_size, stride, pad, to_matrix=True):
     """``im2col`` on an array (NumPy or CuPy)."""
-    n, c, h, w = img.shape
-    geometry = _geometry('im2col', (h, w), kernel_size, stride, pad)
-    xp = get_array_module(img)
-    (top, bottom), (left, right) = geometry.pads
-    padded = xp.pad(img.transpose(0, 2, 3, 1), ((0, 0), (top, bottom), (left, right), (0, 0)))
-    windows = window_view(padded, geometry)                    # (N, OH, OW, KH, KW, C)
-    if to_matrix:
-        return windows.transpose(0, 1, 2, 5, 3, 4).reshape(n * geometry.out_hw[0]
-                                                           * geometry.out_hw[1], -1)
-    return xp.ascontiguousarray(windows.transpose(0, 5, 3, 4, 1, 2))
+    return im2col_nchw(img, _geometry('im2col', img.shape[2:], kernel_size, stride, pad),
+                       to_matrix)
 
 
 def col2im_array(col, img_shape, kernel_size, stride, pad, to_matrix=True):
     """``col2im`` on an array (NumPy or CuPy)."""
-    n, c, h, w = img_shape
-    geometry = _geometry('col2im', (h, w), kernel_size, stride, pad)
-    (kh, kw), (oh, ow) = geometry.window, geometry.out_hw
-    if to_matrix:
-        col = col.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
-    # one (N, OH, OW, C) slab per window offset, as the window scatter takes them
-    values = col.transpose(2, 3, 0, 4, 5, 1).reshape(kh * kw, n, oh, ow, c)
-    xp = get_array_module(col)
-    image = xp.empty((n,) + geometry.padded_hw + (c,), col.dtype)
-    scatter_windows(values, geometry, image)
-    (top, _), (left, _) = geometry.pads
-    return xp.ascontiguousarray(image[:, top:top + h, left:left + w].transpose(0, 3, 1, 2))
+    return col2im_nchw(col, img_shape,
+                       _geometry('col2im', img_shape[2:], kernel_size, stride, pad), to_matrix)

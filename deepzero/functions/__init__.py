@@ -17,3 +17,4 @@ from .losses import *        # noqa: F401,F403
 from .metrics import *       # noqa: F401,F403
 from .conv import *          # noqa: F401,F403
 from .pooling import *       # noqa: F401,F403
+from .columns import *       # noqa: F401,F403

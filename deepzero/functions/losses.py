@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core import Function, Variable, as_variable, get_array_module
 from ..core.array_module import ARRAY_TYPES
-from ..core.operators import broadcast_to, cast, exp, log, reshape, sum
+from ..core.operators import broadcast_to, cast, exp, log, reshape, sum, sum_to
 from .activations import sigmoid
 
 __all__ = ['MeanSquaredErrorFunction', 'mean_squared_error',
@@ -34,7 +34,8 @@ __all__ = ['MeanSquaredErrorFunction', 'mean_squared_error',
            'BinaryCrossentropyFunction', 'BinaryCrossentropyFromLogits', 'binary_crossentropy',
            'CategoricalCrossentropyFunction', 'categorical_crossentropy',
            'sparse_categorical_crossentropy',
-           'HingeFunction', 'hinge']
+           'HingeFunction', 'hinge',
+           'SumSquaredErrorOverBatch', 'sum_squared_error_over_batch']
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): the probability clipping margin
 REDUCTIONS = ('mean', 'sum', 'none')
@@ -387,3 +388,30 @@ def class_indices(name, pred_shape, axis, labels):
         raise ValueError(f"{name}: labels must be whole numbers in [0, {classes}), got "
                          f"values from {labels.min()} to {labels.max()}")
     return indices
+
+
+class SumSquaredErrorOverBatch(Function):
+    """sum((x0 - x1)^2) / len(x0) as one op: the squared error summed over
+    every element, divided by the batch size, 0-d (DeZero's
+    ``mean_squared_error``; ``mean_squared_error`` here divides by the element
+    count). One op, not four, because DeZero's RNN examples call it at every
+    time step. The values, and the gradients bit for bit, are those of the
+    four ops ``sum(diff * diff) / len(diff)``; both inputs get gradients."""
+
+    def forward(self, x0, x1):
+        diff = x0 - x1
+        return (diff * diff).sum() / len(diff)
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        need0, need1 = self.needs_input_grad
+        diff = x0 - x1                     # an op: higher-order gradients go through it
+        g = broadcast_to(gy / len(diff), diff.shape) * diff
+        g = g + g                          # the two factors' shares, as the ops summed them
+        return (sum_to(g, x0.shape) if need0 else None,
+                sum_to(-g, x1.shape) if need1 else None)
+
+
+def sum_squared_error_over_batch(x0, x1):
+    """sum((x0 - x1)^2) / len(x0), 0-d: x0 and x1 of one shape (N, ...)."""
+    return SumSquaredErrorOverBatch()(x0, x1)

@@ -111,3 +111,34 @@ def inverse_counts(geometry, dtype, xp):
         start = xp.arange(out) * stride - before
         counts.append(xp.minimum(start + window, size) - xp.maximum(start, 0))
     return (1.0 / xp.outer(counts[0], counts[1]).astype(dtype))[:, :, None]
+
+
+def im2col_nchw(image, geometry, to_matrix):
+    """The windows of ``image`` (N, C, H, W) as columns: (N, C, KH, KW, OH,
+    OW), or (N*OH*OW, C*KH*KW) with ``to_matrix`` (row n*OH*OW + i*OW + j
+    holds window (i, j) of image n, channel-major). Padding reads 0."""
+    n = image.shape[0]
+    xp = get_array_module(image)
+    (top, bottom), (left, right) = geometry.pads
+    padded = xp.pad(image.transpose(0, 2, 3, 1), ((0, 0), (top, bottom), (left, right), (0, 0)))
+    windows = window_view(padded, geometry)                    # (N, OH, OW, KH, KW, C)
+    if to_matrix:
+        return windows.transpose(0, 1, 2, 5, 3, 4).reshape(n * geometry.out_hw[0]
+                                                           * geometry.out_hw[1], -1)
+    return xp.ascontiguousarray(windows.transpose(0, 5, 3, 4, 1, 2))
+
+
+def col2im_nchw(columns, image_shape, geometry, to_matrix):
+    """The adjoint of ``im2col_nchw``: ``columns`` back to an ``image_shape``
+    (N, C, H, W) image, each cell the sum of the entries that read it."""
+    n, c, h, w = image_shape
+    (kh, kw), (oh, ow) = geometry.window, geometry.out_hw
+    if to_matrix:
+        columns = columns.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    # one (N, OH, OW, C) slab per window offset, as scatter_windows takes them
+    values = columns.transpose(2, 3, 0, 4, 5, 1).reshape(kh * kw, n, oh, ow, c)
+    xp = get_array_module(columns)
+    image = xp.empty((n,) + geometry.padded_hw + (c,), columns.dtype)
+    scatter_windows(values, geometry, image)
+    (top, _), (left, _) = geometry.pads
+    return xp.ascontiguousarray(image[:, top:top + h, left:left + w].transpose(0, 3, 1, 2))
