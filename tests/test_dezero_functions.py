@@ -145,7 +145,8 @@ def test_mean_squared_error_divides_by_the_batch_size(fn, rng):
     (((4, 3), (4, 3)), np.float64), (((4, 3), (4, 3)), np.float32),
     (((4, 1), (4, 3)), np.float64), (((1, 1), ()), np.float32)])
 def test_mean_squared_error_op_gives_the_four_ops_values_bit_for_bit(shapes, dtype, rng):
-    """One op (DeZeroMeanSquaredError), the values and gradients of sum(d * d) / len(d)."""
+    """One op (DeZero's MeanSquaredError, the engine's SumSquaredErrorOverBatch),
+    the values and gradients of sum(d * d) / len(d)."""
     arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
 
     def run(fn):

@@ -323,3 +323,17 @@ def test_matches_keras_losses(rng, keras):
         assert ours.dtype == np.float32
         np.testing.assert_allclose(ours.data, to_numpy(theirs), rtol=2e-5, atol=1e-6,
                                    err_msg=f'pair {i}')
+
+
+@pytest.mark.parametrize('shapes', [((4, 3), (4, 3)), ((4, 1), (4, 3)), ((2, 3, 2), (2, 3, 2))])
+def test_sum_squared_error_over_batch_gradients(rng, shapes):
+    check_gradients(F.sum_squared_error_over_batch, *(rng.standard_normal(s) for s in shapes))
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_sum_squared_error_over_batch_matches_torch(rng, dtype):
+    """mse_loss summed, over the batch size (DeZero's mean_squared_error)."""
+    a, b = rng.standard_normal((6, 3, 2)), rng.standard_normal((6, 3, 2))
+    compare_with_torch(F.sum_squared_error_over_batch,
+                       lambda a, b: TF.mse_loss(a, b, reduction='sum') / len(a),
+                       a, b, dtype=dtype)
