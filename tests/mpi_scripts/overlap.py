@@ -87,7 +87,10 @@ def check_define_by_run(rank, size):
         p.cleargrad()
     reducer = engine.GradientReducer(params)
     spied = []
-    (loss_of(params, x, Spy(reducer, spied)) ** 2).sum().backward(grad_ready=reducer)
+    # the progress thread ends once its buckets have completed; testing them
+    # only every 10 s keeps it alive until the Spy has looked (wait() stops it)
+    with runtime.settings(allreduce_progress_seconds=10.0):
+        (loss_of(params, x, Spy(reducer, spied)) ** 2).sum().backward(grad_ready=reducer)
     started_in_backward = reducer.started
     reducer.wait()
     for p, w, g in zip(params, want, own):
