@@ -209,9 +209,7 @@ def _allreduce_in_place(array, op, name):
     if world.comm is None or world.size == 1:
         return
     from mpi4py import MPI
-    mpi_op = {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX,
-              Product: MPI.PROD}[op]
-    world.comm.Allreduce(MPI.IN_PLACE, array, op=mpi_op)
+    world.comm.Allreduce(MPI.IN_PLACE, array, op=_mpi_op(op))
     if op == Average:
         array /= array.dtype.type(world.size)
 
@@ -275,12 +273,6 @@ def _check_root(root_rank, world, name):
                          f"of size {world.size}")
 
 
-# How often the progress thread lets MPI move the buckets in flight: often
-# enough for the rounds of a ring over many nodes, seldom enough to cost little
-# CPU (each test is a few microseconds)
-PROGRESS_SECONDS = 0.0005
-
-
 def _mpi_op(op):
     from mpi4py import MPI
     return {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}[op]
@@ -310,12 +302,16 @@ class _Buckets:
     order; a bucket starts once all its arrays are in and every bucket before
     it has started (MPI needs all ranks to start their collectives in one
     order); ``finish()`` starts the rest and waits. Then it is ready for the
-    next round, in the same buffers.
+    next round, in the same buffers. ``discard()`` ends a round that failed
+    part way (see GradientReducer.discard).
 
     MPI moves a non-blocking collective's data only while the process is
     inside MPI (an algorithm's rounds start one after another, each from an
     MPI call), so while buckets are in flight before ``finish``, a thread
-    tests them every PROGRESS_SECONDS (the calls are serialised by a lock).
+    tests them every ``allreduce_progress_seconds`` (the runtime setting; the
+    calls are serialised by a lock); it ends when every bucket started has
+    completed (a later bucket starts it again), so a round left unfinished
+    keeps no thread running.
     After ``finish``: ``wait_seconds``, how long it waited for them (the
     communication that nothing hid)."""
 
@@ -370,9 +366,11 @@ class _Buckets:
         """Copy ``array`` (array ``i``'s values, any device) into its bucket;
         start the buckets that are now complete."""
         if self._given[i]:
-            raise RuntimeError(f"{self._name}: gradient {i} was handed over twice in one "
-                               "step; reduce (wait() or the optimizer's update) after each "
-                               "backward pass")
+            raise RuntimeError(
+                f"{self._name}: gradient {i} was handed over again before the previous "
+                "backward pass's gradients were reduced: call wait() (or the optimizer's "
+                "update) after each backward pass, and discard() where a step fails "
+                "between backward and wait()")
         bucket, offset, size, shape = self._slots[i]
         array = cuda.as_numpy(array)
         if array.shape != shape:
@@ -382,11 +380,13 @@ class _Buckets:
         self._given[i] = True
         self._missing[bucket] -= 1
         self._start_complete()
-        if self._threaded and self._requests and self._progress is None:
-            self._stop.clear()
-            self._progress = threading.Thread(target=self._drive, daemon=True,
-                                              name='deepzero-allreduce-progress')
-            self._progress.start()
+        with self._lock:
+            if self._threaded and self._requests and self._progress is None:
+                self._stop.clear()
+                self._progress = threading.Thread(
+                    target=self._drive, args=(runtime.get('allreduce_progress_seconds'),),
+                    daemon=True, name='deepzero-allreduce-progress')
+                self._progress.start()
 
     def _start_complete(self):
         with self._lock:
@@ -396,12 +396,14 @@ class _Buckets:
                 self._requests.append(self._comm.Iallreduce(self._mpi.IN_PLACE, buffer,
                                                             op=_mpi_op(self._op)))
 
-    def _drive(self):
-        """The progress thread: tests the buckets in flight every
-        PROGRESS_SECONDS until ``finish`` stops it."""
-        while not self._stop.wait(PROGRESS_SECONDS):
+    def _drive(self, seconds):
+        """The progress thread: tests the buckets in flight every ``seconds``
+        until all have completed or ``finish`` stops it."""
+        while not self._stop.wait(seconds):
             with self._lock:
-                self._mpi.Request.Testall(self._requests)
+                if self._mpi.Request.Testall(self._requests):
+                    self._progress = None
+                    return
 
     def finish(self):
         """Start the buckets not started (arrays never put count as zeros), wait
@@ -415,10 +417,11 @@ class _Buckets:
             self._missing[bucket] = 0
         self._start_complete()
         begin = time.perf_counter()
-        if self._progress is not None:
+        with self._lock:
+            progress, self._progress = self._progress, None
+        if progress is not None:
             self._stop.set()
-            self._progress.join()
-            self._progress = None
+            progress.join()
         self._mpi.Request.Waitall(self._requests)
         self.wait_seconds = time.perf_counter() - begin
         results = []
@@ -433,6 +436,13 @@ class _Buckets:
                 buffer /= buffer.dtype.type(self._world_size)
         self._new_round()
         return results
+
+    def discard(self):
+        """End this round without its results: as ``finish`` (the buckets not
+        started start, with zeros for the arrays not put, and all are waited
+        for), then drop them. Nothing when the round has not begun."""
+        if self._requests or any(self._given):
+            self.finish()
 
 
 def allreduce_arrays(arrays, op=Average):
@@ -473,13 +483,36 @@ class GradientReducer:
             for p in params:
                 p.cleargrad()
 
-    ``op``: Average (default) or Sum. One backward pass per ``wait()``; every
-    rank must give gradients to the same Parameters (one that has none on
-    this rank counts as zeros in the others' reduction). In a world of one
-    process it does nothing. ``buckets``: their number; ``started``: how many
-    have started in this step; after ``wait()``: ``started_early`` (how many
-    started while backward ran) and ``wait_seconds`` (how long ``wait``
-    waited: the communication backward did not hide)."""
+    ``op``: Average (default) or Sum. Each gradient is reduced in its
+    Parameter's dtype (it is copied into a bucket of that dtype: a float32
+    Parameter's gradient travels and comes back as float32). One backward
+    pass per ``wait()``; every rank must give gradients to the same
+    Parameters (one that has none on this rank counts as zeros in the others'
+    reduction). In a world of one process it does nothing. ``buckets``: their
+    number; ``started``: how many have started in this step; after
+    ``wait()``: ``started_early`` (how many started while backward ran) and
+    ``wait_seconds`` (how long ``wait`` waited: the communication backward
+    did not hide).
+
+    A step that fails between ``backward`` and ``wait()`` (an error, Ctrl-C)
+    calls ``discard()`` in its error path (``fit`` does)::
+
+        try:
+            loss.backward(grad_ready=reducer)
+            reducer.wait()
+        except BaseException:
+            reducer.discard()
+            raise
+
+    The buckets this rank has started are collectives that the other ranks
+    start too, and MPI cannot cancel a collective, so ``discard()`` completes
+    the step's reduction (the gradients not handed over count as zeros) and
+    drops it: every rank then runs the same collectives whether its step
+    failed or not, and the next step starts afresh. Where every rank fails
+    alike (a bad batch, Ctrl-C) they all stay in step; an error on one rank
+    alone ends the job when it reaches ``init()``'s excepthook (MPI_Abort).
+    Without ``discard()`` the next backward's first gradient raises a
+    RuntimeError saying so."""
 
     def __init__(self, params, op=Average):
         if op not in (Average, Sum):
@@ -516,6 +549,14 @@ class GradientReducer:
                 self._buckets.put(i, g)
         return [None if r is None else _like_input(r, g)
                 for r, g in zip(self._buckets.finish()[::-1], grads)]
+
+    def discard(self):
+        """Drop this step's reduction after a failure between backward and
+        ``wait()``: complete the buckets (a collective, see above) and forget
+        the gradients handed over; the Parameters' ``grad`` are left as they
+        are. Nothing when no gradient has been handed over in this step."""
+        if self._buckets is not None:
+            self._buckets.discard()
 
     def wait(self):
         """Wait for every bucket and give each Parameter that has a gradient

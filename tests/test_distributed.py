@@ -112,6 +112,19 @@ def test_gradient_reducer_in_a_world_of_one_leaves_the_gradients(world_of_one):
         reducer.reduce([w.grad])
     with pytest.raises(ValueError, match="op must be Average or Sum"):
         distributed.GradientReducer([w], op=hvd.Max)
+    reducer.discard()   # a failed step's reduction: nothing to end when alone
+    np.testing.assert_array_equal(w.grad.data, want[0])
+
+
+@pytest.mark.parametrize('text, printed', [('0.002', '0.002'), ('0', 'must be a number > 0')])
+def test_progress_interval_is_a_runtime_setting_read_from_the_environment(text, printed):
+    done = subprocess.run(
+        [sys.executable, '-c', 'from deepzero.core import runtime\n'
+         'try:\n    print(runtime.get("allreduce_progress_seconds"))\n'
+         'except ValueError as e:\n    print(e)'],
+        env=_mpi_env(DEEPZERO_ALLREDUCE_PROGRESS_SECONDS=text), capture_output=True,
+        text=True, timeout=60)
+    assert printed in done.stdout, done.stdout + done.stderr
 
 
 def _model():

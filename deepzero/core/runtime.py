@@ -123,6 +123,10 @@ SETTINGS = {
     # bytes per bucket of gradients that deepzero.distributed reduces with one MPI call
     'allreduce_bucket_bytes': Setting('DEEPZERO_ALLREDUCE_BUCKET_BYTES', _parse_bytes,
                                       _int_at_least(1), 25 << 20),
+    # seconds between the tests by which deepzero.distributed's progress thread
+    # lets MPI move the buckets in flight (MPI moves them only inside MPI calls)
+    'allreduce_progress_seconds': Setting('DEEPZERO_ALLREDUCE_PROGRESS_SECONDS', float,
+                                          _positive_float, 0.0005),
     # where models place their weights: 'auto' (the GPU when one is usable), 'cpu' or 'gpu'
     'device': Setting('DEEPZERO_DEVICE', lambda text: text.strip().lower(),
                       _one_of('auto', 'cpu', 'gpu'), 'auto'),

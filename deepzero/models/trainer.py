@@ -223,12 +223,19 @@ class Trainer:
         # warning already told the user, so they are left out quietly
         trainable = [w for w in weights if w.requires_grad]
         if trainable and loss.requires_grad:
-            self.optimizer.scale_loss(loss).backward(
-                grad_ready=self.optimizer.gradient_ready_callback(trainable))
-            self.optimizer.build(weights)
-            # Ctrl-C waits for the update to end: all weights step, or none
-            with defer_interrupts():
-                self.optimizer.apply([w.grad for w in trainable], trainable)
+            grad_ready = self.optimizer.gradient_ready_callback(trainable)
+            try:
+                self.optimizer.scale_loss(loss).backward(grad_ready=grad_ready)
+                self.optimizer.build(weights)
+                # Ctrl-C waits for the update to end: all weights step, or none
+                with defer_interrupts():
+                    self.optimizer.apply([w.grad for w in trainable], trainable)
+            except BaseException:
+                # a reduction started during backward must end, or the next step
+                # finds it half done (GradientReducer.discard says how)
+                if isinstance(grad_ready, distributed.GradientReducer):
+                    grad_ready.discard()
+                raise
             for w in trainable:
                 w.cleargrad()
         with no_grad():

@@ -6,12 +6,15 @@ computed one after the other, and the reduction started after backward
 (``average_gradients``, an optimizer without the backward hook) exactly;
 buckets start before backward ends; a weight used by two layers is reduced
 once, after both; ``allreduce_arrays`` reduces arrays of several dtypes in
-buckets. Prints 'OK <rank> <size>' at the end; any failure aborts
+buckets; a step that fails between backward and the reduction leaves no
+progress thread running, says so at the next backward, and ``discard()`` (in
+``fit``: by itself) lets the next step reduce right. Prints 'OK <rank> <size>' at the end; any failure aborts
 the whole world, so that no rank hangs in a collective the failed one never
 reaches."""
 import functools
 import sys
 import threading
+import time
 import traceback
 
 import numpy as np
@@ -84,7 +87,10 @@ def check_define_by_run(rank, size):
         p.cleargrad()
     reducer = engine.GradientReducer(params)
     spied = []
-    (loss_of(params, x, Spy(reducer, spied)) ** 2).sum().backward(grad_ready=reducer)
+    # the progress thread ends once its buckets have completed; testing them
+    # only every 10 s keeps it alive until the Spy has looked (wait() stops it)
+    with runtime.settings(allreduce_progress_seconds=10.0):
+        (loss_of(params, x, Spy(reducer, spied)) ** 2).sum().backward(grad_ready=reducer)
     started_in_backward = reducer.started
     reducer.wait()
     for p, w, g in zip(params, want, own):
@@ -126,6 +132,87 @@ def check_allreduce_arrays(rank, size):
             np.testing.assert_array_equal(g, want)
 
 
+def wait_for_no_progress_thread():
+    """The progress thread ends once the buckets it drives have completed."""
+    deadline = time.monotonic() + 30
+    while progress_threads() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert progress_threads() == 0, "the progress thread still runs"
+
+
+def check_failed_step(rank, size):
+    """Every rank fails alike between backward and the reduction."""
+    # the buckets themselves (also in a world of one): a round left after its
+    # first bucket started
+    arrays = [np.full(1100, rank + 1, np.float32), np.full(3, 10 * (rank + 1), np.float32)]
+    buckets = engine._Buckets([(a.shape, a.dtype) for a in arrays], hvd.Sum, 'check')
+    assert buckets.count == 2
+    buckets.put(0, arrays[0])
+    assert buckets.started == 1
+    wait_for_no_progress_thread()
+    try:
+        buckets.put(0, arrays[0])
+        raise AssertionError("a second put of one array in a round was taken")
+    except RuntimeError as error:
+        assert 'discard() where a step fails between backward and wait()' in str(error), error
+    buckets.discard()
+    for i, a in enumerate(arrays):
+        buckets.put(i, a)
+    total = size * (size + 1) // 2
+    got = buckets.finish()
+    np.testing.assert_array_equal(got[0], np.full(1100, total, np.float32))
+    np.testing.assert_array_equal(got[1], np.full(3, 10 * total, np.float32))
+
+    # define by run: the step after a failed one, with discard(), reduces right
+    params = make_params()
+    rng = np.random.default_rng(400 + rank)
+    x = Variable(rng.standard_normal((12, 8)).astype(np.float32), requires_grad=False)
+    (loss_of(params, x) ** 2).sum().backward()
+    want = [sequential_mean(p.grad.data) for p in params]
+    reducer = engine.GradientReducer(params)
+    for p in params:
+        p.cleargrad()
+    try:
+        (loss_of(params, x) ** 2).sum().backward(grad_ready=reducer)
+        raise KeyError('fails before wait()')
+    except KeyError:
+        wait_for_no_progress_thread()
+        reducer.discard()
+    for p in params:
+        p.cleargrad()
+    (loss_of(params, x) ** 2).sum().backward(grad_ready=reducer)
+    reducer.wait()
+    for p, w in zip(params, want):
+        np.testing.assert_array_equal(p.grad.data, w)
+
+    # fit: an error after backward, before the update, leaves the next fit as
+    # a fresh model's
+    data = np.random.default_rng(500 + rank)
+    x = data.standard_normal((32, 8)).astype(np.float32)
+    y = data.standard_normal((32, 3)).astype(np.float32)
+    models = []
+    for fail_first in (True, False):
+        model = make_model()
+        optimizer = hvd.DistributedOptimizer(SGD(0.05))
+        model.compile(optimizer=optimizer, loss='mse')
+        if fail_first:
+            def fail_once(weights):
+                del optimizer.build          # the class's build from now on
+                raise RuntimeError('fails between backward and the update')
+            optimizer.build = fail_once
+            try:
+                model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+                raise AssertionError("the failing fit did not fail")
+            except RuntimeError as error:
+                assert 'fails between backward' in str(error), error
+            wait_for_no_progress_thread()
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        models.append(model)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, hvd.broadcast(a, root_rank=0))
+
+
 def make_model():
     runtime.set_random_seed(0)
     return Sequential([Input((8,)), Dense(32, activation='tanh'), Dense(32, activation='tanh'),
@@ -163,6 +250,7 @@ def main():
     check_define_by_run(rank, size)
     check_fit_overlapped_equals_reduced_after(rank, size)
     check_allreduce_arrays(rank, size)
+    check_failed_step(rank, size)
     print(f'OK {rank} {size}', flush=True)
 
 
