@@ -97,14 +97,35 @@ def test_requires_grad_defaults_and_int_data_opts_in():
         Variable(labels)
 
 
-def test_int_data_that_opts_in_gets_exact_int_gradients():
-    # DeZero's book: the gradient of a sum over int data is int ones
-    x = Variable(np.array([[1, 2, 3], [4, 5, 6]]), requires_grad=True)
+@pytest.mark.parametrize('data', [np.arange(4), np.array([True, False])], ids=['int', 'bool'])
+def test_int_and_bool_data_cannot_require_a_gradient(data):
+    message = rf"Variable 'v' holds {data.dtype} data; gradients need floating-point"
+    with pytest.raises(TypeError, match=message):
+        Variable(data, name='v', requires_grad=True)
+    v = Variable(data, name='v')
+    assert not v.requires_grad
+    with pytest.raises(TypeError, match=message):
+        v.requires_grad = True
+    assert not v.requires_grad
+    v.requires_grad = False
+    placeholder = Variable(None, requires_grad=True)  # no data yet: nothing to check
+    assert placeholder.requires_grad
+
+
+def test_a_class_allowing_int_grads_gets_exact_int_gradients():
+    # the one opt-in, which the DeZero face's Variable uses; DeZero's book:
+    # the gradient of a sum over int data is int ones
+    class IntGradVariable(Variable):
+        int_grads_allowed = True
+
+    x = IntGradVariable(np.array([[1, 2, 3], [4, 5, 6]]), requires_grad=True)
     y = (x * x).sum()
     assert y.requires_grad and y.dtype == np.int64
     y.backward()
     assert x.grad.dtype == np.int64
     np.testing.assert_array_equal(x.grad.data, 2 * x.data)
+    x.requires_grad = False
+    x.requires_grad = True   # the setter allows it too
 
 
 def test_backward_seed_may_be_an_array():
@@ -113,6 +134,52 @@ def test_backward_seed_may_be_an_array():
     y.grad = np.array([1.0, 10.0])
     y.backward()
     np.testing.assert_array_equal(x.grad.data, [3.0, 30.0])
+
+
+def test_backward_seed_needs_the_output_shape_and_takes_its_dtype():
+    x = Variable(np.array([1.0, 2.0, 3.0], np.float32))
+    y = x * x
+    y.name = 'y'
+    for bad in (np.ones((2, 3), np.float32), np.ones(1, np.float32), np.float32(1)):
+        y.grad = bad
+        with pytest.raises(ValueError, match=re.escape(
+                f"Variable 'y'.grad (the seed of backward()) has shape {bad.shape}, "
+                "but Variable 'y' has shape (3,)")):
+            y.backward(retain_grad=True)
+        assert x.grad is None
+    y.grad = np.array([1.0, 10.0, 100.0])   # float64: cast, float32 stays float32
+    y.backward(retain_grad=True)
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [2.0, 40.0, 600.0])
+    y.grad = np.ones(3, np.complex64)
+    with pytest.raises(TypeError, match=r"has dtype complex64, which does not cast safely "
+                                        r"to Variable 'y''s dtype float32"):
+        y.backward()
+
+
+def test_grad_seeds_need_their_outputs_shape_and_take_their_dtype():
+    x = Variable(np.arange(3, dtype=np.float32))
+    y0, y1 = x * x, (x * 2.0).sum()
+    with pytest.raises(ValueError, match=re.escape(
+            "grad: grad_outputs[1] has shape (3,), but outputs[1] has shape ()")):
+        deepzero.grad([y0, y1], x, grad_outputs=[None, np.ones(3, np.float32)])
+    with pytest.raises(ValueError, match=re.escape(
+            "grad: grad_outputs[0] has shape (2, 3), but outputs[0] has shape (3,)")):
+        deepzero.grad(y0, x, grad_outputs=[np.ones((2, 3), np.float32)])
+    with pytest.raises(ValueError, match=re.escape("grad_outputs[0] has shape (1,)")):
+        deepzero.grad(y0, x, grad_outputs=[np.ones(1, np.float32)])   # no broadcasting
+    g, = deepzero.grad([y0, y1], x, grad_outputs=[np.ones(3), 1])  # float64 and int seeds
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g.data, [2.0, 4.0, 6.0])
+    with pytest.raises(TypeError, match=r"grad: grad_outputs\[0\] has dtype complex128"):
+        deepzero.grad(y0, x, grad_outputs=[np.ones(3, np.complex128)])
+    # a seed that requires a gradient is cast in the graph: d(seed . dy/dx)/d(seed)
+    seed = Variable(np.array([1.0, 2.0, 3.0]))   # float64
+    g, = deepzero.grad(y0, x, grad_outputs=[seed], create_graph=True)
+    assert g.dtype == np.float32
+    g.sum().backward()
+    assert seed.grad.dtype == np.float64
+    np.testing.assert_array_equal(seed.grad.data, 2 * x.data)
 
 
 @pytest.mark.parametrize('data, dtype', [

@@ -117,6 +117,24 @@ def test_int_data_takes_part_in_backprop_as_in_the_book():
     np.testing.assert_array_equal(x0.grad.data, [1, 1, 1])
 
 
+def test_only_the_face_lets_int_data_have_gradients():
+    # the face's Variable and Parameter opt in through the engine's one switch
+    x = Variable(np.array([[1, 2, 3], [4, 5, 6]]))
+    row = F.get_item(x, 1)
+    assert type(row) is deepzero.Variable and row.requires_grad   # an engine result
+    row.backward()
+    assert x.grad.dtype == np.int64
+    np.testing.assert_array_equal(x.grad.data, [[0, 0, 0], [1, 1, 1]])
+    p = Parameter(np.arange(3), name='counts')
+    F.sum(p * 2).backward()
+    np.testing.assert_array_equal(p.grad.data, [2, 2, 2])
+    # the engine's own Variables keep the TypeError, in the same process
+    with pytest.raises(TypeError, match=r"holds int64 data; gradients need floating-point"):
+        deepzero.Variable(np.arange(3), requires_grad=True)
+    with pytest.raises(TypeError, match=r"holds int64 data"):
+        deepzero.Parameter(np.arange(3)).requires_grad = True
+
+
 def test_get_item_with_int_index_arrays():
     x = Variable(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
     indices = np.array([0, 0, 1])

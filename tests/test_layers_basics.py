@@ -306,6 +306,28 @@ def test_custom_layer_in_keras3_style(rng):
     assert model.count_params() == 8
 
 
+@pytest.mark.parametrize('dtype', ['int32', 'bool'])
+def test_a_trainable_weight_needs_float_data(dtype):
+    class Counter(L.Layer):
+        def build(self, input_shape):
+            self.count = self.add_weight(name='count', shape=(), dtype=dtype,
+                                         initializer='zeros', trainable=True)
+
+        def call(self, inputs):
+            return inputs
+
+    with pytest.raises(TypeError, match=rf"Layer 'counter': weight 'count' has dtype "
+                                        rf"{dtype} and trainable=True; gradients need "
+                                        "floating-point data"):
+        Counter(name='counter')(np.ones((2, 3), 'float32'))
+    layer = L.Layer(name='plain')
+    count = layer.add_weight(name='count', shape=(), dtype=dtype, initializer='zeros',
+                             trainable=False)
+    assert not count.requires_grad and layer.trainable_weights == []
+    layer.trainable = True    # a weight created non-trainable stays so
+    assert not count.requires_grad
+
+
 # --- training mode -------------------------------------------------------------------
 
 def test_explicit_training_of_a_layer_does_not_leak_to_its_siblings():

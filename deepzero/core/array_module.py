@@ -28,8 +28,8 @@ def get_array_module(*arrays):
 def is_scalar(x):
     """Python numbers and NumPy scalars: these take the dtype of the array they
     meet (NumPy 2 would let an ``np.float64`` scalar promote float32 data)."""
-    # Python's own number types first: an isinstance check against the
-    # numbers.Number ABC costs several times as much
+    # Python's own number types first: they need no isinstance check against
+    # the numbers.Number ABC, which goes through the ABC's subclass hooks
     return isinstance(x, (int, float, complex, np.generic)) or isinstance(x, numbers.Number)
 
 

@@ -66,8 +66,10 @@ class Function:
         creator), and the outputs' shapes and dtypes."""
         self.needs_input_grad = needs
         generation = 0
-        # integer data that opted into gradients passes that on to integer
-        # results; other integer results (argmax, masks) stay constants
+        # integer data that requires a gradient (only a class that sets
+        # Variable.int_grads_allowed, the DeZero face's, lets it) passes that
+        # on to integer results; other integer results (argmax, masks) stay
+        # constants
         exact = False
         for x, need in zip(inputs, needs):
             if x.generation > generation:

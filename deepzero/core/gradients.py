@@ -12,7 +12,7 @@ gradients. Nothing is written to any ``.grad``.
 """
 from .array_module import get_array_module
 from .config import using_config
-from .variable import FunctionQueue, Variable
+from .variable import FunctionQueue, Variable, seed_for
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph=False):
@@ -23,8 +23,12 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
             i.e. seeded with ones, unless ``grad_outputs`` is given).
         inputs: a Variable or a list of them: leaves or intermediate results
             of the graph that made ``outputs``.
-        grad_outputs: seeds, one per output (arrays or Variables of the
-            outputs' shapes); default ones.
+        grad_outputs: seeds, one per output (arrays, scalars or Variables,
+            None for ones); default ones. Each must have its output's shape
+            (ValueError) and is cast to its output's dtype where NumPy's
+            'same_kind' rule allows (a float64 seed for float32 data gives
+            float32 gradients; a complex seed for real data is a TypeError):
+            ``variable.seed_for``, the rule ``Variable.backward`` follows too.
         create_graph: record the gradient computation, so the gradients can
             be differentiated again.
 
@@ -57,12 +61,11 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
         if variable.creator is not None and id(variable.creator) in leads:
             push(variable.creator)
 
-    for y, seed in zip(outputs, grad_outputs):
+    for i, (y, seed) in enumerate(zip(outputs, grad_outputs)):
+        seed = seed_for(y, seed, f"grad: grad_outputs[{i}]", f"outputs[{i}]")
         if id(y) not in targets and (y.creator is None or id(y.creator) not in leads):
             continue
-        if seed is None:
-            seed = get_array_module(y.data).ones_like(y.data)
-        add(y, seed if isinstance(seed, Variable) else Variable(seed, requires_grad=False))
+        add(y, seed)
 
     while queue:
         f = queue.pop()

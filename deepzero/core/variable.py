@@ -7,6 +7,8 @@ gradient before its own creator runs.
 """
 import heapq
 
+import numpy as np
+
 from .array_module import ARRAY_TYPES, as_array, is_scalar
 from .config import config
 
@@ -50,12 +52,20 @@ class Variable:
         name: optional label, shown in ``repr`` and graph pictures.
         requires_grad: whether backprop computes a gradient for this Variable.
             Defaults to True for floating-point data, False otherwise
-            (labels, indices). Set True on integer or bool data, the
-            gradient is exact and in the data's dtype (the gradient of a sum
-            over int data is int ones), as in DeZero, whose book relies on it;
-            results of ops on such data take part in backprop too.
+            (labels, indices). True on integer or bool data is a TypeError
+            (as setting ``requires_grad`` later is), unless the class allows
+            integer gradients (``int_grads_allowed``).
     """
     __array_priority__ = 200  # `ndarray + Variable` calls Variable.__radd__
+
+    # The one way to let integer and bool data require a gradient: a subclass
+    # sets this True (the DeZero face's Variable does, as DeZero's book runs
+    # F.sum and backward() on int data). Such a gradient is exact and in the
+    # data's dtype (the gradient of a sum over int data is int ones), and the
+    # results of ops on that data take part in backprop too (Function._link).
+    # The engine's own Variables, and so the Keras face, keep the TypeError:
+    # a gradient truncated to ints would leave a trainable int weight unmoved.
+    int_grads_allowed = False
 
     def __init__(self, data, name=None, requires_grad=None):
         if data is not None and not isinstance(data, ARRAY_TYPES):
@@ -73,6 +83,8 @@ class Variable:
         self.generation = 0
         if requires_grad is None:
             requires_grad = data is not None and _is_float(data.dtype)
+        elif requires_grad:
+            self._check_grad_dtype()
         self._requires_grad = bool(requires_grad)  # as the setter does, without its call
 
     # --- the gradient flag -------------------------------------------------
@@ -82,7 +94,19 @@ class Variable:
 
     @requires_grad.setter
     def requires_grad(self, value):
+        if value:
+            self._check_grad_dtype()
         self._requires_grad = bool(value)
+
+    def _check_grad_dtype(self):
+        """TypeError unless this Variable's data may require a gradient:
+        floating-point or complex data (or none yet), or any numeric data
+        where the class sets ``int_grads_allowed``."""
+        if (self.data is not None and not _is_float(self.data.dtype)
+                and not self.int_grads_allowed):
+            raise TypeError(
+                f"{self._label()} holds {self.data.dtype} data; gradients need "
+                "floating-point data (cast it with .astype('float32'))")
 
     # --- array-like properties ---------------------------------------------
     @property
@@ -145,7 +169,8 @@ class Variable:
         that requires a gradient and that ``self`` depends on.
 
         The gradient flowing back starts from ``self.grad``, ones when it is
-        None. Gradients add up across calls until ``cleargrad()``. With
+        None; one set by hand (an array or a Variable) must have ``self``'s
+        shape and is cast to its dtype (``seed_for``). Gradients add up across calls until ``cleargrad()``. With
         ``retain_grad=False`` only leaves (Variables without a creator) keep
         their ``grad``; with ``retain_grad=True`` intermediate Variables add
         this call's gradient to theirs too, as PyTorch's ``retain_grad()``
@@ -166,15 +191,16 @@ class Variable:
             raise RuntimeError(
                 f"{self._label()} does not require a gradient: nothing it depends "
                 "on requires one (computed under no_grad(), or from constants)")
+        label = self._label()
+        seed = seed_for(self, self.grad, f"{label}.grad (the seed of backward())", label)
         if self.grad is None:
-            xp = _xp(self.data)
-            self.grad = Variable(xp.ones_like(self.data), requires_grad=False)
+            self.grad = seed
 
         # This call's gradient of each intermediate Variable, summed over the
         # functions that use it; complete once its creator comes off the heap.
         # Kept apart from ``.grad``, which may hold what earlier calls retained:
         # only this call's gradient may flow further down.
-        call_grads = {self: as_variable(self.grad)}  # a seed may be given as an array
+        call_grads = {self: seed}
         queue = FunctionQueue()
         push = queue.push
 
@@ -354,6 +380,37 @@ def as_variable(obj, dtype=None):
     return Variable(as_array(obj, dtype), requires_grad=False)
 
 
+def seed_for(output, seed, seed_name, output_name):
+    """The gradient that backprop starts from at ``output``, as a Variable of
+    ``output``'s shape and dtype: ones for ``seed`` None, else ``seed`` (an
+    array, scalar or Variable: ``.grad`` set before ``backward()``, or
+    ``grad()``'s ``grad_outputs``) checked, the rule of both.
+
+    The shape must be ``output``'s: ValueError otherwise (no broadcasting, as
+    ``torch.autograd.grad``). A seed of another dtype is cast to ``output``'s
+    where NumPy's 'same_kind' rule allows it (a float64 or int seed for
+    float32 data gives float32 gradients, as in PyTorch); TypeError where it
+    does not (a complex seed for real data, a float seed for int data), as
+    the cast would drop the imaginary part or the fractions. A seed Variable
+    that requires a gradient is cast by the ``cast`` op, keeping its graph.
+    ``seed_name`` and ``output_name`` name the two in the error messages.
+    """
+    if seed is None:
+        return Variable(_xp(output.data).ones_like(output.data), requires_grad=False)
+    seed = as_variable(seed)
+    if seed.shape != output.shape:
+        raise ValueError(f"{seed_name} has shape {seed.shape}, but {output_name} has "
+                         f"shape {output.shape}: a seed needs its output's shape")
+    dtype = output.data.dtype
+    if seed.data.dtype != dtype:
+        if not np.can_cast(seed.data.dtype, dtype, 'same_kind'):
+            raise TypeError(f"{seed_name} has dtype {seed.data.dtype}, which does not "
+                            f"cast safely to {output_name}'s dtype {dtype} (NumPy's "
+                            "'same_kind' rule); pass a seed of that dtype")
+        seed = cast(seed, dtype)
+    return seed
+
+
 def _is_float(dtype):
     return dtype.kind in 'fc'   # floating or complex; cheaper than np.issubdtype
 
@@ -395,5 +452,5 @@ def _xp(data):
 
 # The operators above call these; imported last because they build on Variable.
 from .operators import (add, sub, mul, div, neg, pow, matmul, getitem,  # noqa: E402
-                        reshape, transpose, sum)
+                        reshape, transpose, sum, cast)
 from . import cuda  # noqa: E402  (cuda.py reads Variables too)

@@ -6,10 +6,15 @@ Function and backprop. What differs is DeZero's conventions:
 - ``Variable(data, name=None)`` takes part in backprop whatever its dtype:
   integer and bool data get exact gradients in their own dtype, as the book
   relies on (``Variable(np.array([[1, 2, 3], [4, 5, 6]]))`` then ``F.sum``
-  and ``backward()`` gives int ones). deepzero's own ``Variable`` leaves
-  integer data out of backprop unless asked (``requires_grad=True``); this
-  class always asks. Every Variable the engine makes (an op's result) is an
-  instance of this class too, so ``isinstance`` checks in DeZero code hold.
+  and ``backward()`` gives int ones). deepzero's own ``Variable`` keeps
+  integer data out of backprop (``requires_grad=True`` on it is a
+  TypeError); this class always asks for a gradient, and lets int and bool
+  data have one through the engine's one switch for that, the class
+  attribute ``int_grads_allowed``.
+- An op's result is an engine Variable, not an instance of this class; a
+  metaclass makes ``isinstance(v, Variable)`` (and ``issubclass``) answer
+  True for every engine Variable, so the ``isinstance`` checks of DeZero
+  code hold.
 - ``Config`` is the engine's run-time switches (``Config.enable_backprop``,
   ``Config.train``), per thread.
 - ``as_array(x, array_module=np)`` and ``as_variable(obj)`` have DeZero's
@@ -47,6 +52,7 @@ class Variable(engine.Variable, metaclass=_EngineInstances):
     data (see the module docstring). ``data``: an ndarray (NumPy or CuPy),
     a scalar, or None; ``name``: a label for ``repr`` and graph pictures."""
     engine_class = engine.Variable
+    int_grads_allowed = True  # see the module docstring
 
     def __init__(self, data, name=None):
         # a placeholder (data None, filled in later, as DeZero's layers do with

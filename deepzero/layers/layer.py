@@ -229,7 +229,8 @@ class Layer:
 
         Its ``.name`` is the short name ('kernel'), its ``.path``
         'layer_name/kernel'. Non-trainable weights (moving statistics) never
-        require a gradient. Custom layers may pass everything by keyword, as
+        require a gradient; a trainable one needs a floating-point ``dtype``
+        (TypeError otherwise, as in Keras on torch). Custom layers may pass everything by keyword, as
         in Keras 3 (``add_weight(shape=(3,), initializer='zeros')``).
 
         The initializer fills the weight in host memory (from the runtime's
@@ -246,6 +247,11 @@ class Layer:
         initializer = initializers_module.get(initializer or 'glorot_uniform')
         shape = self._weight_shape(name, shape)
         dtype = dtype or self.dtype
+        if trainable and np.dtype(dtype).kind not in 'fc':
+            raise TypeError(f"Layer '{self.name}': weight '{name}' has dtype "
+                            f"{np.dtype(dtype)} and trainable=True; gradients need "
+                            "floating-point data (pass trainable=False for an "
+                            "integer or bool weight, such as a counter)")
         file_shapes = _file_weight_shapes.get()
         if file_shapes is None:
             value = np.asarray(initializer(shape, dtype=dtype))
