@@ -168,6 +168,41 @@ def test_bad_arguments_are_named(image_tree):
         image_dataset_from_directory(os.path.join(image_tree, 'missing'))
 
 
+FILES = sum(CLASS_SIZES.values())
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(batch_size=0), r'batch_size must be an int >= 1 or None .*, got 0'),
+    (dict(batch_size=-2), r'batch_size must be an int >= 1 or None .*, got -2'),
+    (dict(batch_size=2.5), r'batch_size must be an int >= 1 or None .*, got 2\.5'),
+    (dict(image_size=(0, 5)), r'image_size must be a tuple of 2 positive ints.*\(0, 5\)'),
+    (dict(image_size=(-3, 5)), r'image_size must be a tuple of 2 positive ints.*\(-3, 5\)'),
+    (dict(image_size=(4,)), r'image_size must be a tuple of 2 positive ints.*\(4,\)'),
+    (dict(image_size=2.5), r'image_size must be a tuple of 2 positive ints.*2\.5'),
+    (dict(labels=[0.7, 1.9] * (FILES // 2)), r'labels must be a flat list/tuple of integer'),
+    (dict(labels=[[0, 1]] * FILES), r'labels must be a flat list/tuple of integer'),
+    (dict(labels=[-1] + [0] * (FILES - 1)), r'labels must be non-negative ints, got -1'),
+    (dict(labels=[0, 2] * (FILES // 2), label_mode='categorical'),
+     r"label_mode='categorical', labels must be class indices.*\[0, 2\]\), got 2"),
+    (dict(labels=[0, 1] * FILES), rf'labels has {2 * FILES} labels but .* holds {FILES} image'),
+    (dict(validation_split=0.05, subset='validation', seed=1),
+     rf'validation_split=0.05 leaves no file for validation: int\(0.05 \* {FILES} files\) = 0'),
+    (dict(validation_split=0.05, subset='both', seed=1), r'leaves no file for validation'),
+], ids=str)
+def test_bad_arguments_are_refused_up_front(image_tree, options, message):
+    # each used to give a wrong dataset or a bare error at the first batch
+    with pytest.raises(ValueError, match=message):
+        image_dataset_from_directory(image_tree, verbose=False, **options)
+
+
+def test_explicit_labels_encode_as_class_indices(image_tree):
+    given = [2, 0, 1] * (FILES // 3)
+    dataset = image_dataset_from_directory(image_tree, labels=given, label_mode='categorical',
+                                           image_size=(4, 4), shuffle=False, verbose=False)
+    assert dataset.class_names == ['0', '1', '2']
+    np.testing.assert_array_equal(_all(dataset)[1], np.eye(3, dtype=np.float32)[given])
+
+
 def test_the_books_folders(shared_data):
     """The real cats-vs-dogs validation folder, a few batches."""
     dataset = image_dataset_from_directory(shared_data / 'cats_and_dogs_small' / 'validation',

@@ -180,3 +180,87 @@ def test_object_arrays_with_other_globals_are_refused(cache):
              y_train=np.zeros(1), x_test=np.array([Sneaky()], dtype=object), y_test=np.zeros(1))
     with pytest.raises(pickle.UnpicklingError, match='refusing'):
         datasets.imdb.load_data()
+
+
+# --- one owner of Keras's cache folder ------------------------------------------------------
+def cache_dirs():
+    """(datasets, models): the folders deepzero.datasets and deepzero.applications look in."""
+    from deepzero.applications.weights import keras_cache_dir
+    from deepzero.datasets import keras_cache
+    return keras_cache.datasets_dir(), keras_cache_dir()
+
+
+def expected(home):
+    return os.path.join(home, 'datasets'), os.path.join(home, 'models')
+
+
+def test_datasets_and_weights_follow_kerass_home_rule(monkeypatch, tmp_path):
+    monkeypatch.setenv('KERAS_HOME', str(tmp_path / 'kh'))
+    assert cache_dirs() == expected(str(tmp_path / 'kh'))
+    monkeypatch.delenv('KERAS_HOME')
+    monkeypatch.setenv('HOME', str(tmp_path))
+    assert cache_dirs() == expected(os.path.join(str(tmp_path), '.keras'))
+
+
+def test_an_empty_keras_home_is_kerass_temporary_folder(monkeypatch):
+    # Keras takes KERAS_HOME='' as set; get_file finds '' not writable: /tmp/.keras
+    monkeypatch.setenv('KERAS_HOME', '')
+    assert cache_dirs() == expected(os.path.join('/tmp', '.keras'))
+
+
+def test_an_unwritable_home_is_kerass_temporary_folder(monkeypatch, tmp_path):
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, 'access', lambda path, mode: (
+        False if os.fspath(path) == str(locked) else real_access(path, mode)))
+    monkeypatch.delenv('KERAS_HOME', raising=False)
+    monkeypatch.setenv('HOME', str(locked))
+    assert cache_dirs() == expected(os.path.join('/tmp', '.keras'))
+    monkeypatch.setenv('KERAS_HOME', str(locked))  # get_file's fallback for an unwritable home
+    assert cache_dirs() == expected(os.path.join('/tmp', '.keras'))
+
+
+# --- .npz members ---------------------------------------------------------------------------
+def npz_with(path, member_bytes):
+    import zipfile
+    with zipfile.ZipFile(path, 'w') as archive:
+        archive.writestr('x.npy', member_bytes)
+    return path
+
+
+def test_numeric_members_round_trip(tmp_path):
+    from deepzero.datasets.keras_cache import load_npz
+    arrays = {'c': np.arange(12, dtype=np.float32).reshape(3, 4),
+              'f': np.asfortranarray(np.arange(6, dtype=np.int16).reshape(2, 3)),
+              'empty': np.zeros((0, 5), np.uint8), 'scalar': np.array(7.5)}
+    np.savez(tmp_path / 'a.npz', **arrays)
+    loaded = load_npz(tmp_path / 'a.npz')
+    assert sorted(loaded) == sorted(arrays)
+    for name, array in arrays.items():
+        assert loaded[name].dtype == array.dtype and loaded[name].flags.writeable
+        np.testing.assert_array_equal(loaded[name], array)
+
+
+def test_a_truncated_numeric_member_says_so(tmp_path):
+    from deepzero.datasets.keras_cache import load_npz
+    stream = io.BytesIO()
+    np.save(stream, np.arange(1000, dtype=np.int64))
+    path = npz_with(tmp_path / 'b.npz', stream.getvalue()[:300])
+    with pytest.raises(ValueError, match=r"b\.npz, member 'x\.npy' is truncated"):
+        load_npz(path)
+
+
+def test_a_header_claiming_more_than_the_member_holds_is_refused(tmp_path, monkeypatch):
+    from deepzero.datasets.keras_cache import load_npz
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {'descr': '<f8', 'fortran_order': False,
+                                                  'shape': (10**11,)})
+    path = npz_with(tmp_path / 'c.npz', header.getvalue() + b'\0' * 64)
+
+    def no_allocation(*args, **kwargs):
+        raise AssertionError('allocated what the header claims')
+    monkeypatch.setattr(np, 'empty', no_allocation)
+    monkeypatch.setattr(np, 'fromfile', no_allocation)
+    with pytest.raises(ValueError, match=r"c\.npz, member 'x\.npy' is truncated.*800000000000"):
+        load_npz(path)

@@ -4,8 +4,9 @@ A file is named by a ``RemoteFile``: its file name, the URL Keras downloads
 it from and its MD5 (None where Keras pins none, e.g. MobileNet). ``fetch``
 looks for it, in this order:
 
-1. Keras's cache, ``$KERAS_HOME/models/<file>`` (default ``~/.keras/models``),
-   so files a Keras installation already downloaded are reused;
+1. Keras's cache, ``<Keras's cache folder>/models/<file>``
+   (``runtime.keras_cache_dir``: ``$KERAS_HOME``, ``~/.keras`` or
+   ``/tmp/.keras`` by Keras's rule), so files a Keras installation already downloaded are reused;
 2. deepzero's cache, ``$DEEPZERO_HOME/models/<file>`` (default
    ``~/.deepzero/models``);
 
@@ -25,6 +26,7 @@ import urllib.error
 import urllib.request
 
 from ..callbacks.progbar import Progbar
+from ..core import runtime
 from ..core.files import atomic_write
 
 RemoteFile = collections.namedtuple('RemoteFile', ['name', 'url', 'md5'])
@@ -54,9 +56,8 @@ def keras_application_files(folder, model_name, top_md5, notop_md5):
 
 
 def keras_cache_dir():
-    """Keras's download cache: ``$KERAS_HOME/models`` or ``~/.keras/models``."""
-    home = os.environ.get('KERAS_HOME') or os.path.join(os.path.expanduser('~'), '.keras')
-    return os.path.join(home, 'models')
+    """Keras's cache of model files, ``<Keras's cache folder>/models``."""
+    return runtime.keras_cache_dir('models')
 
 
 def deepzero_cache_dir():

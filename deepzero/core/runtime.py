@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import glob
 import os
+import tempfile
 import threading
 
 import numpy as np
@@ -38,7 +39,7 @@ from .array_module import cupy
 
 __all__ = ['get', 'configure', 'settings', 'SETTINGS', 'CONV_ALGORITHMS', 'default_pool_bytes',
            'resolved_device', 'set_random_seed', 'generator', 'device_generator', 'STREAMS', 'set_blas_threads', 'apply_blas_policy',
-           'limit_opencv_threads']
+           'limit_opencv_threads', 'keras_home', 'keras_cache_dir']
 
 
 def _cpu_count():
@@ -221,6 +222,34 @@ def resolved_device():
                            f"runtime.configure(device='gpu')) but no GPU is usable: "
                            f"{cuda.unavailable_reason()}")
     return device
+
+
+# ---------------------------------------------------------------- Keras's folder
+def keras_home():
+    """Keras's home folder by Keras 3's rule (``keras.src.backend.config``):
+    ``$KERAS_HOME`` when the variable is set (even empty), else ``~/.keras``,
+    or ``/tmp/.keras`` when the home folder is not writable. Read at every
+    call (Keras reads it once, at import), so a script or test may set it."""
+    if 'KERAS_HOME' in os.environ:
+        return os.environ['KERAS_HOME']
+    base = os.path.expanduser('~')
+    return os.path.join(base if os.access(base, os.W_OK) else _temp_root(), '.keras')
+
+
+def keras_cache_dir(subdir):
+    """The folder where Keras's ``get_file`` caches its ``subdir``
+    ('datasets', 'models'): ``keras_home()``, or ``/tmp/.keras`` where that
+    is not writable (``get_file``'s fallback: an empty ``KERAS_HOME`` lands
+    there too). A home not made yet counts as Keras's own: importing Keras
+    makes it."""
+    home = os.path.expanduser(keras_home())
+    if not home or (os.path.exists(home) and not os.access(home, os.W_OK)):
+        home = os.path.join(_temp_root(), '.keras')
+    return os.path.join(home, subdir)
+
+
+def _temp_root():
+    return '/tmp' if os.path.isdir('/tmp') else tempfile.gettempdir()
 
 
 # ---------------------------------------------------------------- BLAS

@@ -4,8 +4,8 @@
 - ``mnist``, ``fashion_mnist``, ``cifar10``, ``cifar100``, ``imdb``,
   ``reuters``, ``boston_housing``: ``load_data()`` with Keras's arguments,
   return shapes and dtypes, read from the files Keras caches
-  (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``). Nothing is
-  downloaded: a missing file raises ``FileNotFoundError`` naming the file,
+  (``runtime.keras_cache_dir('datasets')``: ``$KERAS_HOME/datasets`` or
+  ``~/.keras/datasets`` by Keras's rule). Nothing is downloaded: a missing file raises ``FileNotFoundError`` naming the file,
   its URL and where to put it (see ``keras_cache``).
 - ``make_cats_dogs_small`` (``cats_dogs``): the book's small cats-vs-dogs split.
 

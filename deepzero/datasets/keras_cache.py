@@ -1,17 +1,19 @@
 """Finding and reading the files Keras's dataset loaders cache.
 
-Keras keeps them in ``$KERAS_HOME/datasets`` (``KERAS_HOME`` unset:
-``~/.keras/datasets``, or ``/tmp/.keras/datasets`` when the home folder is
-not writable), under the names its ``get_file`` uses. Downloading is not
+Keras keeps them in ``<Keras's cache folder>/datasets``
+(``runtime.keras_cache_dir``), under the names its ``get_file`` uses. Downloading is not
 possible here, so ``cached_path`` only looks; the error it raises says what
 to fetch and where to put it.
 """
 import io
+import math
 import os
 import pickle
 import zipfile
 
 import numpy as np
+
+from ..core import runtime
 
 TF_KERAS_DATASETS = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/'
 # What np.load may rebuild from a pickled array (imdb's and reuters' ragged
@@ -21,16 +23,9 @@ _ALLOWED_PICKLE_GLOBALS = frozenset({('numpy', 'ndarray'), ('numpy', 'dtype'),
                                      ('numpy._core.multiarray', '_reconstruct')})
 
 
-def keras_home():
-    """Keras's home folder, by Keras's rule."""
-    if 'KERAS_HOME' in os.environ:
-        return os.environ['KERAS_HOME']
-    base = os.path.expanduser('~')
-    return os.path.join(base if os.access(base, os.W_OK) else '/tmp', '.keras')
-
-
 def datasets_dir():
-    return os.path.join(os.path.expanduser(keras_home()), 'datasets')
+    """Keras's dataset cache, ``<Keras's cache folder>/datasets``."""
+    return runtime.keras_cache_dir('datasets')
 
 
 def cached_path(names, origin, what):
@@ -59,27 +54,54 @@ class RestrictedUnpickler(pickle.Unpickler):
                                      '(only NumPy arrays are expected)')
 
 
-def _read_npy(stream):
+_HEADER_READERS = {1: np.lib.format.read_array_header_1_0,
+                   2: np.lib.format.read_array_header_2_0}
+# The most bytes a header may take: NumPy's own limit (max_header_size) and
+# the magic string and length field before it.
+_HEADER_BYTES = 10_000 + 12
+
+
+def _read_npy(buffer, where):
+    """The array of one .npy member, its bytes in ``buffer`` (a bytearray,
+    which a numeric array then shares). The header is read once: an object
+    dtype is a pickle (read by ``RestrictedUnpickler``); a numeric array must
+    find all its bytes in the member, so a header claiming more is refused
+    before anything is allocated. ``where`` names the file and member."""
+    header = io.BytesIO(bytes(buffer[:_HEADER_BYTES]))
     try:
-        return np.lib.format.read_array(stream, allow_pickle=False)
-    except ValueError:  # an object array: pickled
-        stream.seek(0)
-        version = np.lib.format.read_magic(stream)
-        if version[0] == 1:
-            np.lib.format.read_array_header_1_0(stream)
-        else:
-            np.lib.format.read_array_header_2_0(stream)
-        return RestrictedUnpickler(stream).load()
+        version = np.lib.format.read_magic(header)
+        if version[0] not in _HEADER_READERS:
+            raise ValueError(f'.npy format version {version} is not supported')
+        shape, fortran_order, dtype = _HEADER_READERS[version[0]](header)
+    except ValueError as e:
+        raise ValueError(f'{where}: not a valid .npy header ({e})') from None
+    offset = header.tell()
+    if dtype.hasobject:  # pickled (imdb's and reuters' ragged sequences)
+        return RestrictedUnpickler(io.BytesIO(buffer[offset:])).load()
+    count = math.prod(shape)
+    claimed, held = count * dtype.itemsize, len(buffer) - offset
+    if claimed > held:
+        raise ValueError(f'{where} is truncated: its header claims a {dtype} array of shape '
+                         f'{shape} ({claimed} bytes) but the member holds {held} bytes of data')
+    array = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset)
+    return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
 
 
 def load_npz(path):
-    """{name: array} of an .npz file; object arrays through ``RestrictedUnpickler``."""
+    """{name: array} of an .npz file; object arrays through ``RestrictedUnpickler``.
+
+    Raises:
+        ValueError: a member's header is invalid or claims more data than
+            the member holds (the message names the file and the member).
+    """
     arrays = {}
     with zipfile.ZipFile(path) as archive:
-        for member in archive.namelist():
-            if member.endswith('.npy'):
-                with archive.open(member) as raw:
-                    arrays[member[:-4]] = _read_npy(io.BytesIO(raw.read()))
+        for info in archive.infolist():
+            if info.filename.endswith('.npy'):
+                with archive.open(info) as raw:
+                    buffer = bytearray(raw.read())
+                arrays[info.filename[:-4]] = _read_npy(buffer,
+                                                       f'{path}, member {info.filename!r}')
     return arrays
 
 

@@ -35,6 +35,7 @@ and ``len(dataset)``, ceil(n / (batch_size * size())), is the same on every
 rank (a short last global batch repeats a file where a rank would get
 none). ``file_paths`` is still the whole list.
 """
+import numbers
 import os
 
 import numpy as np
@@ -176,7 +177,7 @@ def _as_arrays(element):
 def _list_files(directory, labels, class_names, follow_links):
     """(file paths, int labels or None, class names) in Keras's order."""
     top = os.path.realpath(directory)
-    if labels == 'inferred':
+    if isinstance(labels, str):  # 'inferred'
         folders = list_class_folders(directory)
         if class_names is not None:
             if not set(class_names) <= set(folders):
@@ -199,15 +200,43 @@ def _list_files(directory, labels, class_names, follow_links):
     paths = [os.path.join(directory, f) for f in files]
     if labels is None:
         return paths, None, None
-    labels = np.asarray(labels)
     if len(labels) != len(paths):
-        raise ValueError(f'image_dataset_from_directory: {len(labels)} labels for '
-                         f'{len(paths)} files in {directory!r}')
+        raise ValueError(f'image_dataset_from_directory: labels has {len(labels)} labels but '
+                         f'{directory!r} holds {len(paths)} image files (one label per file, '
+                         f'in sorted path order)')
     return paths, labels.astype(np.int32), [str(label) for label in sorted(set(labels.tolist()))]
 
 
+def _explicit_labels(labels, label_mode):
+    """``labels`` (a list, tuple or array of ints) as a 1-D int array; else a
+    ValueError. Keras documents integer labels (float ones it passes on
+    unconverted, to fail in one-hot encoding), so anything else is refused
+    here, as are negative labels. The classes are the distinct labels; with
+    'categorical' and 'binary', which encode a label as a class index, every
+    label must be below their count. 'int' passes labels on as Keras does
+    (labels [7, 3]: classes ['3', '7'], labels 7 and 3)."""
+    array = np.asarray(labels)
+    if array.size == 0:
+        return array.reshape(0).astype(np.int64)
+    if array.ndim != 1 or array.dtype.kind not in 'iu':
+        raise ValueError(f'image_dataset_from_directory: labels must be a flat list/tuple of '
+                         f'integer labels, one per image file; got {array.dtype} labels of '
+                         f'shape {array.shape}')
+    classes = np.unique(array)
+    if classes[0] < 0:
+        raise ValueError(f'image_dataset_from_directory: labels must be non-negative ints, '
+                         f'got {classes[0]}')
+    if label_mode != 'int' and classes[-1] >= len(classes):
+        raise ValueError(f'image_dataset_from_directory: with label_mode={label_mode!r}, labels '
+                         f'must be class indices, from 0 to the class count - 1 (the classes '
+                         f'are the {len(classes)} distinct labels {classes.tolist()}), '
+                         f'got {classes[-1]}')
+    return array
+
+
 def _split(paths, labels, validation_split, subset):
-    """Keras's split: the LAST int(split * n) files are the validation subset."""
+    """Keras's split: the LAST int(split * n) files are the validation subset.
+    A subset left with no file is a ValueError saying so."""
     if not validation_split:
         return paths, labels
     count = int(validation_split * len(paths))
@@ -215,9 +244,25 @@ def _split(paths, labels, validation_split, subset):
         keep = slice(0, len(paths) - count)
     else:
         keep = slice(len(paths) - count, len(paths))
+    if paths and keep.start == keep.stop:
+        raise ValueError(f'image_dataset_from_directory: validation_split={validation_split} '
+                         f'leaves no file for {subset}: int({validation_split} * {len(paths)} '
+                         f'files) = {count} for validation')
     if distributed.is_rank_zero():   # once per job
         print(f'Using {keep.stop - keep.start} files for {subset}.')
     return paths[keep], None if labels is None else labels[keep]
+
+
+def _checked_image_size(image_size):
+    """(height, width) of positive ints from an int or a pair; else ValueError."""
+    if isinstance(image_size, numbers.Integral):
+        image_size = (image_size, image_size)
+    if (not isinstance(image_size, (list, tuple)) or len(image_size) != 2
+            or not all(isinstance(side, numbers.Integral) and not isinstance(side, bool)
+                       and side > 0 for side in image_size)):
+        raise ValueError(f'image_dataset_from_directory: image_size must be a tuple of 2 '
+                         f'positive ints (height, width) or one int, got {image_size!r}')
+    return tuple(int(side) for side in image_size)
 
 
 def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
@@ -234,18 +279,23 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
             (``directory/<class>/<images>``, searched recursively).
         labels: 'inferred' (from the sub-folders, sorted), None (no labels:
             every image under ``directory``), or a list/tuple of int labels,
-            one per file in sorted path order.
+            one per file in sorted path order, non-negative; the classes are
+            the distinct labels, and with 'categorical' or 'binary' every
+            label must be below their count.
         label_mode: 'int' (int32 (n,)), 'categorical' (one-hot float32),
             'binary' (float32 (n, 1); exactly 2 classes) or None (images only).
         class_names: with 'inferred', the sub-folders to use, in this order.
         color_mode: 'rgb' (3 channels), 'rgba' (4) or 'grayscale' (1).
-        batch_size: images per batch (default 32); None yields single images.
-        image_size: (height, width) every image is resized to (default 256x256;
-            an int n means (n, n)).
+        batch_size: images per batch, an int >= 1 (default 32); None yields
+            single images.
+        image_size: (height, width), positive ints, every image is resized to
+            (default 256x256; an int n means (n, n)).
         shuffle: shuffle the files (once, Keras's way) and every pass.
         seed: int for the shuffles; required with validation_split and shuffle.
-        validation_split: fraction in (0, 1) held out; with subset 'training',
-            'validation' or 'both' (a [training, validation] list).
+        validation_split: fraction in (0, 1) held out (the last
+            int(split * n) files); with subset 'training', 'validation' or
+            'both' (a [training, validation] list). A split that leaves a
+            subset no file is a ValueError.
         interpolation: 'bilinear' (default), 'nearest' or 'bicubic'.
         follow_links: enter linked sub-folders.
         crop_to_aspect_ratio / pad_to_aspect_ratio: keep the aspect ratio by
@@ -264,7 +314,7 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
     distributed.shard_count_and_index(shard, 'image_dataset_from_directory')
     if not os.path.isdir(directory):
         raise FileNotFoundError(f'image_dataset_from_directory: {directory!r} is not a folder')
-    if labels not in ('inferred', None) and not isinstance(labels, (list, tuple, np.ndarray)):
+    if not (isinstance(labels, (list, tuple, np.ndarray)) or labels in ('inferred', None)):
         raise ValueError("image_dataset_from_directory: labels must be 'inferred', None or a "
                          f"list of ints, got {labels!r}")
     if label_mode not in LABEL_MODES:
@@ -272,8 +322,14 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
                          f'{LABEL_MODES}, got {label_mode!r}')
     if labels is None or label_mode is None:  # Keras: then every file, no classes
         labels = label_mode = None
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
+    elif not isinstance(labels, str):  # not 'inferred'
+        labels = _explicit_labels(labels, label_mode)
+    if batch_size is not None and (isinstance(batch_size, bool)
+                                   or not isinstance(batch_size, numbers.Integral)
+                                   or batch_size < 1):
+        raise ValueError(f'image_dataset_from_directory: batch_size must be an int >= 1 or '
+                         f'None (single images), got {batch_size!r}')
+    image_size = _checked_image_size(image_size)
     if color_mode not in _CHANNELS:
         raise ValueError(f'image_dataset_from_directory: color_mode must be one of '
                          f'{tuple(_CHANNELS)}, got {color_mode!r}')
@@ -323,7 +379,8 @@ def image_dataset_from_directory(directory, labels='inferred', label_mode='int',
         batches = _FileBatches(subset_paths, subset_labels, label_mode,
                                len(names) if names else 0, image_size, color_mode,
                                interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio,
-                               data_format, batch_size or 1, reshuffle, seed, sharded)
+                               data_format, 1 if batch_size is None else batch_size,
+                               reshuffle, seed, sharded)
         return ImageDataset(batches, names, subset_paths, batch_size is not None)
 
     if subset == 'both':
